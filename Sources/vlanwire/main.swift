@@ -1,0 +1,2 @@
+import VLANWire
+print("x")
