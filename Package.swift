@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(
             name: "VLANWireTests",
             dependencies: ["VLANWire"],
-            resources: [.copy("Fixtures")],
+            exclude: ["Fixtures", "Golden"],
             swiftSettings: strict
         ),
     ],

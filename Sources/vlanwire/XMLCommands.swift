@@ -7,7 +7,8 @@ struct InterfaceXMLCommand: ParsableCommand {
         abstract: "Print an <interface> and its vlanwire metadata, for virsh attach-device or virt-install.",
         discussion: """
             The <interface> goes into the domain's <devices> (virsh attach-device GUEST iface.xml --config); \
-            the <vw:vlans> element is the guest's vlanwire metadata:
+            the <vlans> element is the guest's vlanwire metadata (libvirt adds the namespace: pass it \
+            without one):
 
               virsh metadata GUEST --uri urn:vlanwire:1 --key vw --config --set "$(vlanwire interface-xml ... --metadata-only)"
 
@@ -33,7 +34,7 @@ struct InterfaceXMLCommand: ParsableCommand {
     @Option(help: ArgumentHelp("NIC model.", valueName: "model"))
     var model: String = "virtio"
 
-    @Flag(help: "Print only the <vw:vlans> metadata element.")
+    @Flag(help: "Print only the metadata element.")
     var metadataOnly = false
 
     @Option(help: ArgumentHelp("Directory of templates overriding the built-in ones.", valueName: "dir"))

@@ -22,8 +22,8 @@ public struct Problem: Error, Equatable, Sendable, CustomStringConvertible, Coda
     public var description: String {
         var line = "guest '\(guest.escapedForDisplay)'"
         if let nic { line += ", NIC \(nic.escapedForDisplay)" }
-        line += ": \(cause)"
-        if let fix { line += " — fix: \(fix)" }
+        line += ": \(cause.withoutControlCharacters)"
+        if let fix { line += " — fix: \(fix.withoutControlCharacters)" }
         return line
     }
 }

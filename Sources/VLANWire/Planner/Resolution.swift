@@ -79,8 +79,12 @@ extension ResolvedNIC {
 
         // Which bridge, and what it means.
         var network: NetworkMapping?
-        if interface.type == "network" {
-            guard let name = interface.sourceNetwork else { return problem("type='network' interface without <source network>") }
+        // A network NIC is type='network' at prepare and release, but type='bridge' with the network's
+        // bridge added while the guest runs: the <source network> is what identifies it.
+        if interface.type == "network", interface.sourceNetwork == nil {
+            return problem("type='network' interface without <source network>")
+        }
+        if let name = interface.sourceNetwork {
             network = topology.network(named: name)
             if network == nil, interface.sourceBridge == nil {
                 if metadataPolicy != nil {

@@ -77,7 +77,9 @@ public struct XMLTemplates: Sendable {
         return render(.interface, context)
     }
 
-    /// The `<vw:vlans>` metadata element for these NICs (what `virsh metadata --set` takes).
+    /// The vlanwire metadata element for these NICs, in the form `virsh metadata --set` and
+    /// virDomainSetMetadata take: without a prefix or namespace declaration (libvirt 9.0 refuses one
+    /// and puts every element into `urn:vlanwire:1` itself, shown as `vw:` in the domain XML).
     public func metadata(_ policies: [(MACAddress, PortPolicy)]) -> String {
         let interfaces: [[String: Any]] = policies.map { mac, policy in
             switch policy {
