@@ -37,13 +37,13 @@ struct TestDriverTests {
         #expect(error.description == "Unable to look up domain 'web9': Domain not found")
     }
 
-    @Test func connectingWithAnUnknownSchemeThrowsNamingTheURI() throws {
-        let uri = "vlanwire-no-such-driver:///system"
+    @Test func connectingToAMissingSocketThrowsNamingTheURI() throws {
+        let uri = "test+unix:///default?socket=/nonexistent/vlanwire-test-sock"
         let error = try #require(throws: LibvirtError.self) { try LibvirtConnection(uri: uri, logger: logger) }
         #expect(error.operation == "connect to")
         #expect(error.object == uri)
-        #expect(error.code == .noConnect)
-        #expect(error.description == "Unable to connect to '\(uri)': no connection driver available for \(uri)")
+        #expect(error.code == .systemError)
+        #expect(error.description == "Unable to connect to '\(uri)': Failed to connect socket to '/nonexistent/vlanwire-test-sock': No such file or directory")
     }
 
     @Test func domainsAreFoundByNameAndUUIDAndListed() throws {
