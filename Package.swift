@@ -32,6 +32,18 @@ let package = Package(
             resources: [.embedInCode("xml-templates")],
             swiftSettings: strict
         ),
+        // libvirt's types and a dlopen-filled function table: libvirt is never linked (see its header).
+        .target(name: "CLibvirtShims"),
+        // Safe Swift over libvirt: connection, domains and their metadata, networks.
+        .target(
+            name: "VLANWireLibvirt",
+            dependencies: [
+                "VLANWire",
+                "CLibvirtShims",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "vlanwire",
             dependencies: [
@@ -45,6 +57,14 @@ let package = Package(
             name: "VLANWireTests",
             dependencies: ["VLANWire"],
             exclude: ["Fixtures", "Golden"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "VLANWireLibvirtTests",
+            dependencies: [
+                "VLANWireLibvirt",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
     ],
