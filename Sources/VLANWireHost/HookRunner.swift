@@ -1,0 +1,80 @@
+public import Logging
+public import VLANWire
+public import VLANWireNetlink
+
+/// libvirt's qemu hook: `qemu GUEST OP SUBOP EXTRA`, the live domain XML on stdin.
+///
+/// What each operation does (DESIGN.md): prepare/migrate/restore create what libvirt needs to
+/// attach taps, refusing a bad policy (exit 1: the guest does not start); start/started set the
+/// taps' VLANs; stopped/release forget the guest and never fail; reconnect/attach (libvirtd
+/// restarted) re-apply and ALWAYS exit 0 — a failing reconnect hook makes libvirt kill the guest.
+/// migrate/restore also write the XML back on stdout. Anything else: exit 0.
+public struct HookRunner {
+    public var wiring: Wiring
+
+    public init(wiring: Wiring) { self.wiring = wiring }
+
+    public struct Result: Sendable {
+        public var exitCode: Int32
+        /// What to write on stdout (migrate/restore: the domain XML libvirt should use).
+        public var stdout: [UInt8]
+        /// One line per problem, for stderr (libvirt shows it in `virsh start`'s error).
+        public var errors: [String]
+    }
+
+    /// `arguments` are what libvirt passes after the program name: GUEST OP SUBOP EXTRA.
+    public func run(arguments: [String], xml: [UInt8]) -> Result {
+        guard arguments.count >= 2 else {
+            return Result(exitCode: 0, stdout: [], errors: [])
+        }
+        let guest = arguments[0]
+        guard let operation = HookOperation(rawValue: arguments[1]) else {
+            return Result(exitCode: 0, stdout: [], errors: [])
+        }
+        let logger = wiring.logger
+        // libvirt expects a filter's output even when there is nothing to change.
+        let echo = operation == .migrate || operation == .restore ? xml : []
+
+        if operation.phase == .release {
+            let interfaces = (try? DomainDescription(xml: xml, guestHint: guest))?.interfaces
+            if let interfaces, !interfaces.contains(where: Self.mayBeManaged), wiring.store.peek()?.guest(named: guest) == nil {
+                return Result(exitCode: 0, stdout: echo, errors: [])
+            }
+            _ = wiring.release(guest: guest, operation: operation)
+            return Result(exitCode: 0, stdout: echo, errors: [])
+        }
+
+        let mustSucceed = operation != .reconnect && operation != .attach
+        let domain: DomainDescription
+        do {
+            domain = try DomainDescription(xml: xml, guestHint: guest)
+        } catch {
+            return failure(error.problems.map(\.description), operation: operation, mustSucceed: mustSucceed, echo: echo)
+        }
+        // A guest with no bridge or network NIC costs no netlink, lock or state.
+        guard domain.interfaces.contains(where: Self.mayBeManaged) else {
+            return Result(exitCode: 0, stdout: echo, errors: [])
+        }
+        do {
+            _ = try wiring.apply(domain, operation: operation)
+            return Result(exitCode: 0, stdout: echo, errors: [])
+        } catch let refusal as Refusal {
+            return failure(refusal.problems.map(\.description), operation: operation, mustSucceed: mustSucceed, echo: echo)
+        } catch {
+            return failure(["guest '\(guest.escapedForDisplay)': \(error)"], operation: operation, mustSucceed: mustSucceed, echo: echo)
+        }
+
+        func failure(_ lines: [String], operation: HookOperation, mustSucceed: Bool, echo: [UInt8]) -> Result {
+            for line in lines { logger.error("\(operation.rawValue): \(line)") }
+            guard mustSucceed else {
+                logger.warning("\(guest) \(operation.rawValue): failed, exiting 0 so libvirt keeps the guest running")
+                return Result(exitCode: 0, stdout: echo, errors: [])
+            }
+            return Result(exitCode: 1, stdout: [], errors: lines.map { "vlanwire: " + $0 })
+        }
+    }
+
+    static func mayBeManaged(_ interface: DomainInterface) -> Bool {
+        interface.type == "bridge" || interface.type == "network"
+    }
+}

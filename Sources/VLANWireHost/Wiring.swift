@@ -1,0 +1,131 @@
+public import Logging
+public import VLANWire
+public import VLANWireNetlink
+
+/// Plans and applies a guest's wiring against one network namespace, under the state lock:
+/// what the hook, `apply`, `release` and `reconcile` all do.
+public struct Wiring {
+    public var namespace: NetworkNamespace
+    public var store: StateStore
+    public var config: HostConfig?
+    public var logger: Logger
+    /// Test seam: make the k-th action (or netlink request) fail as if the kernel refused it.
+    public var faultInjection: FaultInjection
+
+    public init(namespace: NetworkNamespace = .current, store: StateStore, config: HostConfig?, logger: Logger,
+                faultInjection: FaultInjection = .none) {
+        self.namespace = namespace
+        self.store = store
+        self.config = config
+        self.logger = logger
+        self.faultInjection = faultInjection
+    }
+
+    /// What a run did.
+    public struct Outcome: Sendable {
+        public var plan: Plan
+        public var report: ExecutionReport
+    }
+
+    /// Wires `domain` for `operation` (prepare ... reconnect). All or nothing: on a refused policy
+    /// nothing is applied; on a failed action what this run did is undone, and `Refusal` says why.
+    public func apply(_ domain: DomainDescription, operation: HookOperation) throws -> Outcome {
+        precondition(operation.phase != .release, "use release(guest:)")
+        let handle = try NetlinkHandle(namespace: namespace, logger: logger)
+        let (outcome, problems) = try store.withLock { stored in
+            let observed = try handle.snapshot()
+            let state = stored ?? rebuiltState(observed)
+            let planner = Planner(topology: Topology.resolve(config: config, observed: observed), observed: observed, state: state)
+            let plan = try planner.plan(domain, operation: operation)
+            for note in plan.notes { logger.notice("\(domain.name): \(note)") }
+            let report: ExecutionReport
+            do {
+                report = try Executor(handle: handle, faultInjection: faultInjection, logger: logger)
+                    .apply(plan.actions, .atomic(before: observed))
+            } catch {
+                // Links this run created were deleted again, so the stored state stays as it was.
+                throw Refusal(Problem(guest: domain.name, cause: "could not wire the guest: \(error)",
+                                      fix: error.rollbackClean ? "nothing was changed; fix the cause and start the guest again"
+                                                               : "run `vlanwire doctor` and remove what is listed as left over"))
+            }
+            for action in report.appliedActions { logger.info("\(domain.name) \(operation.rawValue): \(action)") }
+            var recorded = plan
+            var problems: [Problem] = []
+            if operation.phase == .ports, let wired = plan.record {
+                (recorded.record, problems) = try verifyTaps(wired, guest: domain.name, handle: handle)
+            }
+            // Recorded even when verification failed: what was created must stay known to be deletable.
+            let next = state.updated(with: recorded, created: report.createdLinks.map { created in
+                CreatedLink(name: created.name, index: created.index, kind: createdKind(created.name, in: plan))
+            })
+            return (next, (Outcome(plan: recorded, report: report), problems))
+        }
+        guard problems.isEmpty else { throw Refusal(problems) }
+        return outcome
+    }
+
+    /// Forgets the guest and deletes what vlanwire created that nothing uses any more.
+    /// Never throws: failures are logged and returned in the report.
+    public func release(guest: String, operation: HookOperation = .release) -> Outcome {
+        do {
+            let handle = try NetlinkHandle(namespace: namespace, logger: logger)
+            return try store.withLock { stored in
+                let observed = try handle.snapshot()
+                let state = stored ?? rebuiltState(observed)
+                let plan = Planner(topology: Topology.resolve(config: config, observed: observed), observed: observed, state: state)
+                    .planRelease(guest: guest, operation: operation)
+                for note in plan.notes { logger.notice("\(guest): \(note)") }
+                // Best effort never throws; a failed deletion keeps its state entry (it is retried next time).
+                let report = (try? Executor(handle: handle, faultInjection: faultInjection, logger: logger)
+                    .apply(plan.actions, .bestEffort)) ?? ExecutionReport()
+                for action in report.appliedActions { logger.info("\(guest) \(operation.rawValue): \(action)") }
+                var done = plan
+                let failed = Set(report.failures.compactMap { failure -> LinkName? in
+                    if case .deleteLink(let name) = failure.action { name } else { nil }
+                })
+                done.deletions.removeAll { failed.contains($0) }
+                return (state.updated(with: done, created: []), Outcome(plan: done, report: report))
+            }
+        } catch {
+            logger.error("\(guest) \(operation.rawValue): \(error)")
+            return Outcome(plan: Plan(guest: guest, operation: operation), report: ExecutionReport())
+        }
+    }
+
+    private func rebuiltState(_ observed: ObservedState) -> VLANWireState {
+        let state = VLANWireState.rebuilt(from: observed)
+        if !state.createdLinks.isEmpty {
+            logger.warning("state file missing or unreadable; found \(state.createdLinks.count) link(s) marked by vlanwire, which will not be deleted until `vlanwire reconcile` rebuilds their users")
+        }
+        return state
+    }
+
+    private func createdKind(_ name: LinkName, in plan: Plan) -> String {
+        for action in plan.actions {
+            if case .createBridge(let spec) = action, spec.name == name { return "bridge" }
+            if case .createVLANLeg(let leg, _, _) = action, leg == name { return "vlan" }
+        }
+        return "unknown"
+    }
+
+    /// After `start`: every wired tap sits in the bridge its policy needs (libvirt put it in the
+    /// XML's bridge; the plan may have moved it). Records the tap's ifindex for release.
+    private func verifyTaps(_ record: GuestRecord, guest: String, handle: NetlinkHandle) throws -> (GuestRecord, [Problem]) {
+        let links = try handle.links()
+        var verified = record
+        var problems: [Problem] = []
+        for (index, nic) in record.nics.enumerated() {
+            guard let tap = nic.tap, let bridge = nic.bridge else { continue }
+            guard let link = links.first(where: { $0.name == tap.rawValue }) else {
+                problems.append(Problem(guest: guest, mac: nic.mac, cause: "tap \(tap) disappeared while being wired"))
+                continue
+            }
+            verified.nics[index].tapIndex = link.index
+            if link.master != bridge.rawValue {
+                problems.append(Problem(guest: guest, mac: nic.mac, cause: "tap \(tap) is in \(link.master ?? "no bridge"), not \(bridge)",
+                                        fix: "run `vlanwire doctor`"))
+            }
+        }
+        return (verified, problems)
+    }
+}

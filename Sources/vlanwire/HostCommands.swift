@@ -1,0 +1,173 @@
+import ArgumentParser
+import Logging
+import VLANWire
+import VLANWireHost
+import VLANWireNetlink
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct HookCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hook",
+        abstract: "libvirt's qemu hook (what /etc/libvirt/hooks/qemu runs); reads the domain XML on stdin.",
+        discussion: """
+            libvirt runs `/etc/libvirt/hooks/qemu GUEST OP SUBOP EXTRA`; the installed hook execs \
+            `vlanwire hook qemu "$@"`. prepare creates access bridges and VLAN legs (a bad policy stops \
+            the guest from starting, with one line per problem); start/started set the taps' VLANs; \
+            stopped/release clean up and never fail; reconnect/attach re-apply and always exit 0. \
+            Logs go to syslog; VLANWIRE_LOG=debug for more. State: /run/vlanwire (VLANWIRE_STATE_DIR).
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The hook's kind (qemu), then what libvirt passes: GUEST OP SUBOP EXTRA.", valueName: "args"))
+    var arguments: [String] = []
+
+    func run() throws {
+        guard arguments.first == "qemu" else {
+            throw ValidationError("vlanwire is a qemu hook: expected `vlanwire hook qemu GUEST OP SUBOP EXTRA`")
+        }
+        let logger = Logger.forHook()
+        let xml: [UInt8]
+        do { xml = try FileAccess.readAll(fd: 0, path: "stdin", limit: XMLDocumentParser.defaultMaximumSize + 1) } catch {
+            logger.error("\(error)")
+            throw ExitCode(arguments.count > 2 && ["stopped", "release", "reconnect", "attach"].contains(arguments[2]) ? 0 : 1)
+        }
+        let config: HostConfig?
+        do { config = try ConfigOptions().load() } catch {
+            logger.error("\(error)")
+            // A broken config must not kill running guests (reconnect) nor block cleanup.
+            let operation = arguments.count > 2 ? arguments[2] : ""
+            if ["stopped", "release", "reconnect", "attach"].contains(operation) || HookOperation(rawValue: operation) == nil {
+                throw ExitCode(0)
+            }
+            printError("vlanwire: \(error)")
+            throw ExitCode(1)
+        }
+        let wiring = Wiring(store: StateStore.forNamespace(nil), config: config, logger: logger)
+        let result = HookRunner(wiring: wiring).run(arguments: Array(arguments.dropFirst()), xml: xml)
+        if !result.stdout.isEmpty { writeAll(1, result.stdout) }
+        for line in result.errors { printError(line) }
+        if result.exitCode != 0 { throw ExitCode(result.exitCode) }
+    }
+}
+
+struct NamespaceOption: ParsableArguments {
+    @Option(help: ArgumentHelp("Work in the network namespace NAME (/run/netns/NAME) instead of the current one.", valueName: "name"))
+    var netns: String?
+
+    func namespace() throws -> NetworkNamespace {
+        guard let netns else { return .current }
+        do { return try .named(netns) } catch { throw ValidationError("\(error)") }
+    }
+}
+
+struct ApplyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Wire a guest's NICs by hand, from its domain XML (what the hook does at start).",
+        discussion: """
+            Plans like `vlanwire plan`, then applies the plan over netlink: all or nothing — if an action \
+            fails, what was done is undone. Records what it created in the state (like the hook), so \
+            `vlanwire release` and the hook's cleanup know it.
+
+              vlanwire apply guest.xml                  # prepare + start: bridges, legs, port VLANs
+              vlanwire apply guest.xml --op prepare     # only what must exist before the taps
+              vlanwire apply guest.xml --netns lab1     # in a network namespace
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The guest's domain XML (virsh dumpxml GUEST).", valueName: "domain.xml"))
+    var domainXML: String
+
+    @Option(help: ArgumentHelp("prepare, start, started, reconnect, migrate or restore.", valueName: "op"), transform: parseOperation)
+    var op: HookOperation = .start
+
+    @OptionGroup var config: ConfigOptions
+    @OptionGroup var namespace: NamespaceOption
+
+    @Flag(help: "Print the plan that was applied as JSON.")
+    var json = false
+
+    func validate() throws {
+        if op.phase == .release { throw ValidationError("use `vlanwire release` to release a guest") }
+    }
+
+    func run() throws {
+        let domain = try readDomain(domainXML)
+        let wiring = Wiring(namespace: try namespace.namespace(), store: StateStore.forNamespace(namespace.netns),
+                            config: try config.load(), logger: Logger.forCommand("apply"))
+        let outcome = try wiring.apply(domain, operation: op)
+        printPlan(outcome.plan, json: json, messages: outcome.report.messagesSent)
+    }
+}
+
+struct ReleaseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "release",
+        abstract: "Forget a guest and delete what vlanwire created for it that nothing else uses.",
+        discussion: """
+            What the hook does at stopped/release. Deletes only links vlanwire created (its state and \
+            the link's `vlanwire` alias both say so) that no other guest uses and that have no other ports.
+
+              vlanwire release guest.xml
+              vlanwire release --guest web1 --netns lab1
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The guest's domain XML (or give --guest).", valueName: "domain.xml"))
+    var domainXML: String?
+
+    @Option(help: ArgumentHelp("The guest's name, instead of its XML.", valueName: "name"))
+    var guest: String?
+
+    @OptionGroup var config: ConfigOptions
+    @OptionGroup var namespace: NamespaceOption
+
+    @Flag(help: "Print the release plan as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard (domainXML == nil) != (guest == nil) else { throw ValidationError("give a domain XML file or --guest NAME") }
+    }
+
+    func run() throws {
+        let name = try guest ?? readDomain(domainXML!).name
+        let wiring = Wiring(namespace: try namespace.namespace(), store: StateStore.forNamespace(namespace.netns),
+                            config: try config.load(), logger: Logger.forCommand("release"))
+        let outcome = wiring.release(guest: name)
+        printPlan(outcome.plan, json: json, messages: outcome.report.messagesSent)
+        if !outcome.report.failures.isEmpty {
+            throw CLIFailure(outcome.report.failures.map(\.description).joined(separator: "\n"))
+        }
+    }
+}
+
+func readDomain(_ path: String) throws -> DomainDescription {
+    let bytes: [UInt8]
+    do { bytes = try FileAccess.read(path, limit: XMLDocumentParser.defaultMaximumSize + 1) } catch {
+        throw CLIFailure(error.description)
+    }
+    return try DomainDescription(xml: bytes, guestHint: path)
+}
+
+func printPlan(_ plan: Plan, json: Bool, messages: Int) {
+    let report = PlanReport(plan)
+    if json {
+        print(JSON.encode(report))
+    } else {
+        print(report.text, terminator: "")
+        print("  (\(messages) netlink request\(messages == 1 ? "" : "s"))")
+    }
+}
+
+func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+    var offset = 0
+    while offset < bytes.count {
+        let count = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if count < 0, errno == EINTR { continue }
+        guard count > 0 else { return }
+        offset += count
+    }
+}
