@@ -30,7 +30,7 @@ final class Scene {
     init() throws {
         name = "vwt-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
         var logger = Logger(label: "vlanwire.tests")
-        logger.logLevel = ProcessInfo.processInfo.environment["VLANWIRE_TEST_TRACE"] != nil ? .trace : .info
+        logger.logLevel = ProcessInfo.processInfo.environment["VLANWIRE_TEST_TRACE"] != nil ? .trace : .critical
         self.logger = logger
         try Self.run("/usr/sbin/ip", ["netns", "add", name])
     }
