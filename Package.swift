@@ -79,6 +79,7 @@ let package = Package(
                 "VLANWire",
                 "VLANWireNetlink",
                 "vlanwire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

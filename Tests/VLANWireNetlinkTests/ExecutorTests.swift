@@ -72,9 +72,8 @@ struct ExecutorTests {
         try withScene { scene in
             try Self.buildScene(scene)
             let handle = try scene.handle()
-            let original = try handle.snapshot()
+            let before = try settledSnapshot(handle)
             for failing in Self.plan.indices {
-                let before = try handle.snapshot()
                 let error = #expect(throws: ExecutionError.self) {
                     try Executor(handle: handle, faultInjection: .failAction(failing), logger: scene.logger)
                         .apply(Self.plan, .atomic(before: before))
@@ -83,9 +82,9 @@ struct ExecutorTests {
                 #expect(error?.failure.action == Self.plan[failing])
                 #expect(error?.rollbackClean == true)
                 #expect(error?.report.appliedActions == Array(Self.plan.prefix(failing)))
-                #expect(try settled(handle, like: before) == before, "failing action \(failing)")
+                let after = try settled(handle, like: before)
+                #expect(after == before, "failing action \(failing): \(differences(before, after))")
             }
-            #expect(try settled(handle, like: original) == original)
         }
     }
 
@@ -93,7 +92,7 @@ struct ExecutorTests {
         try withScene { scene in
             try Self.buildScene(scene)
             let handle = try scene.handle()
-            let before = try handle.snapshot()
+            let before = try settledSnapshot(handle)
             let messages = try withScene { rehearsal in
                 try Self.buildScene(rehearsal)
                 let rehearsalHandle = try rehearsal.handle()
@@ -108,7 +107,8 @@ struct ExecutorTests {
                 }
                 #expect(error?.rollbackClean == true, "failing request \(failing)")
                 #expect(error?.failure.error.kernelMessage == "fault injected by test")
-                #expect(try settled(handle, like: before) == before, "failing request \(failing)")
+                let after = try settled(handle, like: before)
+                #expect(after == before, "failing request \(failing): \(differences(before, after))")
             }
         }
     }
@@ -117,7 +117,7 @@ struct ExecutorTests {
         try withScene { scene in
             try Self.buildScene(scene)
             let handle = try scene.handle()
-            let before = try handle.snapshot()
+            let before = try settledSnapshot(handle)
             let plan = Self.plan + [.enslave(link: name("vnet3"), bridge: name("brA"))]
             let error = #expect(throws: ExecutionError.self) {
                 try Executor(handle: handle, logger: scene.logger).apply(plan, .atomic(before: before))

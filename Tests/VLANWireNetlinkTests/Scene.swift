@@ -107,5 +107,28 @@ func eventually<Value>(_ read: () throws -> Value, until condition: (Value) -> B
     return value
 }
 
+/// A snapshot that has stopped changing: the same over four reads 0.3 s apart (a bridge brought
+/// up shows operstate "unknown" until the kernel's link watch, up to a second later, says "down").
+func settledSnapshot(_ handle: NetlinkHandle) throws -> ObservedState {
+    var last = try handle.snapshot()
+    var stableReads = 0
+    for _ in 0..<20 where stableReads < 4 {
+        Thread.sleep(forTimeInterval: 0.3)
+        let next = try handle.snapshot()
+        stableReads = next == last ? stableReads + 1 : 0
+        last = next
+    }
+    return last
+}
+
+/// The links that differ between two snapshots, for readable failures.
+func differences(_ expected: ObservedState, _ actual: ObservedState) -> String {
+    let names = Set(expected.links.map(\.name)).union(actual.links.map(\.name)).sorted()
+    return names.compactMap { name in
+        let was = expected.link(named: name), now = actual.link(named: name)
+        return was == now ? nil : "\(name): expected \(was.map { "\($0)" } ?? "absent")\n  got \(now.map { "\($0)" } ?? "absent")"
+    }.joined(separator: "\n")
+}
+
 func name(_ text: String) -> LinkName { try! LinkName(text) }
 func vid(_ value: Int) -> VLANID { try! VLANID(value) }

@@ -46,7 +46,8 @@ extension Action {
         case .removePortVLANs(let port, let removed):
             guard let previous = before.link(named: port)?.port else { return [] }
             guard let had = previous.vlans else { return nil }
-            return Self.restore(port, to: had, within: removed)
+            let kept = had.restricted(to: removed)
+            return kept.members.isEmpty ? [] : [.addPortVLANs(port: port, vlans: kept)]
         case .deleteLink:
             return nil
         }
