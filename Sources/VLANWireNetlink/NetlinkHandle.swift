@@ -22,7 +22,8 @@ public final class NetlinkHandle {
     /// go stale by its link being deleted; a request to a stale index fails with ENODEV and is
     /// retried once after a fresh lookup.
     private var knownIndexes: [String: Int32] = [:]
-    /// Test seam (see `FaultInjection.failRequest`): the request numbered so fails with EIO unsent.
+    /// Test seam (see `FaultInjection.failRequest`): when `messagesSent` reaches this number, the
+    /// next request fails with EIO instead of being sent. Fires once.
     var failingRequestNumber: Int?
 
     /// Opens a netlink socket in `namespace`. The calling thread enters the namespace only while
@@ -384,14 +385,13 @@ public final class NetlinkHandle {
             logger.notice("reopening the netlink socket after a timeout", metadata: ["namespace": "\(namespace)"])
             socket = try NetlinkSocket(in: namespaceFile, timeout: timeout)
         }
-        let number = messagesSent
-        messagesSent += 1
-        logger.trace("netlink request", metadata: ["operation": "\(context.operation)", "number": "\(number)"])
-        if failingRequestNumber == number {
+        logger.trace("netlink request", metadata: ["operation": "\(context.operation)", "number": "\(messagesSent)"])
+        if failingRequestNumber == messagesSent {
             failingRequestNumber = nil
             throw NetlinkError(.errno(EIO), operation: context.operation, links: context.links,
                                kernelMessage: "fault injected by test")
         }
+        messagesSent += 1
         do {
             try exchange()
         } catch {

@@ -158,7 +158,7 @@ struct LabVLANTests {
             try Self.buildScene(scene)
             let handle = try scene.handle()
             let before = try settledSnapshot(handle)
-            #expect(before.link(named: "t0")?.port?.vlans == PortVLANs(members: try VLANSet(parsing: "7,10-20"),
+            #expect(before.link(named: "t0")?.port?.vlans == PortVLANs(members: try VLANSet(parsing: "1,7,10-20"),
                                                                        untagged: try VLANSet(parsing: "1,7"), pvid: vid(7)))
             let applied = try withScene { rehearsal in
                 try Self.buildScene(rehearsal)

@@ -64,9 +64,10 @@ struct cnetlink_bridge_options {
 
 /// Why: libnl 3.7's bridge link type writes only IFLA_INFO_KIND; it has no IFLA_BR_* options.
 /// Builds RTM_NEWLINK (family AF_UNSPEC) with IFLA_LINKINFO { IFLA_INFO_KIND "bridge",
-/// IFLA_INFO_DATA { IFLA_BR_* of `options` } }, as iproute2's ip/iplink_bridge.c does. With
-/// `name` and `nlm_flags` NLM_F_CREATE|NLM_F_EXCL it creates the bridge (the kernel applies the
-/// options in the create message); with `ifindex` and no flags it changes an existing bridge.
+/// IFLA_INFO_DATA { IFLA_BR_* of `options` } }, as iproute2's ip/iplink_bridge.c does. The bridge
+/// is `ifindex`, or when that is 0, `name` (IFLA_IFNAME). With `nlm_flags` NLM_F_CREATE|NLM_F_EXCL
+/// it creates the bridge (the kernel applies the options in the create message); with no flags it
+/// changes an existing one.
 int cnetlink_bridge_options_request(int ifindex, const char *name, int nlm_flags,
                                     const struct cnetlink_bridge_options *options, struct nl_msg **result);
 
