@@ -208,33 +208,33 @@ public final class NetlinkHandle {
     /// Equivalent to: `ip link set LINK alias TEXT`.
     public func setAlias(_ link: LinkName, _ alias: String) throws(NetlinkError) {
         let context = RequestContext(operation: "set alias of \(link)", links: [link.rawValue])
-        try request(LinkRequest.change(link, context) { rtnl_link_set_ifalias($0, alias) }, context)
+        try request(LinkRequest.change(link, .alias(alias), context), context)
     }
 
     /// Equivalent to: `ip link set LINK master BRIDGE`.
     public func enslave(_ link: LinkName, to bridge: LinkName) throws(NetlinkError) {
         let context = RequestContext(operation: "enslave \(link) to \(bridge)", links: [link.rawValue, bridge.rawValue])
         try withIndex(of: bridge, context) { (bridgeIndex) throws(NetlinkError) in
-            try request(LinkRequest.change(link, context) { rtnl_link_set_master($0, bridgeIndex) }, context)
+            try request(LinkRequest.change(link, .master(bridgeIndex), context), context)
         }
     }
 
     /// Equivalent to: `ip link set LINK nomaster`.
     public func release(_ link: LinkName) throws(NetlinkError) {
         let context = RequestContext(operation: "release \(link) from its bridge", links: [link.rawValue])
-        try request(LinkRequest.change(link, context) { rtnl_link_set_master($0, 0) }, context)
+        try request(LinkRequest.change(link, .master(0), context), context)
     }
 
     /// Equivalent to: `ip link set LINK up`.
     public func setUp(_ link: LinkName) throws(NetlinkError) {
         let context = RequestContext(operation: "set \(link) up", links: [link.rawValue])
-        try request(LinkRequest.change(link, context) { rtnl_link_set_flags($0, UInt32(IFF_UP.rawValue)) }, context)
+        try request(LinkRequest.change(link, .up, context), context)
     }
 
     /// Equivalent to: `ip link set LINK down`.
     public func setDown(_ link: LinkName) throws(NetlinkError) {
         let context = RequestContext(operation: "set \(link) down", links: [link.rawValue])
-        try request(LinkRequest.change(link, context) { rtnl_link_unset_flags($0, UInt32(IFF_UP.rawValue)) }, context)
+        try request(LinkRequest.change(link, .down, context), context)
     }
 
     /// Equivalent to: `ip link set LINK mtu MTU`.
@@ -243,7 +243,7 @@ public final class NetlinkHandle {
         guard let value = UInt32(exactly: mtu) else {
             throw NetlinkError(.errno(EINVAL), operation: context.operation, links: context.links)
         }
-        try request(LinkRequest.change(link, context) { rtnl_link_set_mtu($0, value) }, context)
+        try request(LinkRequest.change(link, .mtu(value), context), context)
     }
 
     /// Equivalent to: `ip link del LINK`.

@@ -19,14 +19,29 @@ enum LinkRequest {
         return try body(link)
     }
 
+    /// What one RTM_NEWLINK change request sets on an existing link.
+    enum Change {
+        case up
+        case down
+        case mtu(UInt32)
+        /// IFLA_MASTER; 0 releases the link from its master.
+        case master(Int32)
+        case alias(String)
+    }
+
     /// RTM_NEWLINK addressed by name (ifi_index 0, IFLA_IFNAME): the kernel finds the link itself,
-    /// so no index lookup is needed. `configure` sets the changes on libnl's link object.
-    static func change(_ name: LinkName, _ context: RequestContext,
-                       configure: (OpaquePointer) -> Void) throws(NetlinkError) -> NetlinkMessage {
+    /// so no index lookup is needed.
+    static func change(_ name: LinkName, _ change: Change, _ context: RequestContext) throws(NetlinkError) -> NetlinkMessage {
         try withRouteLink(rtnl_link_alloc) { (original) throws(NetlinkError) in
             try withRouteLink(rtnl_link_alloc) { (changes) throws(NetlinkError) in
                 rtnl_link_set_name(changes, name.rawValue)
-                configure(changes)
+                switch change {
+                case .up: rtnl_link_set_flags(changes, UInt32(IFF_UP.rawValue))
+                case .down: rtnl_link_unset_flags(changes, UInt32(IFF_UP.rawValue))
+                case .mtu(let mtu): rtnl_link_set_mtu(changes, mtu)
+                case .master(let index): rtnl_link_set_master(changes, index)
+                case .alias(let alias): rtnl_link_set_ifalias(changes, alias)
+                }
                 return try NetlinkMessage(building: context.operation, links: context.links) {
                     rtnl_link_build_change_request(original, changes, 0, $0)
                 }
