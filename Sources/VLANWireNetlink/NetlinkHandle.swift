@@ -50,20 +50,19 @@ public final class NetlinkHandle {
     /// Equivalent to: `ip -d link show`, `bridge vlan show`, `sysctl net.bridge`.
     public func snapshot() throws(NetlinkError) -> ObservedState {
         let reading = try readLinks()
-        let capabilities = KernelCapabilities(
-            vlan8021Q: CapabilityProbe.has8021Q(),
-            bridgeVLANFiltering: reading.bridgeVLANFiltering ?? CapabilityProbe.hasBridgeVLANFiltering())
-        return ObservedState(complete: true, links: reading.links, capabilities: capabilities,
+        return ObservedState(complete: true, links: reading.links, capabilities: Self.capabilities(reading),
                              bridgeNetfilter: try bridgeNetfilterSysctls())
     }
 
     /// What this kernel can do, seen from this namespace without changing anything.
     /// See `CapabilityProbe` for how.
     public func capabilities() throws(NetlinkError) -> KernelCapabilities {
-        let reading = try readLinks()
-        return KernelCapabilities(
-            vlan8021Q: CapabilityProbe.has8021Q(),
-            bridgeVLANFiltering: reading.bridgeVLANFiltering ?? CapabilityProbe.hasBridgeVLANFiltering())
+        Self.capabilities(try readLinks())
+    }
+
+    private static func capabilities(_ reading: LinkReading) -> KernelCapabilities {
+        KernelCapabilities(vlan8021Q: CapabilityProbe.has8021Q(),
+                           bridgeVLANFiltering: reading.bridgeVLANFiltering ?? CapabilityProbe.hasBridgeVLANFiltering())
     }
 
     /// The index of `link`, from the last dump or by asking the kernel.
