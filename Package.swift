@@ -55,6 +55,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // libvirt's types and a dlopen-filled function table: libvirt is never linked (see its header).
+        .target(name: "CLibvirtShims"),
+        // Safe Swift over libvirt: connection, domains and their metadata, networks.
+        .target(
+            name: "VLANWireLibvirt",
+            dependencies: [
+                "VLANWire",
+                "CLibvirtShims",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "vlanwire",
             dependencies: [
@@ -68,7 +80,15 @@ let package = Package(
         .testTarget(
             name: "VLANWireTests",
             dependencies: ["VLANWire"],
-            resources: [.copy("Fixtures")],
+            exclude: ["Fixtures", "Golden"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "VLANWireLibvirtTests",
+            dependencies: [
+                "VLANWireLibvirt",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         // Real kernel, each test in its own throwaway network namespace (root); `LabVLAN` suites

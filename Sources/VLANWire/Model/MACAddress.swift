@@ -31,10 +31,11 @@ public struct MACAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
 
     public var isMulticast: Bool { octets[0] & 0x01 != 0 }
 
-    /// The MAC libvirt gives a guest NIC's host-side tap: the guest's with the first octet 0xfe,
-    /// so the host bridge never takes the guest's address as its own.
+    /// The MAC libvirt gives a guest NIC's host-side tap: the guest's with the first octet 0xfe
+    /// (0xfa when the guest's already starts with 0xfe), so a bridge, which takes the lowest port
+    /// MAC, never takes the guest's address as its own.
     public var libvirtTapAddress: MACAddress {
-        MACAddress(octets: [0xFE] + octets.dropFirst())
+        MACAddress(octets: [octets[0] == 0xFE ? 0xFA : 0xFE] + octets.dropFirst())
     }
 
     public var description: String {

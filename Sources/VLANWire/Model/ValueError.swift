@@ -46,3 +46,20 @@ extension String {
         return out.count > 200 ? String(out.prefix(200)) + "…" : out
     }
 }
+
+extension String {
+    /// Control characters shown as `\u{..}` (backslashes kept as they are), for text that may
+    /// already hold escaped values but must stay one line.
+    public var withoutControlCharacters: String {
+        guard unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return self }
+        var out = ""
+        for scalar in unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7F {
+                out += scalar == "\n" ? "\\n" : "\\u{\(String(scalar.value, radix: 16))}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+}

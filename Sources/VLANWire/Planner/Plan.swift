@@ -1,0 +1,68 @@
+/// The operations libvirt passes to its qemu hook (`qemu GUEST OP SUBOP EXTRA`).
+public enum HookOperation: String, Codable, Sendable, CaseIterable {
+    case prepare, start, started, stopped, release, migrate, restore, reconnect, attach
+
+    public enum Phase: Sendable {
+        /// Create what libvirt needs to attach taps (bridges, VLAN legs, uplink VLANs).
+        case infrastructure
+        /// Infrastructure, then the taps themselves (bridge and port VLANs).
+        case ports
+        /// Forget the guest; delete what vlanwire created and nothing uses.
+        case release
+    }
+
+    public var phase: Phase {
+        switch self {
+        case .prepare, .migrate, .restore: .infrastructure
+        case .start, .started, .reconnect, .attach: .ports
+        case .stopped, .release: .release
+        }
+    }
+}
+
+/// The planner's output: ordered kernel actions, what vlanwire understood of each NIC, and
+/// how its state changes once the actions are applied.
+public struct Plan: Equatable, Sendable {
+    public var guest: String
+    public var operation: HookOperation
+    public var nics: [ResolvedNIC]
+    public var actions: [Action]
+    /// Things an admin should know that are not errors (a tap moved, a leg found on the uplink, ...).
+    public var notes: [String]
+    /// The guest's record to store once the actions are applied (nil on release).
+    public var record: GuestRecord?
+    /// Created links this plan deletes (dropped from the state once deleted).
+    public var deletions: [LinkName]
+    /// State entries that no longer match the kernel (gone, or now someone else's link).
+    public var staleLinks: [LinkName]
+
+    public init(guest: String, operation: HookOperation, nics: [ResolvedNIC] = [], actions: [Action] = [],
+                notes: [String] = [], record: GuestRecord? = nil, deletions: [LinkName] = [], staleLinks: [LinkName] = []) {
+        self.guest = guest
+        self.operation = operation
+        self.nics = nics
+        self.actions = actions
+        self.notes = notes
+        self.record = record
+        self.deletions = deletions
+        self.staleLinks = staleLinks
+    }
+
+    public var isEmpty: Bool { actions.isEmpty }
+}
+
+extension VLANWireState {
+    /// The state after `plan` was applied; `created` are the links the executor made (with ifindex).
+    public func updated(with plan: Plan, created: [CreatedLink]) -> VLANWireState {
+        var next = self
+        let dropped = Set(plan.deletions + plan.staleLinks)
+        next.createdLinks.removeAll { dropped.contains($0.name) }
+        for link in created {
+            next.createdLinks.removeAll { $0.name == link.name }
+            next.createdLinks.append(link)
+        }
+        next.guests.removeAll { $0.name == plan.guest }
+        if let record = plan.record, !record.nics.isEmpty { next.guests.append(record) }
+        return next
+    }
+}

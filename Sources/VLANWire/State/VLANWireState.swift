@@ -1,0 +1,86 @@
+/// What vlanwire remembers between hook runs (`/run/vlanwire/state.json`): the links it created
+/// and which guest NICs use them. It lives in /run because the links do not survive a reboot either.
+public struct VLANWireState: Codable, Equatable, Sendable {
+    public static let currentVersion = 1
+
+    public var version: Int
+    public var createdLinks: [CreatedLink]
+    public var guests: [GuestRecord]
+    /// Set when the state was rebuilt from the kernel's marks because the file was missing or
+    /// unreadable: the users of those links are unknown, so nothing is deleted until a
+    /// `vlanwire reconcile` (which asks libvirt for the running guests) rebuilds the records.
+    public var usersUnknown: Bool
+
+    public init(createdLinks: [CreatedLink] = [], guests: [GuestRecord] = [], usersUnknown: Bool = false) {
+        version = Self.currentVersion
+        self.createdLinks = createdLinks
+        self.guests = guests
+        self.usersUnknown = usersUnknown
+    }
+
+    public static let empty = VLANWireState()
+
+    public func created(_ name: LinkName) -> CreatedLink? { createdLinks.first { $0.name == name } }
+    public func guest(named name: String) -> GuestRecord? { guests.first { $0.name == name } }
+
+    /// Every link some guest's NIC uses.
+    public var linksInUse: Set<LinkName> { Set(guests.flatMap { $0.nics.flatMap(\.uses) }) }
+
+    /// Rebuilds what can be known from the kernel alone: links carrying vlanwire's mark.
+    public static func rebuilt(from observed: ObservedState) -> VLANWireState {
+        let marked = observed.links.filter(\.isMarkedByVLANWire).compactMap { link -> CreatedLink? in
+            guard let name = try? LinkName(link.name) else { return nil }
+            return CreatedLink(name: name, index: link.index, kind: link.kind ?? "unknown")
+        }
+        return VLANWireState(createdLinks: marked, usersUnknown: true)
+    }
+}
+
+/// A link vlanwire created. The ifindex tells it apart from a same-named link made later by someone else.
+public struct CreatedLink: Codable, Equatable, Sendable {
+    public var name: LinkName
+    public var index: Int32
+    /// `bridge` or `vlan`.
+    public var kind: String
+    public init(name: LinkName, index: Int32, kind: String) {
+        self.name = name
+        self.index = index
+        self.kind = kind
+    }
+}
+
+public struct GuestRecord: Codable, Equatable, Sendable {
+    public var name: String
+    public var uuid: String?
+    public var nics: [NICRecord]
+    public init(name: String, uuid: String? = nil, nics: [NICRecord] = []) {
+        self.name = name
+        self.uuid = uuid
+        self.nics = nics
+    }
+}
+
+public struct NICRecord: Codable, Equatable, Sendable {
+    public var mac: MACAddress
+    public var policy: PortPolicy?
+    /// The bridge the NIC's tap belongs in.
+    public var bridge: LinkName?
+    /// Links the NIC depends on that vlanwire may have created (access bridge, VLAN leg).
+    public var uses: [LinkName]
+    /// The tap, once wired (`start`), with its ifindex.
+    public var tap: LinkName?
+    public var tapIndex: Int32?
+    /// Port VLANs vlanwire set on the tap (vlan-aware mode), removed again on release if the tap remains.
+    public var portVLANs: PortVLANs?
+
+    public init(mac: MACAddress, policy: PortPolicy?, bridge: LinkName?, uses: [LinkName] = [], tap: LinkName? = nil,
+                tapIndex: Int32? = nil, portVLANs: PortVLANs? = nil) {
+        self.mac = mac
+        self.policy = policy
+        self.bridge = bridge
+        self.uses = uses
+        self.tap = tap
+        self.tapIndex = tapIndex
+        self.portVLANs = portVLANs
+    }
+}

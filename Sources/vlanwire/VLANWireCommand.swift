@@ -1,0 +1,71 @@
+import ArgumentParser
+import VLANWire
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct VLANWireCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vlanwire",
+        abstract: "VLAN access ports and trunks for libvirt guests on plain Linux bridges.",
+        discussion: """
+            libvirt runs `vlanwire hook` as its qemu hook: on guest start it wires each NIC to the right \
+            access bridge or trunk bridge and sets its port VLANs; on stop it cleans up. The other \
+            commands are for admins: see what would change (plan), what the kernel has (status), \
+            write libvirt XML (networks, interface-xml).
+
+            A NIC's policy comes from the guest's vlanwire metadata (keyed by MAC), its access bridge \
+            (br0v5 = VLAN 5), its network portgroup, or its bridge's default in \
+            /etc/vlanwire/vlanwire.toml (first match wins). Without a config, vlanwire infers uplinks \
+            from the kernel's bridges.
+            """,
+        subcommands: [PlanCommand.self, InterfaceXMLCommand.self, NetworksCommand.self]
+    )
+
+    /// Usage errors exit 2 (as most Unix tools do); refusals exit 1.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as Refusal {
+            printError(error.description)
+            Glibc.exit(1)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                printError(fullMessage(for: error))
+                Glibc.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
+}
+
+/// Writes a line to stderr (one line per problem; libvirt shows the hook's stderr to the user).
+func printError(_ message: String) {
+    let line = message + "\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
+}
+
+/// A runtime failure the CLI reports as one line and exit status 1.
+struct CLIFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .customLong("config"), help: ArgumentHelp(
+        "vlanwire's config file.", discussion: "Default: $VLANWIRE_CONFIG, then /etc/vlanwire/vlanwire.toml; without one, vlanwire infers uplinks from the kernel.",
+        valueName: "file"))
+    var path: String?
+
+    /// The config, or nil when none exists (inference).
+    func load() throws -> HostConfig? {
+        let environment = getenv("VLANWIRE_CONFIG").map { String(cString: $0) }
+        do { return try HostConfig.load(path: path ?? environment) } catch {
+            throw CLIFailure(error.description)
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import ArgumentParser
+import VLANWire
+
+struct InterfaceXMLCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "interface-xml",
+        abstract: "Print an <interface> and its vlanwire metadata, for virsh attach-device or virt-install.",
+        discussion: """
+            The <interface> goes into the domain's <devices> (virsh attach-device GUEST iface.xml --config); \
+            the <vlans> element is the guest's vlanwire metadata (libvirt adds the namespace: pass it \
+            without one):
+
+              virsh metadata GUEST --uri urn:vlanwire:1 --key vw --config --set "$(vlanwire interface-xml ... --metadata-only)"
+
+            Without --mac a MAC is not written and libvirt picks one; the metadata needs the MAC, so give it.
+            """
+    )
+
+    @Option(help: ArgumentHelp("The trunk bridge the NIC attaches to.", valueName: "bridge"))
+    var bridge: String
+
+    @Option(help: ArgumentHelp("Access port: the guest sees this VLAN untagged.", valueName: "vid"))
+    var access: String?
+
+    @Option(help: ArgumentHelp("Trunk port: the guest sees these VLANs tagged, e.g. 1,5,10-20.", valueName: "set"))
+    var trunk: String?
+
+    @Option(help: ArgumentHelp("Trunk port: this VLAN leaves the port untagged.", valueName: "vid"))
+    var native: String?
+
+    @Option(help: ArgumentHelp("The NIC's MAC address.", valueName: "mac"))
+    var mac: String?
+
+    @Option(help: ArgumentHelp("NIC model.", valueName: "model"))
+    var model: String = "virtio"
+
+    @Flag(help: "Print only the metadata element.")
+    var metadataOnly = false
+
+    @Option(help: ArgumentHelp("Directory of templates overriding the built-in ones.", valueName: "dir"))
+    var templates: String?
+
+    func validate() throws {
+        guard (access == nil) != (trunk == nil) else { throw ValidationError("give exactly one of --access and --trunk") }
+        if native != nil, trunk == nil { throw ValidationError("--native goes with --trunk") }
+    }
+
+    func parsedValues() throws(ValueError) -> (LinkName, MACAddress?, PortPolicy) {
+        let bridgeName = try LinkName(bridge)
+        let macAddress = try mac.map { text throws(ValueError) in try MACAddress(parsing: text) }
+        if let access { return (bridgeName, macAddress, .access(try VLANID(parsing: access))) }
+        let nativeID = try native.map { text throws(ValueError) in try VLANID(parsing: text) }
+        return (bridgeName, macAddress, try .makeTrunk(tags: try VLANSet(parsing: trunk ?? ""), native: nativeID))
+    }
+
+    func run() throws {
+        let (bridgeName, macAddress, policy): (LinkName, MACAddress?, PortPolicy)
+        do { (bridgeName, macAddress, policy) = try parsedValues() } catch { throw ValidationError(error.description) }
+        if macAddress == nil, metadataOnly { throw ValidationError("--metadata-only needs --mac") }
+        let xml: XMLTemplates
+        do { xml = try XMLTemplates(overrideDirectory: templates) } catch { throw CLIFailure(error.description) }
+        if !metadataOnly { print(xml.interface(bridge: bridgeName, mac: macAddress, model: model), terminator: "") }
+        if let macAddress { print(xml.metadata([(macAddress, policy)]), terminator: "") }
+    }
+}
+
+struct NetworksCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "networks",
+        abstract: "Write libvirt <network> definitions for the config's uplinks.",
+        discussion: """
+            One network per [[network]] in the config (over its uplink's trunk bridge, one portgroup per \
+            policy), and one per VLAN in a classic uplink's access-networks (bridge = that VLAN's access \
+            bridge). `--print` writes them to stdout; no libvirt needed.
+            """
+    )
+
+    @Flag(help: "Print the definitions.")
+    var print = false
+
+    @OptionGroup var config: ConfigOptions
+
+    @Option(help: ArgumentHelp("Directory of templates overriding the built-in ones.", valueName: "dir"))
+    var templates: String?
+
+    func validate() throws {
+        guard print else { throw ValidationError("say what to do: --print") }
+    }
+
+    func run() throws {
+        guard let config = try config.load() else {
+            throw CLIFailure("no config file: networks are written from the config's [[network]] and access-networks")
+        }
+        let xml: XMLTemplates
+        do { xml = try XMLTemplates(overrideDirectory: templates) } catch { throw CLIFailure(error.description) }
+        let definitions = config.networkDefinitions(templates: xml)
+        if definitions.isEmpty { printError("the config defines no [[network]] and no access-networks") }
+        for definition in definitions { Swift.print(definition.xml, terminator: "") }
+    }
+}

@@ -1,0 +1,122 @@
+#!/bin/bash
+# Tests/Lab/vm-run.sh — PID 1 inside the lab VM, after the initramfs switch_root'ed into the
+# overlay (host root read-only underneath, tmpfs on top). scripts/lab starts it; do not run
+# it on a host. It sets the VM up, runs each selected scenario under `timeout`, writes the
+# results to the output share (/lab-out, the host's lab-out/<timestamp>/), and powers off.
+#
+# Per scenario, in /lab-out/<name>/: log (stdout+stderr), status (pass|fail|pending),
+# reason, duration (seconds), started; plus whatever the scenario leaves in $LAB_DIR.
+# Scenario exit code: 0 pass, 3 pending (reason in $LAB_REASON), 124 timed out, other fail.
+# Each scenario runs under `timeout` (LAB_SCENARIO_TIMEOUT, or its "# lab-timeout: N" header).
+
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root LANG=C.UTF-8 TERM=dumb
+OUT=/lab-out
+
+say() { echo "lab-vm: $*"; echo "$(date +%T) $*" >>"$OUT/vm.log"; }
+poweroff_now() {
+    sync
+    umount "$OUT" 2>/dev/null
+    busybox poweroff -f 2>/dev/null
+    echo o >/proc/sysrq-trigger
+    sleep 30
+}
+# PID 1 must never exit: that would panic the kernel. Power off instead.
+trap 'say "vm-run: unexpected exit"; poweroff_now' EXIT
+
+mountpoint -q /proc || mount -t proc proc /proc
+mountpoint -q /sys || mount -t sysfs sysfs /sys
+mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs -o mode=755 tmpfs /run
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mkdir -p /run/lock /var/tmp/lab
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null
+hostname vlanwire-lab
+ip link set lo up
+
+# shellcheck source=/dev/null
+. "$OUT/run.env" || { echo "lab-vm: cannot read $OUT/run.env"; poweroff_now; }
+read -r _up _ </proc/uptime
+say "up (kernel $(uname -r), uptime ${_up} s)"
+echo "uptime_at_init $_up" >"$OUT/vm-timing"
+
+for m in 8021q bridge tun veth; do
+    modprobe "$m" || say "modprobe $m failed"
+done
+
+# What scenarios get.
+export REPO=$LAB_REPO
+export LAB_LIB=$REPO/Tests/Lab/lib.sh
+export LAB_KVER LAB_KERNEL LAB_BUILD_DIR LAB_VERBOSE
+export LAB_SWIFT_TEST_FILTER LAB_SWIFT_TEST_SKIP LAB_SWIFT_TEST_BINARY
+export LAB_SWIFT_LIB LAB_SWIFT_BIN
+export VLANWIRE_LAB=1
+if [[ -x $LAB_BUILD_DIR/vlanwire ]]; then export VLANWIRE=$LAB_BUILD_DIR/vlanwire; else unset VLANWIRE; fi
+[[ -n $LAB_SWIFT_BIN ]] && PATH=$PATH:$LAB_SWIFT_BIN
+[[ -n $LAB_SWIFT_LIB ]] && export LD_LIBRARY_PATH=$LAB_SWIFT_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+
+ms() { local s n; IFS=. read -r s n <<<"$EPOCHREALTIME"; echo $((s * 1000 + 10#${n:0:3})); }
+
+# Everything a scenario may leave behind in the VM's root netns, removed between scenarios
+# so the next one starts clean. Anything found is logged: a scenario should clean up itself.
+sweep() {
+    local name=$1 left=() ns l
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+        left+=("netns:$ns"); ip netns delete "$ns"
+    done
+    for l in $(ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//'); do
+        [[ $l == lo ]] && continue
+        left+=("link:$l"); ip link delete "$l" 2>/dev/null
+    done
+    if ((${#left[@]})); then
+        echo "lab: after $name the runner removed: ${left[*]}" >>"$OUT/$name/log"
+    fi
+}
+
+start_all=$(ms)
+for name in $LAB_SELECTED; do
+    d=$OUT/$name
+    script=$REPO/Tests/Lab/scenarios/$name.sh
+    mkdir -p "$d" "/var/tmp/lab/$name"
+    # A scenario may ask for more (or less) time with a header line "# lab-timeout: SECONDS".
+    tmo=$(sed -n '1,30{s/^# lab-timeout: *\([0-9][0-9]*\) *$/\1/p}' "$script" | head -n1)
+    tmo=${tmo:-$LAB_SCENARIO_TIMEOUT}
+    : >"$d/started"
+    say "$name: running"
+    t0=$(ms)
+    (
+        cd "/var/tmp/lab/$name" || exit 2
+        export LAB_NAME=$name LAB_DIR=$d LAB_REASON=$d/reason LAB_WORK=/var/tmp/lab/$name
+        if [[ $LAB_VERBOSE == 1 ]]; then
+            timeout -k 5 "$tmo" bash "$script" </dev/null 2>&1 | tee "$d/log"
+            exit "${PIPESTATUS[0]}"
+        else
+            exec timeout -k 5 "$tmo" bash "$script" </dev/null >"$d/log" 2>&1
+        fi
+    )
+    rc=$?
+    t1=$(ms)
+    case $rc in
+        0) status=pass ;;
+        3) status=pending ;;
+        124|137) status=fail; echo "timed out after ${tmo} s" >"$d/reason" ;;
+        *) status=fail ;;
+    esac
+    if [[ $status == fail && ! -s $d/reason ]]; then
+        echo "exit status $rc" >"$d/reason"
+    fi
+    dur=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", (b-a)/1000}')
+    echo "$dur" >"$d/duration"
+    echo "$status" >"$d/status"
+    say "$name: $status ($dur s) — $(head -c 200 "$d/reason" 2>/dev/null | tr '\n' ' ')"
+    sweep "$name"
+done
+total=$(awk -v a="$start_all" -v b="$(ms)" 'BEGIN{printf "%.1f", (b-a)/1000}')
+echo "scenarios_total $total" >>"$OUT/vm-timing"
+say "done (scenarios ${total} s)"
+: >"$OUT/done"
+trap - EXIT
+poweroff_now
