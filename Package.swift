@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .executable(name: "vlanwire", targets: ["vlanwire"]),
         .library(name: "VLANWire", targets: ["VLANWire"]),
+        .library(name: "VLANWireNetlink", targets: ["VLANWireNetlink"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -32,6 +33,28 @@ let package = Package(
             resources: [.embedInCode("xml-templates")],
             swiftSettings: strict
         ),
+        // libnl-3 + libnl-route-3 from the system (Debian: libnl-3-dev, libnl-route-3-dev).
+        .systemLibrary(
+            name: "CNetlink",
+            pkgConfig: "libnl-route-3.0",
+            providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]
+        ),
+        // Small C for what libnl 3.7 lacks (AF_BRIDGE VLAN messages, bridge options) and C macros.
+        .target(
+            name: "CNetlinkShims",
+            dependencies: ["CNetlink"]
+        ),
+        // Safe Swift over netlink, bound to one network namespace; applies planner actions.
+        .target(
+            name: "VLANWireNetlink",
+            dependencies: [
+                "VLANWire",
+                "CNetlink",
+                "CNetlinkShims",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // libvirt's types and a dlopen-filled function table: libvirt is never linked (see its header).
         .target(name: "CLibvirtShims"),
         // Safe Swift over libvirt: connection, domains and their metadata, networks.
@@ -48,6 +71,7 @@ let package = Package(
             name: "vlanwire",
             dependencies: [
                 "VLANWire",
+                "VLANWireNetlink",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -63,6 +87,19 @@ let package = Package(
             name: "VLANWireLibvirtTests",
             dependencies: [
                 "VLANWireLibvirt",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // Real kernel, each test in its own throwaway network namespace (root); `LabVLAN` suites
+        // need 802.1Q and bridge VLAN filtering and run for real in the lab VM.
+        .testTarget(
+            name: "VLANWireNetlinkTests",
+            dependencies: [
+                "VLANWire",
+                "VLANWireNetlink",
+                "vlanwire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

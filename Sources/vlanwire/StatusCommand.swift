@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import Logging
+import VLANWire
+import VLANWireNetlink
+
+/// `vlanwire status`: bridges, their ports, VLAN legs and port VLANs as the kernel has them.
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show bridges, their ports, VLAN legs and port VLANs as the kernel has them.",
+        discussion: "Reads only; needs no root for the current namespace (entering another one does).")
+
+    @Option(name: .customLong("netns"), help: "Look inside this network namespace (a name from `ip netns list`).")
+    var namespaceName: String?
+
+    @Flag(help: "Print the observed state as JSON (the file `vlanwire plan --observed FILE` reads).")
+    var json = false
+
+    func run() throws {
+        print(try output(), terminator: "")
+    }
+
+    /// What `run` prints.
+    func output() throws -> String {
+        let namespace = try namespaceName.map(NetworkNamespace.named) ?? .current
+        let handle = try NetlinkHandle(namespace: namespace, logger: Logger(label: "vlanwire.status"))
+        let state = try handle.snapshot()
+        return json ? try Self.json(state) : Self.table(state)
+    }
+
+    static func json(_ state: ObservedState) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(state), as: UTF8.self) + "\n"
+    }
+
+    /// Bridges with their ports and VLAN legs beneath them, then VLAN legs on other links, then
+    /// what the kernel lacks and which bridge netfilter sysctls are on.
+    static func table(_ state: ObservedState) -> String {
+        var rows: [[String]] = [["LINK", "KIND", "ADMIN", "OPER", "DETAILS"]]
+        func row(_ link: ObservedLink, indent: String, _ details: String) {
+            rows.append([indent + link.name, link.kind ?? "-", link.adminUp ? "up" : "down", link.operState, details])
+        }
+        let bridges = state.links.filter(\.isBridge).sorted { $0.name < $1.name }
+        for bridge in bridges {
+            row(bridge, indent: "", bridgeDetails(bridge))
+            for port in state.ports(of: bridge.name).sorted(by: { $0.name < $1.name }) {
+                var details = "port, \(port.port?.state ?? "unknown")"
+                if let vlans = port.port?.vlans { details += "; VLANs: \(vlans)" }
+                if let vlan = port.vlan { details += "; VLAN \(vlan.id) leg on \(vlan.parent)" }
+                row(port, indent: "  ", details)
+            }
+            for leg in state.vlanLegs(on: bridge.name).sorted(by: { $0.name < $1.name }) {
+                row(leg, indent: "  ", "VLAN \(leg.vlan!.id) leg" + (leg.master.map { ", port of \($0)" } ?? "") + mark(leg))
+            }
+        }
+        let bridgeNames = Set(bridges.map(\.name))
+        let otherLegs = state.links.filter { $0.vlan.map { !bridgeNames.contains($0.parent) } ?? false }
+        for leg in otherLegs.sorted(by: { $0.name < $1.name }) {
+            row(leg, indent: "", "VLAN \(leg.vlan!.id) leg on \(leg.vlan!.parent)" + (leg.master.map { ", port of \($0)" } ?? "") + mark(leg))
+        }
+        var text = rows.count == 1 ? "No bridges or VLAN legs.\n" : aligned(rows)
+        if let missing = state.capabilities?.missingDescription { text += "\nKernel: \(missing).\n" }
+        if let sysctls = state.bridgeNetfilter {
+            let enabled = sysctls.enabled
+            text += enabled.isEmpty
+                ? "\nBridge netfilter sysctls: all off.\n"
+                : "\nBridge netfilter sysctls on (bridged frames pass through iptables etc.): \(enabled.joined(separator: ", ")).\n"
+        }
+        return text
+    }
+
+    private static func bridgeDetails(_ bridge: ObservedLink) -> String {
+        guard let info = bridge.bridge else { return "bridge" + mark(bridge) }
+        var parts = [info.vlanFiltering ? "vlan-aware" : "not vlan-aware", "stp \(info.stpEnabled ? "on" : "off")",
+                     "forward_delay \(info.forwardDelay)"]
+        let calls = [info.nfCallIPTables, info.nfCallIP6Tables, info.nfCallARPTables].compactMap { $0 }
+        if !calls.isEmpty {
+            parts.append(calls.allSatisfy { !$0 } ? "nf_call off" : calls.allSatisfy { $0 } ? "nf_call on" : "nf_call mixed")
+        }
+        return parts.joined(separator: ", ") + mark(bridge)
+    }
+
+    private static func mark(_ link: ObservedLink) -> String {
+        link.isMarkedByVLANWire ? "; created by vlanwire" : ""
+    }
+
+    private static func aligned(_ rows: [[String]]) -> String {
+        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { column, cell in
+                column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n") + "\n"
+    }
+}
