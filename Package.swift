@@ -67,11 +67,22 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The host side: state store, wiring runner, the hook.
+        .target(
+            name: "VLANWireHost",
+            dependencies: [
+                "VLANWire",
+                "VLANWireNetlink",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "vlanwire",
             dependencies: [
                 "VLANWire",
                 "VLANWireNetlink",
+                "VLANWireHost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,4 +1,5 @@
 public import Logging
+import VLANWire
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -35,7 +36,7 @@ public struct SyslogLogHandler: LogHandler {
 
 /// `openlog` once per process, with the ident kept alive (syslog keeps the pointer).
 private enum SyslogOpener {
-    static let ident: UnsafeMutablePointer<CChar> = strdup("vlanwire")
+    nonisolated(unsafe) static let ident: UnsafeMutablePointer<CChar> = strdup("vlanwire")
     static let opened: Void = openlog(ident, LOG_PID, LOG_DAEMON)
     static func openOnce() { _ = opened }
 }

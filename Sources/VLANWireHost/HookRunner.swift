@@ -1,6 +1,5 @@
-public import Logging
-public import VLANWire
-public import VLANWireNetlink
+import Logging
+import VLANWire
 
 /// libvirt's qemu hook: `qemu GUEST OP SUBOP EXTRA`, the live domain XML on stdin.
 ///

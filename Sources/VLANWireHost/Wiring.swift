@@ -39,7 +39,7 @@ public struct Wiring {
             let plan = try planner.plan(domain, operation: operation)
             for note in plan.notes { logger.notice("\(domain.name): \(note)") }
             let report: ExecutionReport
-            do {
+            do throws(ExecutionError) {
                 report = try Executor(handle: handle, faultInjection: faultInjection, logger: logger)
                     .apply(plan.actions, .atomic(before: observed))
             } catch {

@@ -130,6 +130,8 @@ public struct ExecutionReport: Equatable, Sendable {
     public var failures: [ActionFailure] = []
     /// Netlink requests the run sent (rollback included).
     public var messagesSent = 0
+
+    public init() {}
 }
 
 /// One action that failed, and why.

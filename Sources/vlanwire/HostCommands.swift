@@ -35,7 +35,7 @@ struct HookCommand: ParsableCommand {
             throw ExitCode(arguments.count > 2 && ["stopped", "release", "reconnect", "attach"].contains(arguments[2]) ? 0 : 1)
         }
         let config: HostConfig?
-        do { config = try ConfigOptions().load() } catch {
+        do { config = try loadConfig(path: nil) } catch {
             logger.error("\(error)")
             // A broken config must not kill running guests (reconnect) nor block cleanup.
             let operation = arguments.count > 2 ? arguments[2] : ""

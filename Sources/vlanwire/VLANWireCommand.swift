@@ -21,7 +21,7 @@ struct VLANWireCommand: ParsableCommand {
             /etc/vlanwire/vlanwire.toml (first match wins). Without a config, vlanwire infers uplinks \
             from the kernel's bridges.
             """,
-        subcommands: [HookCommand.self, PlanCommand.self, ApplyCommand.self, ReleaseCommand.self, InterfaceXMLCommand.self, NetworksCommand.self]
+        subcommands: [HookCommand.self, PlanCommand.self, ApplyCommand.self, ReleaseCommand.self, Status.self, InterfaceXMLCommand.self, NetworksCommand.self]
     )
 
     /// Usage errors exit 2 (as most Unix tools do); refusals exit 1.
@@ -62,10 +62,13 @@ struct ConfigOptions: ParsableArguments {
     var path: String?
 
     /// The config, or nil when none exists (inference).
-    func load() throws -> HostConfig? {
-        let environment = getenv("VLANWIRE_CONFIG").map { String(cString: $0) }
-        do { return try HostConfig.load(path: path ?? environment) } catch {
-            throw CLIFailure(error.description)
-        }
+    func load() throws -> HostConfig? { try loadConfig(path: path) }
+}
+
+/// `path`, else $VLANWIRE_CONFIG, else the default path; nil when the default does not exist.
+func loadConfig(path: String?) throws -> HostConfig? {
+    let environment = getenv("VLANWIRE_CONFIG").map { String(cString: $0) }
+    do { return try HostConfig.load(path: path ?? environment) } catch {
+        throw CLIFailure(error.description)
     }
 }
