@@ -48,6 +48,7 @@ let package = Package(
             name: "vlanwire",
             dependencies: [
                 "VLANWire",
+                "VLANWireLibvirt",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
