@@ -83,6 +83,7 @@ let package = Package(
                 "VLANWire",
                 "VLANWireNetlink",
                 "VLANWireHost",
+                "VLANWireLibvirt",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -69,6 +69,7 @@ int clibvirt_load(char *errbuf, size_t len) {
     CLIBVIRT_RESOLVE(virNetworkGetAutostart);
     CLIBVIRT_RESOLVE(virNetworkSetAutostart);
     CLIBVIRT_RESOLVE(virNetworkIsActive);
+    CLIBVIRT_RESOLVE(virNetworkIsPersistent);
 #undef CLIBVIRT_RESOLVE
 
     // Before any other libvirt call, so not even the first connection attempt prints.

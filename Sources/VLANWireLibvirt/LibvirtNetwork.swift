@@ -38,6 +38,14 @@ public final class LibvirtNetwork: @unchecked Sendable {
         return answer == 1
     }
 
+    /// Whether the network has a persistent definition (`virsh net-list`'s Persistent column); a
+    /// transient network (`virsh net-create`) disappears when stopped.
+    public func isPersistent() throws(LibvirtError) -> Bool {
+        let answer = api.table.pointee.virNetworkIsPersistent(pointer)
+        guard answer >= 0 else { throw api.lastError("get the persistence of network", name) }
+        return answer == 1
+    }
+
     /// The network's XML description (`virsh net-dumpxml [--inactive]`).
     public func xml(_ form: LibvirtXMLForm = .current) throws(LibvirtError) -> String {
         let flags: UInt32 = switch form {

@@ -21,7 +21,8 @@ struct VLANWireCommand: ParsableCommand {
             /etc/vlanwire/vlanwire.toml (first match wins). Without a config, vlanwire infers uplinks \
             from the kernel's bridges.
             """,
-        subcommands: [HookCommand.self, PlanCommand.self, ApplyCommand.self, ReleaseCommand.self, Status.self, InterfaceXMLCommand.self, NetworksCommand.self]
+        subcommands: [HookCommand.self, PlanCommand.self, ApplyCommand.self, ReleaseCommand.self, Status.self,
+                      InterfaceXMLCommand.self, NetworksCommand.self, SetPortCommand.self]
     )
 
     /// Usage errors exit 2 (as most Unix tools do); refusals exit 1.

@@ -52,6 +52,7 @@ struct clibvirt_functions {
     __typeof__(virNetworkGetAutostart) * _Nonnull virNetworkGetAutostart;
     __typeof__(virNetworkSetAutostart) * _Nonnull virNetworkSetAutostart;
     __typeof__(virNetworkIsActive) * _Nonnull virNetworkIsActive;
+    __typeof__(virNetworkIsPersistent) * _Nonnull virNetworkIsPersistent;
 };
 
 /// Loads libvirt.so.0 (RTLD_NOW | RTLD_LOCAL: every symbol resolved now, none leaked into the

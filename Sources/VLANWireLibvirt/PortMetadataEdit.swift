@@ -1,0 +1,120 @@
+public import VLANWire
+
+/// What `vlanwire set-port` asks for one guest NIC.
+public enum PortRequest: Equatable, Sendable, CustomStringConvertible {
+    /// Give the NIC this policy (replacing any it has).
+    case set(PortPolicy)
+    /// Remove the NIC's entry: its policy then comes from its bridge or network (DESIGN.md, rules 3-5).
+    case clear
+
+    /// The NIC's metadata policy once the request is applied.
+    public var policy: PortPolicy? {
+        switch self {
+        case .set(let policy): policy
+        case .clear: nil
+        }
+    }
+
+    public var description: String { policy?.description ?? "clear" }
+}
+
+/// One NIC's entry in a guest's vlanwire metadata.
+public struct PortEntry: Equatable, Sendable {
+    public var mac: MACAddress
+    public var policy: PortPolicy
+
+    public init(mac: MACAddress, policy: PortPolicy) {
+        self.mac = mac
+        self.policy = policy
+    }
+}
+
+/// A change of one NIC's entry in one definition's vlanwire metadata (persistent or live): the
+/// entry before and after, and every entry of the element as it must be written — the element is
+/// replaced as a whole (libvirt keeps one element per namespace), so the other NICs' entries are
+/// carried over unchanged.
+public struct PortMetadataEdit: Equatable, Sendable {
+    public var guest: String
+    public var mac: MACAddress
+    /// The NIC's policy in the metadata before (nil: no entry).
+    public var previous: PortPolicy?
+    /// The NIC's policy in the metadata after (nil: no entry).
+    public var requested: PortPolicy?
+    /// Every entry after the change, in the order of the guest's NICs.
+    public var entries: [PortEntry]
+
+    /// Whether anything is to be written.
+    public var changesMetadata: Bool { previous != requested }
+
+    /// The element to give `LibvirtDomain.setMetadata` (unprefixed, as libvirt requires), or nil
+    /// when no entry is left and the element is to be removed.
+    public func element(templates: XMLTemplates) -> String? {
+        entries.isEmpty ? nil : templates.metadata(entries.map { ($0.mac, $0.policy) })
+    }
+}
+
+extension DomainDescription {
+    /// Validates `request` for the NIC with `mac` against this definition, and returns the edit.
+    ///
+    /// Refused (nothing to write) when the guest has no NIC with that MAC, or when a policy is to
+    /// be set on a NIC vlanwire does not wire: not `type='bridge'`/`'network'` (direct/macvtap,
+    /// hostdev, user…), an Open vSwitch (or other `<virtualport>`) port, or a NIC carrying
+    /// libvirt's own `<vlan>`. Clearing is always allowed: it is how a stale entry is removed.
+    public func portMetadataEdit(mac: MACAddress, request: PortRequest) throws(Refusal) -> PortMetadataEdit {
+        func refuse(_ cause: String, fix: String? = nil) -> Refusal {
+            Refusal(Problem(guest: name, mac: mac, cause: cause, fix: fix))
+        }
+        guard let interface = interface(mac: mac) else {
+            let known = interfaces.compactMap(\.mac).map(\.description)
+            throw refuse("the guest has no NIC with this MAC"
+                         + (known.isEmpty ? " (it has no NIC with a MAC)" : " (its NICs: \(known.joined(separator: ", ")))"),
+                         fix: "give one of the guest's MACs (virsh domiflist \(name) lists them)")
+        }
+        if request != .clear {
+            guard interface.type == "bridge" || interface.type == "network" else {
+                throw refuse("a type='\(interface.type)' interface is not a Linux bridge port, so vlanwire does not wire it",
+                             fix: "use <interface type='bridge'> or type='network'")
+            }
+            if let virtualPort = interface.virtualPortType {
+                throw refuse("the NIC has <virtualport type='\(virtualPort)'>: its switch applies VLANs itself",
+                             fix: "set the VLANs with libvirt's own <vlan> in the interface")
+            }
+            if interface.libvirtVLAN != nil {
+                throw refuse("the NIC carries libvirt's own <vlan>, which takes precedence over vlanwire's metadata",
+                             fix: "remove the <vlan> element from the interface (virsh edit \(name)), then set the port")
+            }
+        }
+        var policies = metadata
+        policies[mac] = request.policy
+        let entries = interfaces.compactMap(\.mac).reduce(into: [MACAddress]()) { if !$0.contains($1) { $0.append($1) } }
+            .compactMap { nic in policies[nic].map { PortEntry(mac: nic, policy: $0) } }
+        return PortMetadataEdit(guest: name, mac: mac, previous: metadata[mac], requested: request.policy, entries: entries)
+    }
+}
+
+extension PortMetadataEdit {
+    /// Renders the element and reads it back the way the hook will (as libvirt stores it, in the
+    /// `urn:vlanwire:1` namespace, inside a domain with these NICs), refusing when it does not
+    /// read back as `entries` — e.g. a broken `metadata.xml.mustache` override. Returns the element.
+    public func renderedAndChecked(templates: XMLTemplates) throws(Refusal) -> String? {
+        guard let element = element(templates: templates) else { return nil }
+        func refuse(_ cause: String) -> Refusal {
+            Refusal(Problem(guest: guest, mac: mac, cause: "the metadata template's output \(cause); nothing written",
+                            fix: "check metadata.xml.mustache in the template directory"))
+        }
+        guard let open = element.firstRange(of: "<vlans") else { throw refuse("has no <vlans> element") }
+        var namespaced = element
+        namespaced.replaceSubrange(open, with: "<vlans xmlns=\"\(VLANWireMetadata.namespace)\"")
+        let nics = entries.map { "<interface type='bridge'><mac address='\($0.mac)'/><source bridge='br0'/></interface>" }
+        let document = "<domain><name>check</name><metadata>\(namespaced)</metadata><devices>\(nics.joined())</devices></domain>"
+        let readBack: [MACAddress: PortPolicy]
+        do { readBack = try DomainDescription(xml: Array(document.utf8)).metadata } catch {
+            throw refuse("does not read back: \(error.problems.map(\.cause).joined(separator: "; "))")
+        }
+        let expected = Dictionary(uniqueKeysWithValues: entries.map { ($0.mac, $0.policy) })
+        guard readBack == expected else {
+            throw refuse("reads back as \(readBack.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }), not as intended")
+        }
+        return element
+    }
+}

@@ -1,0 +1,192 @@
+public import VLANWire
+
+/// What `setPort` did (`vlanwire set-port`), for printing and `--json`.
+public struct PortChange: Equatable, Sendable, Codable, CustomStringConvertible {
+    /// What happened to one definition's metadata.
+    public enum Outcome: String, Equatable, Sendable, Codable {
+        /// The metadata element was written (or removed, when no entry was left).
+        case updated
+        /// It already said this; nothing was written.
+        case unchanged
+        /// `live` was not asked for.
+        case notRequested = "not-requested"
+        /// `live` was asked for, but the guest is not running: there is no live definition.
+        case notRunning = "not-running"
+    }
+
+    public var guest: String
+    public var mac: MACAddress
+    /// The NIC's metadata policy now; nil when cleared.
+    public var policy: PortPolicy?
+    /// The NIC's policy in the persistent definition before; nil when it had no entry.
+    public var previous: PortPolicy?
+    public var persistent: Outcome
+    public var live: Outcome
+    /// Whether the guest is running.
+    public var running: Bool
+    /// The command that re-applies the port to the running guest, when the live metadata changed:
+    /// the metadata alone does not move a running tap's VLANs.
+    public var reapply: String?
+
+    public init(guest: String, mac: MACAddress, policy: PortPolicy?, previous: PortPolicy?, persistent: Outcome,
+                live: Outcome, running: Bool, reapply: String?) {
+        self.guest = guest
+        self.mac = mac
+        self.policy = policy
+        self.previous = previous
+        self.persistent = persistent
+        self.live = live
+        self.running = running
+        self.reapply = reapply
+    }
+
+    /// Two or three lines (`(was …)` only when the persistent policy changed):
+    /// ```
+    /// router1, NIC 52:54:00:00:00:01: trunk:1,5,10-20 native:1 (was access:5)
+    /// persistent definition: updated; live definition: updated
+    /// re-apply with: vlanwire reconcile router1
+    /// ```
+    public var description: String {
+        var lines = ["\(guest.escapedForDisplay), NIC \(mac): \(policy?.description ?? "no vlanwire policy")"
+                     + (previous == policy ? "" : " (was \(previous?.description ?? "no vlanwire policy"))")]
+        let liveText = switch live {
+        case .updated: "updated"
+        case .unchanged: "unchanged"
+        case .notRequested: running ? "not changed (the running guest keeps its ports until restarted; --live changes it now)" : "none (not running)"
+        case .notRunning: "none (not running)"
+        }
+        lines.append("persistent definition: \(persistent.rawValue); live definition: \(liveText)")
+        if let reapply { lines.append("re-apply with: \(reapply)") }
+        return lines.joined(separator: "\n")
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case guest, mac, policy, previous, persistent, live, running, reapply
+    }
+
+    /// Absent values are written as `null`, not left out, so scripts see every key.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(guest, forKey: .guest)
+        try container.encode(mac, forKey: .mac)
+        try container.encode(policy, forKey: .policy)
+        try container.encode(previous, forKey: .previous)
+        try container.encode(persistent, forKey: .persistent)
+        try container.encode(live, forKey: .live)
+        try container.encode(running, forKey: .running)
+        try container.encode(reapply, forKey: .reapply)
+    }
+}
+
+extension LibvirtConnection {
+    /// Sets (or clears) the vlanwire port policy of one guest NIC in the guest's metadata.
+    ///
+    /// Validates everything before writing anything: the guest exists (`guest` is a name or a
+    /// UUID), the MAC is one of its NICs in the persistent definition (and, with `live` on a
+    /// running guest, in the live one), the NIC is one vlanwire wires, the existing metadata reads
+    /// cleanly, and the rendered element reads back as intended. Then the persistent definition's
+    /// element is replaced (`virDomainSetMetadata`, `VIR_DOMAIN_AFFECT_CONFIG`), keeping the other
+    /// NICs' entries, and, with `live` on a running guest, the live definition's likewise (from its
+    /// own current entries). Each is read back and checked. Nothing is written for a definition
+    /// that already says this.
+    ///
+    /// `live` changes the metadata only: moving a running tap's VLANs is `vlanwire reconcile`'s job
+    /// (the result's `reapply`).
+    ///
+    /// Not atomic with respect to other writers of the same guest's metadata (libvirt has no
+    /// compare-and-set for it): concurrent `set-port`s on one guest may lose one update.
+    ///
+    /// - Throws: `Refusal`, one line naming the guest, the MAC and the cause. Refusals from
+    ///   validation mean nothing was written; a libvirt failure while writing says what was
+    ///   already written.
+    public func setPort(guest: String, mac: MACAddress, request: PortRequest, live: Bool,
+                        templates: XMLTemplates) throws(Refusal) -> PortChange {
+        func failure(_ cause: String, fix: String? = nil) -> Refusal {
+            Refusal(Problem(guest: guest, mac: mac, cause: cause, fix: fix))
+        }
+        // Validation: reads only.
+        let domain: LibvirtDomain
+        do { domain = try lookUpGuest(guest) } catch {
+            if error.code == .noDomain {
+                throw failure("no such guest on \(uri)", fix: "virsh -c \(uri) list --all lists the guests")
+            }
+            throw failure(error.description)
+        }
+        let running: Bool
+        let persistentEdit: PortMetadataEdit
+        var liveEdit: PortMetadataEdit?
+        do {
+            running = try domain.isActive()
+            persistentEdit = try domain.domainDescription(.inactive).portMetadataEdit(mac: mac, request: request)
+            if live, running {
+                liveEdit = try domain.domainDescription(.current).portMetadataEdit(mac: mac, request: request)
+            }
+        } catch let error as Refusal {
+            throw error
+        } catch {
+            throw failure("\(error); nothing written")
+        }
+        let persistentElement = try persistentEdit.renderedAndChecked(templates: templates)
+        let liveElement = try liveEdit?.renderedAndChecked(templates: templates)
+
+        // Writing: persistent first, then live; each read back.
+        var change = PortChange(guest: domain.name, mac: mac, policy: request.policy, previous: persistentEdit.previous,
+                                persistent: .unchanged, live: live ? (running ? .unchanged : .notRunning) : .notRequested,
+                                running: running, reapply: nil)
+        if persistentEdit.changesMetadata {
+            do {
+                try domain.setMetadata(persistentElement, scope: .config)
+            } catch {
+                throw failure("\(error.description); nothing written")
+            }
+            change.persistent = .updated
+        }
+        try domain.verifyPort(mac: mac, policy: request.policy, in: .inactive, guest: guest)
+        if let liveEdit {
+            if liveEdit.changesMetadata {
+                do { try domain.setMetadata(liveElement, scope: .live) } catch {
+                    let written = change.persistent == .updated ? "the persistent definition was updated, but the live one was not"
+                        : "the live definition was not updated"
+                    throw failure("\(written): \(error.description)")
+                }
+                change.live = .updated
+                change.reapply = "vlanwire reconcile \(domain.name)"
+            }
+            try domain.verifyPort(mac: mac, policy: request.policy, in: .current, guest: guest)
+        }
+        return change
+    }
+
+    /// The guest called `guest`, or with that UUID.
+    func lookUpGuest(_ guest: String) throws(LibvirtError) -> LibvirtDomain {
+        do { return try domain(named: guest) } catch {
+            guard error.code == .noDomain, guest.utf8.count == 36, guest.utf8.filter({ $0 == UInt8(ascii: "-") }).count == 4
+            else { throw error }
+            do { return try domain(uuid: guest) } catch let byUUID {
+                throw byUUID.code == .invalidArgument ? error : byUUID
+            }
+        }
+    }
+}
+
+extension LibvirtDomain {
+    /// The domain's XML in `form`, read by vlanwire's domain reader (its metadata validated).
+    /// Throws `Refusal` for XML the reader refuses, `LibvirtError` when libvirt fails.
+    public func domainDescription(_ form: LibvirtXMLForm) throws -> DomainDescription {
+        try DomainDescription(xml: Array(xml(form).utf8), guestHint: name)
+    }
+
+    /// Reads the metadata back and checks that the NIC's policy is `policy`.
+    func verifyPort(mac: MACAddress, policy: PortPolicy?, in form: LibvirtXMLForm, guest: String) throws(Refusal) {
+        let which = form == .inactive ? "persistent" : "live"
+        let stored: PortPolicy?
+        do { stored = try domainDescription(form).metadata[mac] } catch {
+            throw Refusal(Problem(guest: guest, mac: mac,
+                                  cause: "the \(which) definition's metadata was written, but reading it back failed: \(error)"))
+        }
+        guard stored == policy else {
+            throw Refusal(Problem(guest: guest, mac: mac,
+                                  cause: "the \(which) definition's metadata reads back as \(stored?.description ?? "no entry"), not \(policy?.description ?? "no entry")"))
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import ArgumentParser
+import VLANWire
+import VLANWireLibvirt
+
+struct SetPortCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "set-port",
+        abstract: "Set a guest NIC's VLAN port policy in the guest's vlanwire metadata.",
+        discussion: """
+            Writes the guest's persistent definition through libvirt (virDomainSetMetadata), keeping \
+            the other NICs' entries; the hook applies it at the guest's next start. With --live on a \
+            running guest, the live definition's metadata is changed too; the running tap's VLANs are \
+            re-applied by `vlanwire reconcile GUEST`, which the output names.
+
+            Everything is checked before anything is written: the VLAN ids, the MAC's format, that the \
+            MAC is one of the guest's NICs and one vlanwire wires. A refusal is one line naming the \
+            guest, the MAC and the cause, with exit status 1.
+
+              vlanwire set-port web1 --mac 52:54:00:00:00:01 --access 5
+              vlanwire set-port router1 --mac 52:54:00:00:00:02 --trunk 1,5,10-20 --native 1 --live
+              vlanwire set-port web1 --mac 52:54:00:00:00:01 --clear
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The guest's name or UUID.", valueName: "guest"))
+    var guest: String
+
+    @Option(help: ArgumentHelp("The NIC's MAC address.", valueName: "mac"))
+    var mac: String
+
+    @Option(help: ArgumentHelp("Access port: the guest sees this VLAN untagged.", valueName: "vid"))
+    var access: String?
+
+    @Option(help: ArgumentHelp("Trunk port: the guest sees these VLANs tagged, e.g. 1,5,10-20.", valueName: "set"))
+    var trunk: String?
+
+    @Option(help: ArgumentHelp("Trunk port: this VLAN leaves the port untagged.", valueName: "vid"))
+    var native: String?
+
+    @Flag(help: "Remove the NIC's entry (its policy then comes from its bridge or network).")
+    var clear = false
+
+    @Flag(help: "Also change the running guest's live definition.")
+    var live = false
+
+    @OptionGroup var connection: ConnectOptions
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func validate() throws {
+        guard [access != nil, trunk != nil, clear].filter({ $0 }).count == 1 else {
+            throw ValidationError("give exactly one of --access, --trunk and --clear")
+        }
+        if native != nil, trunk == nil { throw ValidationError("--native goes with --trunk") }
+    }
+
+    /// The MAC and the request, or a refusal naming the guest, the MAC and the bad value.
+    func parsed() throws(Refusal) -> (MACAddress, PortRequest) {
+        let macAddress: MACAddress
+        do { macAddress = try MACAddress(parsing: mac) } catch {
+            throw Refusal(Problem(guest: guest, nic: mac, cause: error.description))
+        }
+        do {
+            if let access { return (macAddress, .set(.access(try VLANID(parsing: access)))) }
+            if let trunk {
+                let nativeID = try native.map { text throws(ValueError) in try VLANID(parsing: text) }
+                return (macAddress, .set(try .makeTrunk(tags: try VLANSet(parsing: trunk), native: nativeID)))
+            }
+            return (macAddress, .clear)
+        } catch {
+            throw Refusal(Problem(guest: guest, mac: macAddress, cause: error.description,
+                                  fix: "VLAN ids are 1...4094, sets like 1,5,10-20"))
+        }
+    }
+
+    func run() throws {
+        let (macAddress, request) = try parsed()
+        let templates: XMLTemplates
+        do { templates = try XMLTemplates() } catch { throw CLIFailure(error.description) }
+        let change = try connection.connect().setPort(guest: guest, mac: macAddress, request: request, live: live,
+                                                      templates: templates)
+        print(json ? JSON.encode(change) : change.description)
+    }
+}
