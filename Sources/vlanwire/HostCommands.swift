@@ -171,3 +171,37 @@ func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
         offset += count
     }
 }
+
+struct InstallHookCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "install-hook",
+        abstract: "Install vlanwire as libvirt's qemu hook.",
+        discussion: """
+            Writes DIR/qemu (a one-line `exec vlanwire hook qemu "$@"`), or DIR/qemu.d/vlanwire when \
+            DIR/qemu belongs to another tool (libvirt >= 6.5 runs both). libvirtd finds hooks when it \
+            starts: restart it afterwards.
+            """
+    )
+
+    @Option(help: ArgumentHelp("libvirt's hooks directory.", valueName: "dir"))
+    var dir = "/etc/libvirt/hooks"
+
+    @Option(help: ArgumentHelp("The vlanwire binary the hook runs (default: this one).", valueName: "path"))
+    var binary: String?
+
+    func run() throws {
+        let installer = HookInstaller(directory: dir, binary: try binary ?? currentExecutable())
+        let result: HookInstaller.Result
+        do { result = try installer.install() } catch { throw CLIFailure(error.description) }
+        if let foreign = result.foreignHook { print("\(foreign) belongs to another tool: left alone") }
+        print(result.changed ? "installed \(result.path)" : "\(result.path) is already installed")
+        print("restart libvirt so it finds the hook: systemctl restart libvirtd (or virtqemud)")
+    }
+
+    func currentExecutable() throws -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard count > 0 else { throw CLIFailure("cannot find this binary's path; give --binary") }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

@@ -1,0 +1,87 @@
+import VLANWire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Installs the hook libvirt runs: `<dir>/qemu`, or `<dir>/qemu.d/vlanwire` when `<dir>/qemu`
+/// belongs to something else (libvirt >= 6.5 runs every executable in qemu.d/ as well).
+public struct HookInstaller: Sendable {
+    public var directory: String
+    /// The vlanwire binary the hook execs (an absolute path).
+    public var binary: String
+
+    public init(directory: String = "/etc/libvirt/hooks", binary: String) {
+        self.directory = directory
+        self.binary = binary
+    }
+
+    public struct InstallError: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    public struct Result: Sendable, Equatable {
+        public var path: String
+        /// False when the file already had this content.
+        public var changed: Bool
+        /// Set when `<dir>/qemu` belongs to another tool and was left alone.
+        public var foreignHook: String?
+    }
+
+    public static let marker = "vlanwire hook qemu"
+
+    public var script: String {
+        """
+        #!/bin/sh
+        # libvirt's qemu hook, installed by `vlanwire install-hook`: libvirt runs it as
+        # `qemu GUEST OP SUBOP EXTRA` with the domain XML on stdin.
+        exec \(binary) hook qemu "$@"
+
+        """
+    }
+
+    public func install() throws(InstallError) -> Result {
+        guard binary.hasPrefix("/"), !binary.contains(where: { $0 == "\"" || $0 == "'" || $0 == "\\" || $0 == "$" || $0 == "`" || $0.isNewline || $0 == " " }) else {
+            throw InstallError(description: "the binary path '\(binary.escapedForDisplay)' must be absolute and free of quotes, spaces and shell characters")
+        }
+        try makeDirectory(directory)
+        let main = directory + "/qemu"
+        var target = main
+        var foreign: String?
+        if let existing = try? FileAccess.read(main, limit: 1 << 20, followSymlinks: false) {
+            if !String(decoding: existing, as: UTF8.self).contains(Self.marker) {
+                foreign = main
+                try makeDirectory(directory + "/qemu.d")
+                target = directory + "/qemu.d/vlanwire"
+            }
+        }
+        let bytes = Array(script.utf8)
+        if let current = try? FileAccess.read(target, limit: 1 << 20, followSymlinks: false), current == bytes {
+            chmod(target, 0o755)
+            return Result(path: target, changed: false, foreignHook: foreign)
+        }
+        let temporary = "\(target).\(getpid()).tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o755)
+        guard fd >= 0 else { throw failure("create \(temporary)") }
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        fchmod(fd, 0o755)
+        close(fd)
+        guard written == bytes.count, rename(temporary, target) == 0 else {
+            unlink(temporary)
+            throw failure("write \(target)")
+        }
+        return Result(path: target, changed: true, foreignHook: foreign)
+    }
+
+    private func makeDirectory(_ path: String) throws(InstallError) {
+        var info = stat()
+        if lstat(path, &info) == 0 {
+            guard info.st_mode & S_IFMT == S_IFDIR else { throw InstallError(description: "\(path) exists and is not a directory") }
+            return
+        }
+        guard mkdir(path, 0o755) == 0 else { throw failure("mkdir \(path)") }
+    }
+
+    private func failure(_ what: String) -> InstallError {
+        InstallError(description: "\(what): \(String(cString: strerror(errno)))")
+    }
+}
