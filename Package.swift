@@ -103,13 +103,15 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // Real kernel, each test in its own throwaway network namespace (root); `LabVLAN` suites
-        // need 802.1Q and bridge VLAN filtering and run for real in the lab VM.
+        // Real kernel, each test in its own throwaway network namespace (root): the netlink layer,
+        // the executor, the hook runner. `LabVLAN` suites need 802.1Q and bridge VLAN filtering
+        // and run for real in the lab VM.
         .testTarget(
             name: "VLANWireNetlinkTests",
             dependencies: [
                 "VLANWire",
                 "VLANWireNetlink",
+                "VLANWireHost",
                 "vlanwire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
