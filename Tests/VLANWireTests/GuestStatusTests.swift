@@ -78,7 +78,7 @@ private func tap(_ name: String, _ guestMAC: String, in bridge: String?, vlans: 
         let nic = try #require(try status(domainXML(nics: [(web, "br0", "vnet0")], metadata: access5), config: vlanAware,
                                           observed: observed).nics.first)
         #expect(kinds(nic) == [.vlansDiffer])
-        #expect(nic.mismatches[0].message == "port VLANs are none; the policy needs pvid 5, untagged 5")
+        #expect(nic.mismatches[0].message == "the port has no VLANs; the policy needs pvid 5, untagged 5")
         #expect(nic.mismatches[0].reconcileFixes)
     }
 

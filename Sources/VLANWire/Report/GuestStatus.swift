@@ -206,7 +206,8 @@ extension NICStatus {
             status.mismatches.append(Mismatch(.notVLANAware, "\(bridge) has vlan_filtering off: the policy's VLANs are not enforced",
                                               reconcileFixes: true))
         } else if let tapLink, tapLink.master == bridge, let actual = tapLink.port?.vlans, actual != expected {
-            status.mismatches.append(Mismatch(.vlansDiffer, "port VLANs are \(actual); the policy needs \(expected)", reconcileFixes: true))
+            let has = actual.members.isEmpty ? "the port has no VLANs" : "port VLANs are \(actual)"
+            status.mismatches.append(Mismatch(.vlansDiffer, "\(has); the policy needs \(expected)", reconcileFixes: true))
         }
         if !wiring.uplink.inferred, let uplink = wiring.uplink.interface, let uplinkLink = observed.link(named: uplink),
            uplinkLink.master == bridge, let carried = uplinkLink.port?.vlans {
@@ -314,7 +315,7 @@ public struct LibvirtView: Codable, Equatable, Sendable {
                 var kernel = "no tap"
                 if nic.tap != nil {
                     kernel = nic.kernelBridge ?? "no bridge"
-                    if let vlans = nic.kernelVLANs { kernel += "; " + vlans.description }
+                    if let vlans = nic.kernelVLANs { kernel += vlans.members.isEmpty ? "; no VLANs" : "; " + vlans.description }
                 }
                 let policy: String
                 let from: String
