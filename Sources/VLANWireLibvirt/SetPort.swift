@@ -24,12 +24,13 @@ public struct PortChange: Equatable, Sendable, Codable, CustomStringConvertible 
     public var live: Outcome
     /// Whether the guest is running.
     public var running: Bool
-    /// The command that re-applies the port to the running guest, when the live metadata changed:
-    /// the metadata alone does not move a running tap's VLANs.
-    public var reapply: String?
+    /// With `live` on a running guest: what re-applying the guest's ports did (the metadata alone
+    /// does not move a running tap's VLANs). Filled by the caller that wires the kernel
+    /// (`vlanwire set-port --live`); nil otherwise.
+    public var reapplied: GuestReconcile?
 
     public init(guest: String, mac: MACAddress, policy: PortPolicy?, previous: PortPolicy?, persistent: Outcome,
-                live: Outcome, running: Bool, reapply: String?) {
+                live: Outcome, running: Bool, reapplied: GuestReconcile? = nil) {
         self.guest = guest
         self.mac = mac
         self.policy = policy
@@ -37,14 +38,17 @@ public struct PortChange: Equatable, Sendable, Codable, CustomStringConvertible 
         self.persistent = persistent
         self.live = live
         self.running = running
-        self.reapply = reapply
+        self.reapplied = reapplied
     }
 
-    /// Two or three lines (`(was …)` only when the persistent policy changed):
+    /// Two lines (`(was …)` only when the persistent policy changed), then, after `--live` on a
+    /// running guest, what re-applying its ports did:
     /// ```
     /// router1, NIC 52:54:00:00:00:01: trunk:1,5,10-20 native:1 (was access:5)
     /// persistent definition: updated; live definition: updated
-    /// re-apply with: vlanwire reconcile router1
+    /// running guest: 2 actions applied
+    ///   1. bridge vlan del dev vnet0 vid 5
+    ///   2. bridge vlan add dev vnet0 vid 1 pvid untagged; bridge vlan add dev vnet0 vid 5; bridge vlan add dev vnet0 vid 10-20
     /// ```
     public var description: String {
         var lines = ["\(guest.escapedForDisplay), NIC \(mac): \(policy?.description ?? "no vlanwire policy")"
@@ -56,12 +60,19 @@ public struct PortChange: Equatable, Sendable, Codable, CustomStringConvertible 
         case .notRunning: "none (not running)"
         }
         lines.append("persistent definition: \(persistent.rawValue); live definition: \(liveText)")
-        if let reapply { lines.append("re-apply with: \(reapply)") }
+        if let reapplied {
+            var text = reapplied.text
+            // "GUEST: ..." -> "running guest: ..."
+            if let colon = text.firstIndex(of: ":"), text[..<colon] == reapplied.guest.escapedForDisplay {
+                text = "running guest" + text[colon...]
+            }
+            lines.append(String(text.dropLast(text.hasSuffix("\n") ? 1 : 0)))
+        }
         return lines.joined(separator: "\n")
     }
 
     enum CodingKeys: String, CodingKey {
-        case guest, mac, policy, previous, persistent, live, running, reapply
+        case guest, mac, policy, previous, persistent, live, running, reapplied
     }
 
     /// Absent values are written as `null`, not left out, so scripts see every key.
@@ -74,7 +85,7 @@ public struct PortChange: Equatable, Sendable, Codable, CustomStringConvertible 
         try container.encode(persistent, forKey: .persistent)
         try container.encode(live, forKey: .live)
         try container.encode(running, forKey: .running)
-        try container.encode(reapply, forKey: .reapply)
+        try container.encode(reapplied, forKey: .reapplied)
     }
 }
 
@@ -90,8 +101,9 @@ extension LibvirtConnection {
     /// own current entries). Each is read back and checked. Nothing is written for a definition
     /// that already says this.
     ///
-    /// `live` changes the metadata only: moving a running tap's VLANs is `vlanwire reconcile`'s job
-    /// (the result's `reapply`).
+    /// `live` changes the metadata only: moving a running tap's VLANs is the caller's job (it needs
+    /// the kernel: `vlanwire set-port --live` re-applies as `vlanwire reconcile GUEST` does, and
+    /// stores what that did in the result's `reapplied`).
     ///
     /// Not atomic with respect to other writers of the same guest's metadata (libvirt has no
     /// compare-and-set for it): concurrent `set-port`s on one guest may lose one update.
@@ -132,7 +144,7 @@ extension LibvirtConnection {
         // Writing: persistent first, then live; each read back.
         var change = PortChange(guest: domain.name, mac: mac, policy: request.policy, previous: persistentEdit.previous,
                                 persistent: .unchanged, live: live ? (running ? .unchanged : .notRunning) : .notRequested,
-                                running: running, reapply: nil)
+                                running: running)
         if persistentEdit.changesMetadata {
             do {
                 try domain.setMetadata(persistentElement, scope: .config)
@@ -150,7 +162,6 @@ extension LibvirtConnection {
                     throw failure("\(written): \(error.description)")
                 }
                 change.live = .updated
-                change.reapply = "vlanwire reconcile \(domain.name)"
             }
             try domain.verifyPort(mac: mac, policy: request.policy, in: .current, guest: guest)
         }

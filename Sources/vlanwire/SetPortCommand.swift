@@ -1,5 +1,7 @@
 import ArgumentParser
+import Logging
 import VLANWire
+import VLANWireHost
 import VLANWireLibvirt
 
 struct SetPortCommand: ParsableCommand {
@@ -9,8 +11,10 @@ struct SetPortCommand: ParsableCommand {
         discussion: """
             Writes the guest's persistent definition through libvirt (virDomainSetMetadata), keeping \
             the other NICs' entries; the hook applies it at the guest's next start. With --live on a \
-            running guest, the live definition's metadata is changed too; the running tap's VLANs are \
-            re-applied by `vlanwire reconcile GUEST`, which the output names.
+            running guest, the live definition's metadata is changed too, and the guest's ports are \
+            re-applied at once (as `vlanwire reconcile GUEST` does): the tap's bridge and VLANs. If \
+            that fails, the metadata stays written, the kernel is left as it was, and the exit \
+            status is 1 with one line per problem.
 
             Everything is checked before anything is written: the VLAN ids, the MAC's format, that the \
             MAC is one of the guest's NICs and one vlanwire wires. A refusal is one line naming the \
@@ -40,10 +44,12 @@ struct SetPortCommand: ParsableCommand {
     @Flag(help: "Remove the NIC's entry (its policy then comes from its bridge or network).")
     var clear = false
 
-    @Flag(help: "Also change the running guest's live definition.")
+    @Flag(help: "Also change the running guest's live definition, and re-apply its ports now.")
     var live = false
 
     @OptionGroup var connection: ConnectOptions
+    @OptionGroup var config: ConfigOptions
+    @OptionGroup var namespace: NamespaceOption
 
     @Flag(help: "Print JSON.")
     var json = false
@@ -78,8 +84,23 @@ struct SetPortCommand: ParsableCommand {
         let (macAddress, request) = try parsed()
         let templates: XMLTemplates
         do { templates = try XMLTemplates() } catch { throw CLIFailure(error.description) }
-        let change = try connection.connect().setPort(guest: guest, mac: macAddress, request: request, live: live,
-                                                      templates: templates)
+        // With --live, the config and namespace are checked before anything is written.
+        let wiring = live ? Wiring(namespace: try namespace.namespace(), store: StateStore.forNamespace(namespace.netns),
+                                   config: try config.load(), logger: Logger.forCommand("set-port")) : nil
+        let libvirt = try connection.connect()
+        var change = try libvirt.setPort(guest: guest, mac: macAddress, request: request, live: live, templates: templates)
+        if let wiring, change.running {
+            let running: [RunningGuest]
+            do { running = try libvirt.runningGuests(named: [change.guest]) } catch {
+                throw CLIFailure("the metadata was written, but the live definition could not be read to re-apply it: \(error)")
+            }
+            let summary = try ReconcileCommand.reconcile(running, wiring: wiring, everyRunningGuest: false, dryRun: false)
+            change.reapplied = summary.guests.first
+        }
         print(json ? JSON.encode(change) : change.description)
+        if let reapplied = change.reapplied, reapplied.status == .failed {
+            for problem in reapplied.problems { printError(problem.description) }
+            throw ExitCode(1)
+        }
     }
 }

@@ -2,19 +2,39 @@ import ArgumentParser
 import Foundation
 import Logging
 import VLANWire
+import VLANWireLibvirt
 import VLANWireNetlink
 
-/// `vlanwire status`: bridges, their ports, VLAN legs and port VLANs as the kernel has them.
+/// `vlanwire status`: bridges, their ports, VLAN legs and port VLANs as the kernel has them; and,
+/// when libvirt answers, every running guest's NICs next to what the kernel has for them.
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show bridges, their ports, VLAN legs and port VLANs as the kernel has them.",
-        discussion: "Reads only; needs no root for the current namespace (entering another one does).")
+        abstract: "Show bridges, ports and VLANs as the kernel has them, and running guests' NICs against their policies.",
+        discussion: """
+            First the kernel: bridges with their ports, VLAN legs and port VLANs. Then, when libvirt \
+            answers (--connect, like virsh), each running guest's NICs: MAC, tap (found by its MAC, \
+            fe:… for 52:…, or <target dev>), the bridge its tap belongs in, the policy and where it \
+            came from (as the hook resolves it), what the kernel has (the tap's bridge and port \
+            VLANs), and a MISMATCH column: wrong bridge, VLANs that differ from the policy's, tap \
+            missing, a refused policy. `vlanwire reconcile` fixes what it names. With --no-libvirt, \
+            or when libvirt is unreachable, the kernel's view only (the output says which).
+
+            Reads only; needs no root for the current namespace (entering another one does).
+            --json prints the kernel's state (what `vlanwire plan --observed FILE` reads) with a \
+            `libvirt` key: {state, uri, error, guests: [{name, uuid, error, nics: [...]}]}.
+            """)
 
     @Option(name: .customLong("netns"), help: "Look inside this network namespace (a name from `ip netns list`).")
     var namespaceName: String?
 
-    @Flag(help: "Print the observed state as JSON (the file `vlanwire plan --observed FILE` reads).")
+    @Flag(help: "Print JSON: the observed state (the file `vlanwire plan --observed FILE` reads) plus a `libvirt` key.")
     var json = false
+
+    @Flag(name: .customLong("no-libvirt"), help: "Do not ask libvirt: the kernel's view only.")
+    var noLibvirt = false
+
+    @OptionGroup var connection: ConnectOptions
+    @OptionGroup var config: ConfigOptions
 
     func run() throws {
         print(try output(), terminator: "")
@@ -25,13 +45,17 @@ struct Status: ParsableCommand {
         let namespace = try namespaceName.map(NetworkNamespace.named) ?? .current
         let handle = try NetlinkHandle(namespace: namespace, logger: Logger(label: "vlanwire.status"))
         let state = try handle.snapshot()
-        return json ? try Self.json(state) : Self.table(state)
+        let libvirt = noLibvirt ? LibvirtView(state: .notAsked)
+            : LibvirtView.gather(uri: connection.uri, topology: Topology.resolve(config: try config.load(), observed: state),
+                                 observed: state, logger: Logger(label: "vlanwire.libvirt"))
+        return json ? try Self.json(StatusDocument(kernel: state, libvirt: libvirt))
+                    : Self.table(state) + "\n" + libvirt.text
     }
 
-    static func json(_ state: ObservedState) throws -> String {
+    static func json(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(state), as: UTF8.self) + "\n"
+        return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
     }
 
     /// Bridges with their ports and VLAN legs beneath them, then VLAN legs on other links, then

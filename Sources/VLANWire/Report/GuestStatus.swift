@@ -1,0 +1,378 @@
+/// A running guest's NICs as libvirt defines them, next to what the kernel has: the libvirt half of
+/// `vlanwire status`. Pure: (live domain XML, topology, kernel snapshot) -> per-NIC comparison.
+public struct GuestStatus: Codable, Equatable, Sendable {
+    public var name: String
+    public var uuid: String?
+    public var nics: [NICStatus]
+    /// Set when the guest's live XML could not be read (libvirt failed, or vlanwire's reader refused it).
+    public var error: String?
+
+    public init(name: String, uuid: String? = nil, nics: [NICStatus] = [], error: String? = nil) {
+        self.name = name
+        self.uuid = uuid
+        self.nics = nics
+        self.error = error
+    }
+
+    public var mismatches: [Mismatch] { nics.flatMap(\.mismatches) }
+}
+
+/// One guest NIC: libvirt's side (MAC, source, policy and where it came from), the kernel's side
+/// (the tap, its bridge, its port VLANs), and what differs.
+public struct NICStatus: Codable, Equatable, Sendable {
+    public var mac: MACAddress?
+    /// libvirt's interface type (`bridge`, `network`, `direct`, ...).
+    public var type: String
+    /// What libvirt's XML attaches it to: `bridge br0`, `network lan portgroup office`, `dev eth0`.
+    public var source: String
+    /// Whether vlanwire wires this NIC (rule 1 of DESIGN.md leaves some alone).
+    public var managed: Bool
+    /// The port policy; nil for unmanaged NICs and for NICs nothing gives a policy (kernel default).
+    public var policy: PortPolicy?
+    /// Where the policy came from (`vlanwire metadata`, `access bridge br0v5`, `kernel default`, ...).
+    public var policySource: String?
+    /// Why vlanwire leaves the NIC alone, or why its policy is refused.
+    public var reason: String?
+    /// The bridge the tap belongs in.
+    public var bridge: String?
+    /// The tap, when found (by `<target dev>` or by MAC).
+    public var tap: String?
+    public var tapFoundBy: TapMatch?
+    /// The tap's bridge as the kernel has it (nil: in no bridge, or no tap).
+    public var kernelBridge: String?
+    /// The tap's port VLANs as the kernel has them (nil when the bridge does not filter VLANs).
+    public var kernelVLANs: PortVLANs?
+    /// The port VLANs the policy asks for (vlan-aware uplinks with a policy only).
+    public var expectedVLANs: PortVLANs?
+    public var mismatches: [Mismatch]
+
+    public init(mac: MACAddress?, type: String, source: String, managed: Bool, policy: PortPolicy? = nil,
+                policySource: String? = nil, reason: String? = nil, bridge: String? = nil, tap: String? = nil,
+                tapFoundBy: TapMatch? = nil, kernelBridge: String? = nil, kernelVLANs: PortVLANs? = nil,
+                expectedVLANs: PortVLANs? = nil, mismatches: [Mismatch] = []) {
+        self.mac = mac
+        self.type = type
+        self.source = source
+        self.managed = managed
+        self.policy = policy
+        self.policySource = policySource
+        self.reason = reason
+        self.bridge = bridge
+        self.tap = tap
+        self.tapFoundBy = tapFoundBy
+        self.kernelBridge = kernelBridge
+        self.kernelVLANs = kernelVLANs
+        self.expectedVLANs = expectedVLANs
+        self.mismatches = mismatches
+    }
+
+    /// Every key is written, absent values as `null`, so scripts see a fixed shape.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(mac, forKey: .mac)
+        try container.encode(type, forKey: .type)
+        try container.encode(source, forKey: .source)
+        try container.encode(managed, forKey: .managed)
+        try container.encode(policy, forKey: .policy)
+        try container.encode(policySource, forKey: .policySource)
+        try container.encode(reason, forKey: .reason)
+        try container.encode(bridge, forKey: .bridge)
+        try container.encode(tap, forKey: .tap)
+        try container.encode(tapFoundBy, forKey: .tapFoundBy)
+        try container.encode(kernelBridge, forKey: .kernelBridge)
+        try container.encode(kernelVLANs, forKey: .kernelVLANs)
+        try container.encode(expectedVLANs, forKey: .expectedVLANs)
+        try container.encode(mismatches, forKey: .mismatches)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case mac, type, source, managed, policy, policySource, reason, bridge, tap, tapFoundBy, kernelBridge,
+             kernelVLANs, expectedVLANs, mismatches
+    }
+}
+
+/// How a NIC's tap was found.
+public enum TapMatch: String, Codable, Equatable, Sendable {
+    /// The live XML's `<target dev>`, whose MAC is the NIC's tap MAC.
+    case targetDevice = "target-dev"
+    /// The link carrying the NIC's tap MAC (`MACAddress.libvirtTapAddress`) or the NIC's own MAC.
+    case mac
+}
+
+/// One way the kernel differs from what a NIC's definition and policy ask for.
+public struct Mismatch: Codable, Equatable, Sendable, CustomStringConvertible {
+    public enum Kind: String, Codable, Equatable, Sendable {
+        /// No link with the NIC's tap MAC (nor its `<target dev>`).
+        case tapMissing = "tap-missing"
+        /// `<target dev>` names a link with another MAC.
+        case tapMAC = "tap-mac"
+        /// The tap is in another bridge (or none).
+        case wrongBridge = "wrong-bridge"
+        /// The tap's port VLANs are not the policy's.
+        case vlansDiffer = "vlans-differ"
+        /// The policy needs VLAN filtering and the bridge has it off.
+        case notVLANAware = "not-vlan-aware"
+        /// The uplink port does not carry VLANs the policy uses.
+        case uplinkVLANs = "uplink-vlans"
+        /// Classic access: the access bridge or its VLAN leg is missing or down.
+        case accessPath = "access-path"
+        /// vlanwire refuses the NIC's policy (the hook would refuse to start the guest).
+        case policyRefused = "policy-refused"
+    }
+
+    public var kind: Kind
+    public var message: String
+    /// Whether `vlanwire reconcile` puts it right (vlanwire does not move NICs without a policy,
+    /// and cannot fix a refused policy or a missing tap).
+    public var reconcileFixes: Bool
+
+    public init(_ kind: Kind, _ message: String, reconcileFixes: Bool) {
+        self.kind = kind
+        self.message = message
+        self.reconcileFixes = reconcileFixes
+    }
+
+    public var description: String { message }
+}
+
+extension GuestStatus {
+    /// Compares each NIC of `domain` (live XML) with the kernel. The policy is resolved as the hook
+    /// resolves it (`Planner.resolve`), one NIC at a time so that one refused NIC does not hide the others.
+    public static func compare(_ domain: DomainDescription, topology: Topology, observed: ObservedState) -> GuestStatus {
+        let planner = Planner(topology: topology, observed: observed)
+        let nics = domain.interfaces.map { interface -> NICStatus in
+            let single = DomainDescription(name: domain.name, uuid: domain.uuid, interfaces: [interface],
+                                           metadata: domain.metadata)
+            do throws(Refusal) {
+                let resolved = try planner.resolve(single)
+                return NICStatus.compare(resolved[0], observed: observed)
+            } catch {
+                var status = NICStatus(interface: interface, managed: true)
+                let cause = error.problems.map { $0.cause + ($0.fix.map { " — fix: \($0)" } ?? "") }.joined(separator: "; ")
+                status.reason = cause
+                status.locateTap(interface, observed: observed)
+                status.mismatches.append(Mismatch(.policyRefused, "policy refused: \(cause)", reconcileFixes: false))
+                return status
+            }
+        }
+        return GuestStatus(name: domain.name, uuid: domain.uuid, nics: nics)
+    }
+}
+
+extension NICStatus {
+    init(interface: DomainInterface, managed: Bool) {
+        var source = interface.sourceBridge.map { "bridge \($0)" } ?? interface.sourceDevice.map { "dev \($0)" } ?? "-"
+        if let network = interface.sourceNetwork {
+            source = "network \(network)" + (interface.portgroup.map { " portgroup \($0)" } ?? "")
+        }
+        self.init(mac: interface.mac, type: interface.type, source: source.escapedForDisplay, managed: managed)
+    }
+
+    /// One resolved NIC against the kernel.
+    public static func compare(_ nic: ResolvedNIC, observed: ObservedState) -> NICStatus {
+        var status = NICStatus(interface: nic.interface, managed: nic.wiring != nil)
+        let tapLink = status.locateTap(nic.interface, observed: observed)
+        guard let wiring = nic.wiring else {
+            status.reason = nic.unmanagedReason
+            return status
+        }
+        status.policy = wiring.policy
+        status.policySource = wiring.source.description
+        status.bridge = wiring.bridge.rawValue
+        let bridge = wiring.bridge.rawValue
+
+        // Without a policy vlanwire changes nothing (least privilege): differences are shown, not fixed.
+        let fixable = wiring.policy != nil
+        if let path = wiring.accessPath {
+            status.mismatches += accessPathMismatches(path, observed: observed)
+        }
+        if let tapLink {
+            if tapLink.master != bridge {
+                let place = tapLink.master.map { "in \($0)" } ?? "in no bridge"
+                let why = fixable ? "its policy \(wiring.policy!) needs \(bridge)"
+                                  : "libvirt's definition says \(bridge) (vlanwire does not move NICs without a policy)"
+                status.mismatches.append(Mismatch(.wrongBridge, "tap \(tapLink.name) is \(place); \(why)", reconcileFixes: fixable))
+            }
+        } else if status.mismatches.allSatisfy({ $0.kind != .tapMAC }) {
+            status.mismatches.append(Mismatch(.tapMissing, "no tap with this NIC's MAC (\(nic.interface.mac?.libvirtTapAddress.description ?? "no MAC"))",
+                                              reconcileFixes: false))
+        }
+
+        guard wiring.uplink.mode == .vlanAware, let policy = wiring.policy else { return status }
+        let expected = PortVLANs(policy: policy)
+        status.expectedVLANs = expected
+        let bridgeLink = observed.link(named: bridge)
+        if let bridgeLink, bridgeLink.bridge?.vlanFiltering == false {
+            status.mismatches.append(Mismatch(.notVLANAware, "\(bridge) has vlan_filtering off: the policy's VLANs are not enforced",
+                                              reconcileFixes: true))
+        } else if let tapLink, tapLink.master == bridge, let actual = tapLink.port?.vlans, actual != expected {
+            let has = actual.members.isEmpty ? "the port has no VLANs" : "port VLANs are \(actual)"
+            status.mismatches.append(Mismatch(.vlansDiffer, "\(has); the policy needs \(expected)", reconcileFixes: true))
+        }
+        if !wiring.uplink.inferred, let uplink = wiring.uplink.interface, let uplinkLink = observed.link(named: uplink),
+           uplinkLink.master == bridge, let carried = uplinkLink.port?.vlans {
+            let missing = policy.memberVLANs.subtracting(carried.members)
+            if !missing.isEmpty {
+                status.mismatches.append(Mismatch(.uplinkVLANs, "uplink \(uplink) does not carry VLAN\(missing.count == 1 ? "" : "s") \(missing)",
+                                                  reconcileFixes: true))
+            }
+        }
+        return status
+    }
+
+    /// Finds the NIC's tap: `<target dev>` when its MAC is the NIC's tap MAC, else the link with that MAC.
+    /// Fills `tap`, `tapFoundBy`, `kernelBridge`, `kernelVLANs`; a `<target dev>` with a foreign MAC is a mismatch.
+    @discardableResult
+    mutating func locateTap(_ interface: DomainInterface, observed: ObservedState) -> ObservedLink? {
+        let mac = interface.mac
+        func matches(_ link: ObservedLink) -> Bool {
+            guard let mac, let linkMAC = link.mac else { return false }
+            return linkMAC == mac.libvirtTapAddress || linkMAC == mac
+        }
+        var found: (ObservedLink, TapMatch)?
+        if let target = interface.targetDevice, let link = observed.link(named: target) {
+            if mac == nil || matches(link) {
+                found = (link, .targetDevice)
+            } else {
+                mismatches.append(Mismatch(.tapMAC, "target dev \(target.escapedForDisplay) has MAC \(link.mac?.description ?? "none"), not this NIC's tap MAC \(mac!.libvirtTapAddress)",
+                                           reconcileFixes: false))
+            }
+        }
+        if found == nil, mac != nil, let link = observed.links.first(where: { !$0.isBridge && $0.kind != "vlan" && matches($0) }) {
+            found = (link, .mac)
+        }
+        guard let (link, how) = found else { return nil }
+        tap = link.name
+        tapFoundBy = how
+        kernelBridge = link.master
+        kernelVLANs = link.port?.vlans
+        return link
+    }
+
+    static func accessPathMismatches(_ path: ResolvedNIC.AccessPath, observed: ObservedState) -> [Mismatch] {
+        guard let bridge = observed.link(named: path.bridge) else {
+            return [Mismatch(.accessPath, "access bridge \(path.bridge) of VLAN \(path.vid) does not exist", reconcileFixes: true)]
+        }
+        var found: [Mismatch] = []
+        if !bridge.adminUp {
+            found.append(Mismatch(.accessPath, "access bridge \(path.bridge) is down", reconcileFixes: true))
+        }
+        if let leg = observed.ports(of: path.bridge.rawValue).first(where: { $0.vlan?.id == path.vid }) {
+            if !leg.adminUp { found.append(Mismatch(.accessPath, "VLAN leg \(leg.name) is down", reconcileFixes: true)) }
+        } else {
+            found.append(Mismatch(.accessPath, "access bridge \(path.bridge) has no VLAN \(path.vid) leg (\(path.leg))", reconcileFixes: true))
+        }
+        return found
+    }
+}
+
+/// libvirt's part of `vlanwire status`: whether it was asked, and what it answered.
+public struct LibvirtView: Codable, Equatable, Sendable {
+    public enum State: String, Codable, Equatable, Sendable {
+        case connected
+        /// The connection or the guest listing failed: the kernel's view only.
+        case unreachable
+        /// `--no-libvirt`.
+        case notAsked = "not-asked"
+    }
+
+    public var state: State
+    public var uri: String?
+    public var error: String?
+    /// Running guests, in libvirt's order (empty unless connected).
+    public var guests: [GuestStatus]
+
+    public init(state: State, uri: String? = nil, error: String? = nil, guests: [GuestStatus] = []) {
+        self.state = state
+        self.uri = uri
+        self.error = error
+        self.guests = guests
+    }
+
+    public var mismatches: [Mismatch] { guests.flatMap(\.mismatches) }
+
+    /// The guests table and a one-line verdict, or why there is none.
+    public var text: String {
+        switch state {
+        case .notAsked:
+            return "libvirt: not asked (--no-libvirt); the kernel's view only.\n"
+        case .unreachable:
+            return "libvirt: unreachable at \(uri ?? "?")\(error.map { " (\($0.withoutControlCharacters))" } ?? ""); the kernel's view only.\n"
+        case .connected:
+            break
+        }
+        let uriText = uri ?? "libvirt"
+        guard !guests.isEmpty else { return "Guests (\(uriText)): none running.\n" }
+        var table = TextTable(["GUEST", "MAC", "TAP", "BRIDGE", "POLICY", "FROM", "KERNEL", "MISMATCH"])
+        for guest in guests {
+            let name = guest.name.escapedForDisplay
+            if let error = guest.error {
+                table.append([name, "-", "-", "-", "-", "-", "-", "cannot read: \(error.withoutControlCharacters)"])
+                continue
+            }
+            if guest.nics.isEmpty { table.append([name, "-", "-", "-", "-", "-", "-", "no NICs"]) }
+            for nic in guest.nics {
+                var kernel = "no tap"
+                if nic.tap != nil {
+                    kernel = nic.kernelBridge ?? "no bridge"
+                    if let vlans = nic.kernelVLANs { kernel += vlans.members.isEmpty ? "; no VLANs" : "; " + vlans.description }
+                }
+                let policy: String
+                let from: String
+                if nic.managed {
+                    policy = nic.policy?.description ?? (nic.policySource == nil ? "refused" : "-")
+                    from = nic.policySource ?? "-"
+                } else {
+                    policy = "unmanaged"
+                    from = nic.reason ?? "-"
+                }
+                let mismatch = nic.mismatches.isEmpty ? (nic.managed ? "ok" : "-")
+                                                      : nic.mismatches.map(\.message).joined(separator: "; ")
+                table.append([name, nic.mac?.description ?? "-", nic.tap ?? "-", nic.bridge ?? nic.source, policy, from,
+                              kernel, mismatch])
+            }
+        }
+        var out = "Guests (\(uriText), \(guests.count) running):\n" + table.render() + "\n\n"
+        let all = mismatches
+        let unreadable = guests.filter { $0.error != nil }.count
+        if all.isEmpty {
+            out += unreadable == 0 ? "Every guest NIC is as its definition and policy say.\n"
+                                   : "\(unreadable) guest\(unreadable == 1 ? "" : "s") could not be read.\n"
+        } else {
+            let fixable = all.filter(\.reconcileFixes).count
+            out += "\(all.count) mismatch\(all.count == 1 ? "" : "es")"
+            if fixable > 0 {
+                out += "; `vlanwire reconcile` fixes \(fixable == all.count ? (all.count == 1 ? "it" : "them") : "\(fixable)")"
+                    + " (`vlanwire reconcile --plan` shows how)"
+            }
+            out += ".\n"
+        }
+        return out
+    }
+}
+
+/// `vlanwire status --json`: the kernel's observed state — the very object `vlanwire plan
+/// --observed FILE` reads, whose decoder ignores the rest — with one more key, `libvirt`
+/// (a `LibvirtView`: state, uri, error, guests).
+public struct StatusDocument: Codable, Equatable, Sendable {
+    public var kernel: ObservedState
+    public var libvirt: LibvirtView
+
+    public init(kernel: ObservedState, libvirt: LibvirtView) {
+        self.kernel = kernel
+        self.libvirt = libvirt
+    }
+
+    enum CodingKeys: String, CodingKey { case libvirt }
+
+    public init(from decoder: any Decoder) throws {
+        kernel = try ObservedState(from: decoder)
+        libvirt = try decoder.container(keyedBy: CodingKeys.self).decode(LibvirtView.self, forKey: .libvirt)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try kernel.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(libvirt, forKey: .libvirt)
+    }
+}
