@@ -98,6 +98,7 @@ let package = Package(
         .testTarget(
             name: "VLANWireLibvirtTests",
             dependencies: [
+                "VLANWire",
                 "VLANWireLibvirt",
                 .product(name: "Logging", package: "swift-log"),
             ],
