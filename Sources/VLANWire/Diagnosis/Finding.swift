@@ -1,0 +1,116 @@
+/// One thing `vlanwire doctor` noticed: how bad it is, which check saw it, the links and guest
+/// involved, what is wrong, and how to fix it.
+public struct Finding: Codable, Equatable, Sendable {
+    public enum Severity: String, Codable, Sendable, Comparable, CaseIterable {
+        /// Worth knowing; nothing is broken.
+        case info
+        /// Something may break or surprise (a firewall may drop frames, a leftover link).
+        case warning
+        /// Frames are lost or a guest gets VLANs its policy does not give it. `doctor` exits 1.
+        case error
+
+        private var rank: Int { Self.allCases.firstIndex(of: self)! }
+        public static func < (lhs: Severity, rhs: Severity) -> Bool { lhs.rank < rhs.rank }
+    }
+
+    /// The checks, with stable names for scripts (`--json`'s `check`).
+    public enum Check: String, Codable, Sendable, CaseIterable {
+        /// A VLAN leg on an uplink that is a bridge port takes that VLAN from the bridge (the seed's trouble).
+        case vlanLegOnBridgePort = "vlan-leg-on-bridge-port"
+        /// Two VLAN legs take the same VLAN from one wire.
+        case duplicateVLANLeg = "duplicate-vlan-leg"
+        /// A link on a guest's path is down.
+        case linkDown = "link-down"
+        /// A bridge port on a guest's path does not forward (STP state).
+        case portNotForwarding = "port-not-forwarding"
+        /// br_netfilter hands bridged frames to iptables/ip6tables/arptables.
+        case bridgeNetfilter = "bridge-netfilter"
+        /// The kernel lacks 802.1Q or bridge VLAN filtering that the config needs.
+        case kernelCapability = "kernel-capability"
+        /// A configured uplink or its bridge is missing, or not wired as the config says.
+        case uplinkWiring = "uplink-wiring"
+        /// A trunk with fewer VLANs than the uplink carries, on a bridge that cannot filter.
+        case trunkOnClassicBridge = "trunk-on-classic-bridge"
+        /// vlanwire would refuse this guest NIC (bad policy for this host).
+        case nicRefused = "nic-refused"
+        /// A guest's domain XML or vlanwire metadata cannot be read.
+        case guestUnreadable = "guest-unreadable"
+        /// A guest's tap is not in the bridge its policy puts it in.
+        case tapBridgeDrift = "tap-bridge-drift"
+        /// A guest's tap has other VLANs than its policy gives it.
+        case portVLANDrift = "port-vlan-drift"
+        /// A guest NIC has no tap (guest not running), so its wiring cannot be checked.
+        case tapMissing = "tap-missing"
+        /// A link vlanwire created that no guest uses.
+        case unusedLink = "unused-vlanwire-link"
+        /// A link inside a guest's path has a smaller MTU than both ends.
+        case mtuBottleneck = "mtu-bottleneck"
+        /// libvirt's own `<vlan>` and vlanwire metadata on one NIC.
+        case libvirtVLANAndMetadata = "libvirt-vlan-and-metadata"
+        /// Where guests came from, and what could not be checked without them.
+        case guests = "guests"
+    }
+
+    public var severity: Severity
+    public var check: Check
+    /// The links involved, most relevant first.
+    public var links: [String]
+    public var guest: String?
+    /// The NIC's MAC (or its label when it has none).
+    public var nic: String?
+    public var message: String
+    /// What to do; commands are exact where vlanwire knows them.
+    public var fix: String?
+
+    public init(_ severity: Severity, _ check: Check, links: [String] = [], guest: String? = nil, nic: String? = nil,
+                message: String, fix: String? = nil) {
+        self.severity = severity
+        self.check = check
+        self.links = links
+        self.guest = guest
+        self.nic = nic
+        self.message = message
+        self.fix = fix
+    }
+}
+
+/// `vlanwire doctor`'s output: the findings, worst first, with counts.
+public struct DoctorReport: Codable, Equatable, Sendable {
+    public var findings: [Finding]
+    public var errors: Int
+    public var warnings: Int
+    public var infos: Int
+
+    public init(findings: [Finding]) {
+        // Stable: within one severity, findings keep the order the checks produced them in.
+        self.findings = findings.enumerated().sorted { a, b in
+            a.element.severity != b.element.severity ? a.element.severity > b.element.severity : a.offset < b.offset
+        }.map(\.element)
+        errors = findings.count { $0.severity == .error }
+        warnings = findings.count { $0.severity == .warning }
+        infos = findings.count { $0.severity == .info }
+    }
+
+    public var hasErrors: Bool { errors > 0 }
+
+    /// A table: severity, check, links, and the finding with its fix on the next line.
+    public var text: String {
+        var out = ""
+        if !findings.isEmpty {
+            var table = TextTable(["SEVERITY", "CHECK", "LINKS", "FINDING"])
+            for finding in findings {
+                var message = finding.message
+                if let guest = finding.guest {
+                    message = "guest \(guest.escapedForDisplay)" + (finding.nic.map { ", NIC \($0.escapedForDisplay)" } ?? "") + ": " + message
+                }
+                table.append([finding.severity.rawValue, finding.check.rawValue,
+                              finding.links.isEmpty ? "-" : finding.links.joined(separator: ","), message.withoutControlCharacters])
+                if let fix = finding.fix { table.append(["", "", "", "fix: " + fix.withoutControlCharacters]) }
+            }
+            out += table.render() + "\n"
+        }
+        out += "\(findings.count) finding\(findings.count == 1 ? "" : "s"): \(errors) error\(errors == 1 ? "" : "s"), "
+            + "\(warnings) warning\(warnings == 1 ? "" : "s"), \(infos) info\n"
+        return out
+    }
+}

@@ -1,0 +1,54 @@
+import Logging
+import VLANWire
+import VLANWireHost
+import VLANWireLibvirt
+import VLANWireNetlink
+
+/// What `doctor` and `trace` read before their pure analysis: the kernel (or a JSON snapshot),
+/// vlanwire's state, guests from libvirt or from domain XML files.
+enum DiagnosisInputs {
+    /// `--observed FILE` (a `vlanwire status --json`), else a netlink snapshot of the namespace.
+    static func observed(file: String?, namespace: NamespaceOption) throws -> ObservedState {
+        if let file { return try readJSON(ObservedState.self, path: file) }
+        do {
+            return try NetlinkHandle(namespace: try namespace.namespace(), logger: Logger(label: "vlanwire.doctor")).snapshot()
+        } catch let error as NetlinkError {
+            throw CLIFailure("cannot read the kernel's links: \(error)")
+        }
+    }
+
+    /// Put before commands a finding or trace suggests: run them in the same namespace.
+    static func commandPrefix(_ namespace: NamespaceOption) -> String {
+        namespace.netns.map { "ip netns exec \($0) " } ?? ""
+    }
+
+    /// Domain XML files; unreadable ones become problems (one per file) rather than stopping.
+    static func domains(files: [String]) -> (domains: [DomainDescription], problems: [Problem]) {
+        var domains: [DomainDescription] = []
+        var problems: [Problem] = []
+        for path in files {
+            do { domains.append(try readDomain(path)) } catch let refusal as Refusal {
+                problems += refusal.problems
+            } catch {
+                problems.append(Problem(guest: path, cause: "\(error)"))
+            }
+        }
+        return (domains, problems)
+    }
+
+    /// The live XML of every running guest; a guest whose XML cannot be read is a problem.
+    static func runningGuests(_ connection: LibvirtConnection) throws(LibvirtError) -> (domains: [DomainDescription], problems: [Problem]) {
+        var domains: [DomainDescription] = []
+        var problems: [Problem] = []
+        for domain in try connection.domains(.running) {
+            do {
+                domains.append(try DomainDescription(xml: Array(try domain.xml().utf8), guestHint: domain.name))
+            } catch let refusal as Refusal {
+                problems += refusal.problems
+            } catch {
+                problems.append(Problem(guest: domain.name, cause: "\(error)"))
+            }
+        }
+        return (domains, problems)
+    }
+}

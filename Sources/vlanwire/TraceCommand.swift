@@ -1,0 +1,87 @@
+import ArgumentParser
+import VLANWire
+import VLANWireLibvirt
+
+/// `vlanwire trace`: a guest NIC's frames hop by hop, with the capture command for each hop.
+struct TraceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trace",
+        abstract: "Show the path of a guest NIC's frames, hop by hop, both ways, and where to capture them.",
+        discussion: """
+            For each NIC (or the one --mac names) and each VLAN of its policy (or --vlan N): the hops \
+            from the uplink through VLAN legs and bridges to the tap and back, whether the frame is \
+            tagged at each hop and with which VLAN, each link's state, where the frame is dropped and \
+            why, and the tcpdump command that shows it at each hop. Changes nothing.
+
+            A running guest is read from libvirt; --xml FILE traces a guest that is not running (GUEST \
+            may then be left out): the path is the one vlanwire wires at start.
+
+              vlanwire trace router1 --vlan 5
+              vlanwire trace --xml app1.xml --json
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The guest's name (libvirt); optional with --xml.", valueName: "guest"))
+    var guest: String?
+
+    @Option(name: .customLong("xml"), help: ArgumentHelp("The guest's domain XML instead of libvirt's.", valueName: "file"))
+    var domainFile: String?
+
+    @Option(help: ArgumentHelp("Only the NIC with this MAC.", valueName: "mac"), transform: parseMAC)
+    var mac: MACAddress?
+
+    @Option(help: ArgumentHelp("Only this VLAN (default: the VLANs of each NIC's policy).", valueName: "vid"), transform: parseVLAN)
+    var vlan: VLANID?
+
+    @OptionGroup var namespace: NamespaceOption
+    @OptionGroup var config: ConfigOptions
+    @OptionGroup var connection: ConnectOptions
+
+    @Option(help: ArgumentHelp("Read the kernel's state from this JSON (`vlanwire status --json`) instead of netlink.", valueName: "file"))
+    var observed: String?
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func validate() throws {
+        guard guest != nil || domainFile != nil else { throw ValidationError("give a GUEST (from libvirt) or --xml FILE") }
+    }
+
+    func run() throws {
+        let trace = try output()
+        print(json ? JSON.encode(trace) : trace.text, terminator: json ? "\n" : "")
+    }
+
+    func output() throws -> GuestTrace {
+        let domain = try readGuest()
+        let observedState = try DiagnosisInputs.observed(file: observed, namespace: namespace)
+        let topology = Topology.resolve(config: try config.load(), observed: observedState)
+        return try FrameTracer(observed: observedState, topology: topology, commandPrefix: DiagnosisInputs.commandPrefix(namespace))
+            .trace(domain, mac: mac, vlan: vlan)
+    }
+
+    private func readGuest() throws -> DomainDescription {
+        if let domainFile {
+            let domain = try readDomain(domainFile)
+            if let guest, guest != domain.name {
+                throw ValidationError("\(domainFile) describes guest '\(domain.name.escapedForDisplay)', not '\(guest.escapedForDisplay)'")
+            }
+            return domain
+        }
+        let libvirt = try connection.connect()
+        do {
+            let domain = try libvirt.domain(named: guest!)
+            return try DomainDescription(xml: Array(try domain.xml().utf8), guestHint: guest)
+        } catch let error as LibvirtError {
+            throw CLIFailure(error.description)
+        }
+    }
+}
+
+func parseMAC(_ text: String) throws -> MACAddress {
+    do { return try MACAddress(parsing: text) } catch { throw ValidationError(error.description) }
+}
+
+func parseVLAN(_ text: String) throws -> VLANID {
+    do { return try VLANID(parsing: text) } catch { throw ValidationError(error.description) }
+}
