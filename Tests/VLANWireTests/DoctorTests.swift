@@ -318,6 +318,14 @@ struct DoctorLeftoverTests {
         #expect(finding.fix == "ip link set br0.5 mtu 1500")
     }
 
+    /// An access bridge's uplink is its leg: a guest port that is not a tap (a veth) is still a guest port.
+    @Test func bottleneckBeforeAGuestPortThatIsNotATap() throws {
+        var wired = try WiredExample("mixed")
+        wired.change("br0.5") { $0.mtu = 1400 }
+        wired.change("vnet3") { $0.kind = "veth" }
+        #expect(try only(.mtuBottleneck, in: wired.doctor().findings()).links == ["br0.5", "eth0", "vnet3"])
+    }
+
     @Test func aSmallerEndIsNotABottleneck() throws {
         var wired = try WiredExample("mixed")
         wired.change("br0.5") { $0.mtu = 1400 }

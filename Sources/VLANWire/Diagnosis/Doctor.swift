@@ -444,7 +444,7 @@ extension Doctor {
         let label = nic.interface.label
         guard let tap = view.tap(of: nic.interface) else {
             return [Finding(.info, .tapMissing, guest: guest.name, nic: label,
-                            message: "no tap for this NIC (the guest is not running), so its wiring is not checked")]
+                            message: "no tap for this NIC in this namespace (the guest is not running here), so its wiring is not checked")]
         }
         guard tap.master == wiring.bridge.rawValue else {
             let policy = wiring.policy.map { "\($0)" } ?? "no policy"
@@ -468,7 +468,7 @@ extension Doctor {
         if !extra.isEmpty { steps.append(.removePortVLANs(port: name, vlans: extra)) }
         steps.append(.addPortVLANs(port: name, vlans: wanted))
         return [Finding(.error, .portVLANDrift, links: [tap.name, wiring.bridge.rawValue], guest: guest.name, nic: label,
-                        message: "tap \(tap.name) has VLANs \(actual), its policy \(policy) (from \(wiring.source)) gives \(wanted): " + differences.joined(separator: "; "),
+                        message: "tap \(tap.name) has VLANs \(actual); its policy \(policy) (from \(wiring.source)) gives \(wanted): " + differences.joined(separator: "; "),
                         fix: steps.map { command($0.description) }.joined(separator: "; "))]
     }
 

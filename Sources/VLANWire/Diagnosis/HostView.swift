@@ -34,8 +34,9 @@ struct HostView {
     }
 
     /// The guest-facing ports of a bridge: every port that is neither a VLAN leg nor its uplink.
+    /// A bridge fed by VLAN legs (an access bridge) has no other uplink: all its other ports face guests.
     func guestPorts(of bridge: String) -> [ObservedLink] {
-        let uplink = uplinkPort(of: bridge)?.name
+        let uplink = feedingLegs(of: bridge).isEmpty ? uplinkPort(of: bridge)?.name : nil
         return observed.ports(of: bridge).filter { $0.vlan == nil && $0.name != uplink && !$0.isBridge }
     }
 

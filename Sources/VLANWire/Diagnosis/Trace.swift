@@ -212,7 +212,9 @@ public struct FrameTracer: Sendable {
             notes.append("tap \(tap.name) is in no bridge: its frames go nowhere")
             return nil
         }
-        if tap == nil { notes.append("no tap: the guest is not running; this is the path vlanwire wires at start (libvirt names the tap then)") }
+        if tap == nil {
+            notes.append("no tap in this namespace: the guest is not running (or runs in another network namespace); this is the path vlanwire wires at start (libvirt names the tap then)")
+        }
         guard let bridgeName = tap?.master ?? wiring?.bridge.rawValue ?? interface.sourceBridge else {
             notes.append("no bridge to trace")
             return nil
@@ -295,7 +297,7 @@ public struct FrameTracer: Sendable {
     /// Why nothing passes `node` at all: absent, down, or (as a port) not forwarding.
     func blocked(_ node: Node) -> String? {
         guard let link = node.link else {
-            return node.kind == .tap ? "no tap: the guest is not running" : "\(node.name) does not exist (vlanwire creates it at the guest's prepare)"
+            return node.kind == .tap ? "no tap: the guest is not running here" : "\(node.name) does not exist (vlanwire creates it at the guest's prepare)"
         }
         if !link.adminUp { return "\(link.name) is administratively down (ip link set \(link.name) up)" }
         if !link.isPassing { return "\(link.name) is \(link.stateText)" }
