@@ -66,6 +66,19 @@ import Glibc
         #expect(nic.notes.contains { $0.hasPrefix("br0 has no vlan_filtering: it forwards every VLAN eth0 carries to vnet2") })
     }
 
+    /// vlanwire refuses trunk:1,5 on a classic bridge carrying 1-4094; trace still shows what the
+    /// kernel does with it: every VLAN reaches the guest.
+    @Test func refusedTrunkIsTracedAsTheKernelForwardsIt() throws {
+        let wired = try WiredExample("trunk-mode")
+        let config = try HostConfig(toml: "[[uplink]]\ninterface = \"eth0\"\nbridge = \"br0\"\nvlans = \"1-4094\"", path: "t.toml")
+        let tracer = FrameTracer(observed: wired.observed, topology: Topology.resolve(config: config, observed: wired.observed))
+        let nic = try #require(try tracer.trace(wired.guest("router1"), vlan: vid(300)).nics.first)
+        #expect(nic.policy == "trunk:1,5")
+        #expect(nic.policySource == "requested, refused")
+        #expect(nic.notes.first?.hasPrefix("vlanwire refuses this NIC: trunk:1,5 on classic bridge br0 cannot be enforced") == true)
+        #expect(nic.flows.first?.inbound.summary == "delivered: the guest sees it tagged 300 (it terminates VLAN 300 itself, e.g. eth0.300)")
+    }
+
     @Test func accessPathTagsOnlyOnTheWire() throws {
         let wired = try WiredExample("mixed")
         let flow = try #require(try wired.tracer().trace(wired.guest("app1")).nics.first?.flows.first)
