@@ -1,11 +1,10 @@
 import Logging
 import VLANWire
 import VLANWireHost
-import VLANWireLibvirt
 import VLANWireNetlink
 
-/// What `doctor` and `trace` read before their pure analysis: the kernel (or a JSON snapshot),
-/// vlanwire's state, guests from libvirt or from domain XML files.
+/// What `doctor` and `trace` read before their pure analysis: the kernel (or a JSON snapshot) and
+/// domain XML files.
 enum DiagnosisInputs {
     /// `--observed FILE` (a `vlanwire status --json`), else a netlink snapshot of the namespace.
     static func observed(file: String?, namespace: NamespaceOption) throws -> ObservedState {
@@ -31,22 +30,6 @@ enum DiagnosisInputs {
                 problems += refusal.problems
             } catch {
                 problems.append(Problem(guest: path, cause: "\(error)"))
-            }
-        }
-        return (domains, problems)
-    }
-
-    /// The live XML of every running guest; a guest whose XML cannot be read is a problem.
-    static func runningGuests(_ connection: LibvirtConnection) throws(LibvirtError) -> (domains: [DomainDescription], problems: [Problem]) {
-        var domains: [DomainDescription] = []
-        var problems: [Problem] = []
-        for domain in try connection.domains(.running) {
-            do {
-                domains.append(try DomainDescription(xml: Array(try domain.xml().utf8), guestHint: domain.name))
-            } catch let refusal as Refusal {
-                problems += refusal.problems
-            } catch {
-                problems.append(Problem(guest: domain.name, cause: "\(error)"))
             }
         }
         return (domains, problems)

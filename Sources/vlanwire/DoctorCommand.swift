@@ -62,10 +62,10 @@ struct DoctorCommand: ParsableCommand {
             source = .notAsked(reason: "--netns without --connect: libvirt's guests live in the host's namespace")
         } else {
             do {
-                let libvirt = try connection.connect()
-                let running = try DiagnosisInputs.runningGuests(libvirt)
-                guests += running.domains
-                problems += running.problems
+                for guest in try connection.connect().runningGuests() {
+                    guests += guest.domain.map { [$0] } ?? []
+                    problems += guest.problems
+                }
                 source = .libvirt
             } catch {
                 source = .unreachable(reason: "\(error)")

@@ -273,6 +273,30 @@ struct DoctorDriftTests {
     }
 }
 
+@Suite("doctor: wiring the guests depend on")
+struct DoctorWiringTests {
+    @Test func accessBridgeWithGuestsButNoLeg() throws {
+        var wired = try WiredExample("mixed")
+        wired.observed.links.removeAll { $0.name == "br0.5" }
+        let finding = try only(.accessBridgeWithoutLeg, in: wired.doctor().findings())
+        #expect(finding.severity == .error)
+        #expect(finding.links == ["br0v5", "vnet3"])
+        #expect(finding.message == "access bridge br0v5 (VLAN 5 of eth0 (bridge br0)) has guest ports (vnet3) but no VLAN 5 leg feeds it: they are cut off from the wire")
+        #expect(finding.fix == "vlanwire reconcile re-creates it, or: ip link add link br0 name br0.5 type vlan id 5; ip link set br0.5 master br0v5; ip link set br0.5 up")
+    }
+
+    @Test func uplinkWithoutAVLANOfAGuestsPolicy() throws {
+        var wired = try WiredExample("vlan-aware")
+        wired.change("eth0") { $0.port?.vlans = PortVLANs(members: vset("1-6,8-20"), untagged: vset("1"), pvid: vid(1)) }
+        let finding = try only(.uplinkWiring, in: wired.doctor().findings())
+        #expect(finding.severity == .error)
+        #expect(finding.guest == "router1")
+        #expect(finding.nic == "52:54:00:00:03:03")
+        #expect(finding.message == "uplink eth0 does not carry VLAN 7 that the NIC's policy trunk:7-8 native:8 uses: those frames never reach the wire")
+        #expect(finding.fix == "vlanwire reconcile, or: bridge vlan add dev eth0 vid 7")
+    }
+}
+
 @Suite("doctor: leftovers and MTU")
 struct DoctorLeftoverTests {
     @Test func accessBridgeWithoutGuestPorts() throws {

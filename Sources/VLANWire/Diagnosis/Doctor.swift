@@ -37,7 +37,7 @@ public struct Doctor: Sendable {
 
     /// Every check, in a fixed order (the report sorts by severity, keeping this order within one).
     public func findings() -> [Finding] {
-        vlanLegsOnBridgePorts() + duplicateVLANLegs() + uplinkWiring() + kernelCapabilities() + downLinks()
+        vlanLegsOnBridgePorts() + duplicateVLANLegs() + accessBridgesWithoutLegs() + uplinkWiring() + kernelCapabilities() + downLinks()
             + portsNotForwarding() + bridgeNetfilter() + mtuBottlenecks() + unusedLinks() + classicTrunkConfig()
             + guestFindings() + guestSourceFindings()
     }
@@ -102,6 +102,31 @@ extension Doctor {
             return Finding(.error, .duplicateVLANLeg, links: legs.map(\.name) + [taker.vlan!.parent],
                            message: "\(names) both carry VLAN \(vid) of \(taker.vlan!.parent): \(taker.name), on the port itself, takes every frame arriving from the wire; \(others.map(\.name).joined(separator: ", ")) receive\(others.count == 1 ? "s" : "") none",
                            fix: "keep the leg on the bridge: " + onPort.map { command("ip link del \($0.name)") }.joined(separator: "; "))
+        }
+    }
+}
+
+extension Doctor {
+    /// An access bridge whose guests are cut off: it has guest ports but no VLAN leg feeds it.
+    func accessBridgesWithoutLegs() -> [Finding] {
+        observed.links.filter(\.isBridge).sorted { $0.name < $1.name }.compactMap { bridge in
+            guard case .access(let uplink, let vid)? = topology.role(ofBridge: bridge.name, observed: observed),
+                  view.feedingLegs(of: bridge.name).isEmpty else { return nil }
+            let guests = view.guestPorts(of: bridge.name)
+            guard !guests.isEmpty else { return nil }
+            let parent = uplink.bridge.flatMap { trunk in
+                ResolvedNIC.uplinkIsBridgePort(uplink, trunkBridge: trunk, observed: observed) ? trunk : nil
+            } ?? uplink.interface
+            var fix = "vlanwire reconcile re-creates it"
+            if let parent {
+                let leg = LinkNaming.vlanLeg(parent: parent, vid: vid)
+                fix += ", or: " + [command("ip link add link \(parent) name \(leg) type vlan id \(vid)"),
+                                   command("ip link set \(leg) master \(bridge.name)"), command("ip link set \(leg) up")]
+                    .joined(separator: "; ")
+            }
+            return Finding(.error, .accessBridgeWithoutLeg, links: [bridge.name] + guests.map(\.name),
+                           message: "access bridge \(bridge.name) (VLAN \(vid) of \(uplink.label)) has guest ports (\(guests.map(\.name).joined(separator: ", "))) but no VLAN \(vid) leg feeds it: they are cut off from the wire",
+                           fix: fix)
         }
     }
 }
@@ -453,6 +478,24 @@ extension Doctor {
                             fix: "vlanwire apply on the guest's XML (virsh dumpxml \(guest.name)), or: " + command("ip link set \(tap.name) master \(wiring.bridge)"))]
         }
         guard wiring.uplink.mode == .vlanAware, let policy = wiring.policy, let name = try? LinkName(tap.name) else { return [] }
+        return uplinkCarries(policy, wiring: wiring, guest: guest.name, nic: label)
+            + portVLANDrift(tap: tap, name: name, policy: policy, wiring: wiring, guest: guest.name, nic: label)
+    }
+
+    /// A vlan-aware uplink port that lacks a VLAN the NIC's policy uses: those frames never reach the wire.
+    func uplinkCarries(_ policy: PortPolicy, wiring: ResolvedNIC.Wiring, guest: String, nic: String) -> [Finding] {
+        guard let uplink = wiring.uplink.interface, let port = observed.link(named: uplink),
+              port.master == wiring.bridge.rawValue, let carried = port.port?.vlans else { return [] }
+        let missing = policy.memberVLANs.subtracting(carried.members)
+        guard !missing.isEmpty else { return [] }
+        let add = command(Action.addPortVLANs(port: uplink, vlans: PortVLANs(members: missing)).description)
+        return [Finding(.error, .uplinkWiring, links: [uplink.rawValue, wiring.bridge.rawValue], guest: guest, nic: nic,
+                        message: "uplink \(uplink) does not carry VLAN\(missing.count == 1 ? "" : "s") \(missing) that the NIC's policy \(policy) uses: those frames never reach the wire",
+                        fix: wiring.uplink.inferred ? add : "vlanwire reconcile, or: " + add)]
+    }
+
+    func portVLANDrift(tap: ObservedLink, name: LinkName, policy: PortPolicy, wiring: ResolvedNIC.Wiring,
+                       guest: String, nic label: String) -> [Finding] {
         let wanted = PortVLANs(policy: policy)
         let actual = tap.port?.vlans ?? PortVLANs()
         guard actual != wanted else { return [] }
@@ -467,7 +510,7 @@ extension Doctor {
         var steps: [Action] = []
         if !extra.isEmpty { steps.append(.removePortVLANs(port: name, vlans: extra)) }
         steps.append(.addPortVLANs(port: name, vlans: wanted))
-        return [Finding(.error, .portVLANDrift, links: [tap.name, wiring.bridge.rawValue], guest: guest.name, nic: label,
+        return [Finding(.error, .portVLANDrift, links: [tap.name, wiring.bridge.rawValue], guest: guest, nic: label,
                         message: "tap \(tap.name) has VLANs \(actual); its policy \(policy) (from \(wiring.source)) gives \(wanted): " + differences.joined(separator: "; "),
                         fix: steps.map { command($0.description) }.joined(separator: "; "))]
     }

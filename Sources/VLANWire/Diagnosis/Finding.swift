@@ -27,8 +27,11 @@ public struct Finding: Codable, Equatable, Sendable {
         case bridgeNetfilter = "bridge-netfilter"
         /// The kernel lacks 802.1Q or bridge VLAN filtering that the config needs.
         case kernelCapability = "kernel-capability"
-        /// A configured uplink or its bridge is missing, or not wired as the config says.
+        /// A configured uplink or its bridge is missing, or not wired as the config says, or the
+        /// uplink port does not carry a VLAN a guest's policy uses.
         case uplinkWiring = "uplink-wiring"
+        /// An access bridge with guest ports and no VLAN leg feeding it.
+        case accessBridgeWithoutLeg = "access-bridge-without-leg"
         /// A trunk with fewer VLANs than the uplink carries, on a bridge that cannot filter.
         case trunkOnClassicBridge = "trunk-on-classic-bridge"
         /// vlanwire would refuse this guest NIC (bad policy for this host).
