@@ -389,12 +389,13 @@ extension Doctor {
 
 extension Doctor {
     /// Bridges and legs carrying vlanwire's mark that no guest port uses: left over by a release
-    /// that did not run (or could not delete them).
+    /// that did not run (or could not delete them). An access bridge a running guest's policy needs
+    /// is not left over, even when its tap drifted away (that is the drift finding).
     func unusedLinks() -> [Finding] {
         var findings: [Finding] = []
-        var covered: Set<String> = []
+        var covered = accessLinksOfRunningGuests
         let marked = observed.links.filter(\.isMarkedByVLANWire).sorted { $0.name < $1.name }
-        for bridge in marked where bridge.isBridge {
+        for bridge in marked where bridge.isBridge && !covered.contains(bridge.name) {
             let legs = view.feedingLegs(of: bridge.name)
             guard observed.ports(of: bridge.name).allSatisfy({ $0.vlan != nil }) else { continue }
             let ours = legs.filter(\.isMarkedByVLANWire)
@@ -408,10 +409,27 @@ extension Doctor {
         return findings
     }
 
+    /// Access bridges and the legs feeding them that the policies of running guests (those with a
+    /// tap here) put their taps in.
+    var accessLinksOfRunningGuests: Set<String> {
+        var names: Set<String> = []
+        for guest in guests {
+            for interface in guest.interfaces where view.tap(of: interface) != nil {
+                guard case .success(let nic) = ResolvedNIC.resolve(interface, guest: guest, topology: topology, observed: observed),
+                      let path = nic.wiring?.accessPath else { continue }
+                names.insert(path.bridge.rawValue)
+                names.formUnion(view.feedingLegs(of: path.bridge.rawValue).map(\.name))
+            }
+        }
+        return names
+    }
+
     private func unusedFinding(links: [ObservedLink], message: String) -> Finding {
         let names = Set(links.compactMap { try? LinkName($0.name) })
         let users = (state?.guests ?? []).filter { guest in guest.nics.contains { !names.isDisjoint(with: $0.uses) } }.map(\.name)
-        let known = state.map { state in links.allSatisfy { state.created(try! LinkName($0.name)) != nil } } ?? false
+        let known = state.map { state in
+            links.allSatisfy { link in (try? LinkName(link.name)).flatMap { state.created($0) } != nil }
+        } ?? false
         var text = message
         if !users.isEmpty {
             text += "; vlanwire's state still lists \(users.joined(separator: ", ")) as using it (its stopped/release hook did not run?)"
@@ -475,7 +493,8 @@ extension Doctor {
             let policy = wiring.policy.map { "\($0)" } ?? "no policy"
             return [Finding(.error, .tapBridgeDrift, links: [tap.name, tap.master ?? "-", wiring.bridge.rawValue], guest: guest.name, nic: label,
                             message: "tap \(tap.name) is \(tap.master.map { "in \($0)" } ?? "in no bridge"), but its policy (\(policy), from \(wiring.source)) puts it in \(wiring.bridge)",
-                            fix: "vlanwire apply on the guest's XML (virsh dumpxml \(guest.name)), or: " + command("ip link set \(tap.name) master \(wiring.bridge)"))]
+                            fix: (guestSource == .libvirt ? "vlanwire reconcile" : "vlanwire apply on the guest's XML")
+                                + ", or: " + command("ip link set \(tap.name) master \(wiring.bridge)"))]
         }
         guard wiring.uplink.mode == .vlanAware, let policy = wiring.policy, let name = try? LinkName(tap.name) else { return [] }
         return uplinkCarries(policy, wiring: wiring, guest: guest.name, nic: label)
