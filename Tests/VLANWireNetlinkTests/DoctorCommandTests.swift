@@ -303,3 +303,26 @@ struct DoctorFileTests {
         #expect(flow.outbound.droppedAt == nil)
     }
 }
+
+/// `vlanwire trace --xml GUEST.xml --observed KERNEL.json --config` for the seed's scenarios prints
+/// exactly the goldens the library's tests keep (Tests/VLANWireTests/Golden/trace-*.txt, with the
+/// kernel state in observed-*.json).
+@Suite("vlanwire trace goldens through the command")
+struct TraceCommandGoldenTests {
+    static let root: String = {
+        var path = #filePath
+        for _ in 0..<3 { path = String(path[..<path.lastIndex(of: "/")!]) }
+        return path
+    }()
+
+    @Test(arguments: ["access-mode", "trunk-mode", "mixed", "vlan-aware"])
+    func matchesGolden(_ example: String) throws {
+        let directory = Self.root + "/Examples/" + example
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".xml") }.sorted()
+        let text = try files.map { file in
+            try TraceCommand.parse(["--xml", directory + "/" + file, "--config", directory + "/vlanwire.toml",
+                                    "--observed", Self.root + "/Tests/VLANWireTests/Golden/observed-\(example).json"]).output().text
+        }.joined(separator: "\n")
+        #expect(text == (try String(contentsOfFile: Self.root + "/Tests/VLANWireTests/Golden/trace-\(example).txt", encoding: .utf8)))
+    }
+}

@@ -18,11 +18,20 @@ import Glibc
         #expect(text == (try Repo.text(path)))
     }
 
+    /// Also keeps the wired kernel state as `Golden/observed-EXAMPLE.json`: the CLI's own golden
+    /// test (`vlanwire trace --xml --observed`, in VLANWireNetlinkTests) reads it.
     @Test(arguments: ["access-mode", "trunk-mode", "mixed", "vlan-aware"])
     func runningGuests(_ example: String) throws {
         let wired = try WiredExample(example)
         let text = try wired.guests.map { try wired.tracer().trace($0).text }.joined(separator: "\n")
         try Self.compare(text, golden: example)
+        let observedPath = "Tests/VLANWireTests/Golden/observed-\(example).json"
+        if getenv("VLANWIRE_UPDATE_GOLDEN") != nil {
+            let file = fopen(Repo.path(observedPath), "w")!
+            fputs(JSON.encode(wired.observed) + "\n", file)
+            fclose(file)
+        }
+        #expect(try JSON.decode(ObservedState.self, from: Repo.read(observedPath), what: observedPath) == wired.observed)
     }
 
     /// `trace --xml` for guests that are not running: the path vlanwire wires at start.
