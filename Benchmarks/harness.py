@@ -578,6 +578,10 @@ def bench_scale(args):
 
 
 def emit(args, result):
+    result["where"] = args.where
+    if args.where == "lab":
+        result["lab_kernel"] = os.uname().release
+        result["lab_cpus"] = os.cpu_count()
     text = json.dumps(result)
     if args.json:
         with open(args.json, "a") as out:
@@ -597,6 +601,7 @@ def main():
                         help="compare kernel state after this many first iterations and the last one")
     parser.add_argument("--contender", action="append", default=[], help="NAME=ARGV (fields split on spaces)")
     parser.add_argument("--vlanwire", help="the vlanwire binary (trunk: apply's count; bulk)")
+    parser.add_argument("--where", default="host", help="label for the report: host or lab")
     parser.add_argument("--netns", help="the throwaway namespace this runs in (checked)")
     parser.add_argument("--json", help="append the result as one JSON line to this file")
     args = parser.parse_args()

@@ -57,6 +57,7 @@ def main():
     scene.setup(workdir)
     stripped = os.path.join(workdir, "vlanwire")
     subprocess.run(["objcopy", "--strip-debug", args.binary, stripped], check=True)
+    os.makedirs(args.out, exist_ok=True)
     out_file = os.path.join(args.out, "callgrind.out")
     env = dict(os.environ, VLANWIRE_STATE_DIR=os.path.join(workdir, "state"))
     with open(scene.xml_paths[0]) as stdin:
