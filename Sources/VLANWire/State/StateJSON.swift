@@ -62,19 +62,21 @@ extension VLANWireState {
         } catch {
             throw JSON.DecodeError(what: "state", message: error.message)
         }
-        var policies: [String: PortPolicy] = [:]
-        var sets: [String: VLANSet] = [:]
+        // Distinct policies and VLAN sets are few: each is parsed once (small linear caches, see
+        // StateJSONWriter.policy).
+        var policies: [(String, PortPolicy)] = []
+        var sets: [(String, VLANSet)] = []
         func policy(_ text: String) throws(ValueError) -> PortPolicy {
-            if let known = policies[text] { return known }
+            if let known = policies.first(where: { $0.0 == text }) { return known.1 }
             let parsed = try PortPolicy(parsing: text)
-            policies[text] = parsed
+            if policies.count < 16 { policies.append((text, parsed)) }
             return parsed
         }
         func vlanSet(_ text: String) throws(ValueError) -> VLANSet {
             if text.isEmpty { return .empty }
-            if let known = sets[text] { return known }
+            if let known = sets.first(where: { $0.0 == text }) { return known.1 }
             let parsed = try VLANSet(parsing: text)
-            sets[text] = parsed
+            if sets.count < 16 { sets.append((text, parsed)) }
             return parsed
         }
         do {
@@ -229,22 +231,24 @@ final class StateJSONWriter {
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
-    /// Policies and VLAN sets repeat across NICs: each distinct one is described once.
-    private var policyTexts: [PortPolicy: String] = [:]
-    private var setTexts: [VLANSet: String] = [:]
+    /// Policies and VLAN sets repeat across NICs: each distinct one is described once. Small linear
+    /// caches, not dictionaries: instantiating a new Dictionary type costs ~0.4 M instructions of
+    /// conformance lookups in this binary, more than a 1-guest state's whole encoding.
+    private var policyTexts: [(PortPolicy, String)] = []
+    private var setTexts: [(VLANSet, String)] = []
 
     func policy(_ policy: PortPolicy) {
-        if let known = policyTexts[policy] { return string(known) }
+        if let known = policyTexts.first(where: { $0.0 == policy }) { return string(known.1) }
         let text = policy.description
-        policyTexts[policy] = text
+        if policyTexts.count < 16 { policyTexts.append((policy, text)) }
         string(text)
     }
 
     func vlanSet(_ set: VLANSet) {
         if set.isEmpty { return string("") }
-        if let known = setTexts[set] { return string(known) }
+        if let known = setTexts.first(where: { $0.0 == set }) { return string(known.1) }
         let text = set.description
-        setTexts[set] = text
+        if setTexts.count < 16 { setTexts.append((set, text)) }
         string(text)
     }
 
