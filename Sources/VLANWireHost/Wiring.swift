@@ -55,8 +55,9 @@ public struct Wiring {
                 (recorded.record, problems) = try verifyTaps(wired, guest: domain.name, handle: handle)
             }
             // Recorded even when verification failed: what was created must stay known to be deletable.
+            let kinds = createdKinds(in: plan)
             let next = state.updated(with: recorded, created: report.createdLinks.map { created in
-                CreatedLink(name: created.name, index: created.index, kind: createdKind(created.name, in: plan))
+                CreatedLink(name: created.name, index: created.index, kind: kinds[created.name] ?? "unknown")
             })
             return (next, (Outcome(plan: recorded, report: report), problems))
         }
@@ -100,12 +101,15 @@ public struct Wiring {
         return state
     }
 
-    private func createdKind(_ name: LinkName, in plan: Plan) -> String {
+    /// The kind of every link the plan creates, in one pass (looking each created link up in the
+    /// actions was quadratic: 1,000 links x 4,500 actions for 500 access bridges).
+    private func createdKinds(in plan: Plan) -> [LinkName: String] {
+        var kinds: [LinkName: String] = [:]
         for action in plan.actions {
-            if case .createBridge(let spec) = action, spec.name == name { return "bridge" }
-            if case .createVLANLeg(let leg, _, _) = action, leg == name { return "vlan" }
+            if case .createBridge(let spec) = action { kinds[spec.name] = "bridge" }
+            if case .createVLANLeg(let leg, _, _) = action { kinds[leg] = "vlan" }
         }
-        return "unknown"
+        return kinds
     }
 
     /// After `start`: every wired tap sits in the bridge its policy needs (libvirt put it in the
