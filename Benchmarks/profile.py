@@ -33,7 +33,7 @@ PHASES = [
     ("  netlink: snapshot (2 dumps, sysctls)", [r"15VLANWireNetlink0B6HandleC8snapshot"]),
     ("  planner", [r"8VLANWire7PlannerV4plan_9operation"]),
     ("  netlink: executor", [r"15VLANWireNetlink8ExecutorV5apply"]),
-    ("  netlink: verify taps (1 dump)", [r"WiringV10verifyTaps"]),
+    ("  netlink: verify taps (1 request per tap)", [r"WiringV10verifyTaps"]),
     ("  state: load (JSON decode)", [r"StateStoreV4load"]),
     ("  state: save (JSON encode, fsync, rename)", [r"StateStoreV4save"]),
     ("  state: lock directory", [r"StateStoreV16prepareDirectory"]),

@@ -114,19 +114,24 @@ public struct Wiring {
 
     /// After `start`: every wired tap sits in the bridge its policy needs (libvirt put it in the
     /// XML's bridge; the plan may have moved it). Records the tap's ifindex for release.
+    /// One request per tap, not a dump of every link: a host with hundreds of guests has thousands.
     private func verifyTaps(_ record: GuestRecord, guest: String, handle: NetlinkHandle) throws -> (GuestRecord, [Problem]) {
-        let links = try handle.links()
         var verified = record
         var problems: [Problem] = []
         for (index, nic) in record.nics.enumerated() {
             guard let tap = nic.tap, let bridge = nic.bridge else { continue }
-            guard let link = links.first(where: { $0.name == tap.rawValue }) else {
+            guard let link = try handle.membership(of: tap) else {
                 problems.append(Problem(guest: guest, mac: nic.mac, cause: "tap \(tap) disappeared while being wired"))
                 continue
             }
             verified.nics[index].tapIndex = link.index
-            if link.master != bridge.rawValue {
-                problems.append(Problem(guest: guest, mac: nic.mac, cause: "tap \(tap) is in \(link.master ?? "no bridge"), not \(bridge)",
+            let bridgeIndex = try? handle.index(of: bridge)
+            if link.masterIndex == nil || link.masterIndex != bridgeIndex {
+                // Rare: name the bridge the tap is in instead (one dump).
+                let master = link.masterIndex.flatMap { masterIndex in
+                    (try? handle.links())?.first { $0.index == masterIndex }?.name
+                }
+                problems.append(Problem(guest: guest, mac: nic.mac, cause: "tap \(tap) is in \(master ?? "no bridge"), not \(bridge)",
                                         fix: "run `vlanwire doctor`"))
             }
         }
