@@ -495,9 +495,15 @@ def bench_bulk(args):
         "vlanwire": ([args.vlanwire, "apply", xml_path, "--op", "prepare"], dict(os.environ, VLANWIRE_STATE_DIR=state)),
         "ip -batch": ([shutil.which("ip"), "-batch", batch_path], dict(os.environ)),
     }
+    for spec in args.compare:  # other vlanwire builds (before/after a change)
+        name, _, binary = spec.partition("=")
+        contenders[name] = ([binary, "apply", xml_path, "--op", "prepare"],
+                            dict(os.environ, VLANWIRE_STATE_DIR=os.path.join(workdir, "state-" + name)))
 
     def reset():
         shutil.rmtree(state, ignore_errors=True)
+        for spec in args.compare:
+            shutil.rmtree(os.path.join(workdir, "state-" + spec.partition("=")[0]), ignore_errors=True)
         ip_batch(["link del br0v%d" % v for v in vids] + ["link del br0.%d" % v for v in vids
                                                           if os.path.exists("/sys/class/net/br0.%d" % v)])
 
@@ -600,6 +606,7 @@ def main():
     parser.add_argument("--check-iterations", type=int, default=2,
                         help="compare kernel state after this many first iterations and the last one")
     parser.add_argument("--contender", action="append", default=[], help="NAME=ARGV (fields split on spaces)")
+    parser.add_argument("--compare", action="append", default=[], help="bulk: NAME=BIN, another vlanwire build")
     parser.add_argument("--vlanwire", help="the vlanwire binary (trunk: apply's count; bulk)")
     parser.add_argument("--where", default="host", help="label for the report: host or lab")
     parser.add_argument("--netns", help="the throwaway namespace this runs in (checked)")

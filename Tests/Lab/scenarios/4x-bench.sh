@@ -20,6 +20,7 @@ NS=vwbench
 contenders=(
     --contender "vlanwire=$BENCH_BINARY hook qemu {guest} {op} begin -"
     --contender "shell=$REPO/Benchmarks/contenders/shell-hook {guest} {op} begin -"
+    --contender "shell-percmd=$REPO/Benchmarks/contenders/shell-hook-percmd {guest} {op} begin -"
     --contender "pyroute2=$BENCH_VENV/bin/python $REPO/Benchmarks/contenders/pyroute2-hook.py {guest} {op} begin -"
 )
 harness() {
@@ -29,14 +30,17 @@ harness() {
     ip netns delete "$NS"
 }
 
-for scene in ${BENCH_LAB_SCENES:-aware-access aware-trunk classic-access classic-trunk}; do
+for scene in ${BENCH_LAB_SCENES-aware-access aware-trunk classic-access classic-trunk}; do
     for nics in 1 4; do
         lab_log "hooks: $scene, $nics NIC(s), $BENCH_ITERATIONS iterations"
         harness hooks --scene "$scene" --nics "$nics" --iterations "$BENCH_ITERATIONS" "${contenders[@]}"
     done
 done
 lab_log "trunk 2-4094"
-harness trunk --iterations "$BENCH_ITERATIONS" --vlanwire "$BENCH_BINARY" "${contenders[@]}"
+[[ ${BENCH_LAB_TRUNK:-1} == 0 ]] || harness trunk --iterations "$BENCH_ITERATIONS" --vlanwire "$BENCH_BINARY" "${contenders[@]}"
 lab_log "classic bulk: ${BENCH_BULK_COUNT:-500} access bridges"
-harness bulk --count "${BENCH_BULK_COUNT:-500}" --iterations "${BENCH_BULK_ITERATIONS:-$BENCH_ITERATIONS}" --vlanwire "$BENCH_BINARY"
+compare=()
+for c in ${BENCH_COMPARE:-}; do compare+=(--compare "$c"); done
+harness bulk --count "${BENCH_BULK_COUNT:-500}" --iterations "${BENCH_BULK_ITERATIONS:-$BENCH_ITERATIONS}" \
+    --vlanwire "$BENCH_BINARY" "${compare[@]}"
 pass_note "$(wc -l <"$results") benchmark results"
