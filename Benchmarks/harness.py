@@ -120,7 +120,8 @@ def diff(a, b):
 # ----------------------------------------------------------------------------- domain XML
 
 def mac_of(guest_number, nic):
-    return "52:54:00:%02x:%02x:%02x" % ((guest_number >> 8) & 0xFF, guest_number & 0xFF, nic + 1)
+    return "52:54:%02x:%02x:%02x:%02x" % ((guest_number >> 8) & 0xFF, guest_number & 0xFF, ((nic + 1) >> 8) & 0xFF,
+                                          (nic + 1) & 0xFF)
 
 
 def tap_mac(mac):
