@@ -1,6 +1,6 @@
 #!/bin/bash
 # Benchmarks (run only by Benchmarks/run): hooks on vlan-aware and classic paths, trunk 2-4094, 500 access bridges.
-# lab-timeout: 3000
+# lab-timeout: 4800
 #
 # Benchmarks/run writes .build-bench/lab-params (the vlanwire binary, iterations, the pyroute2
 # virtualenv) before it starts the lab and removes it afterwards; without it this scenario is
