@@ -53,15 +53,11 @@ extension VLANWireState {
     }
 
     /// Reads what `stateJSON()` (or JSONEncoder) wrote. Keys in any order, whitespace allowed,
-    /// unknown keys ignored (as JSONDecoder does); a missing or ill-typed field is an error.
+    /// unknown keys ignored and `null` taken as absent (as JSONDecoder does); a missing or ill-typed
+    /// field is an error. Streams straight into the values: no intermediate tree (building and
+    /// freeing one was most of the cost of a 200-guest file).
     public init(stateJSON bytes: [UInt8]) throws(JSON.DecodeError) {
-        let root: StateJSONValue
-        do {
-            var reader = StateJSONReader(bytes: bytes)
-            root = try reader.document()
-        } catch {
-            throw JSON.DecodeError(what: "state", message: error.message)
-        }
+        let reader = StateJSONReader(bytes: bytes)
         // Distinct policies and VLAN sets are few: each is parsed once (small linear caches, see
         // StateJSONWriter.policy).
         var policies: [(String, PortPolicy)] = []
@@ -79,40 +75,81 @@ extension VLANWireState {
             if sets.count < 16 { sets.append((text, parsed)) }
             return parsed
         }
-        do {
-            let object = try root.object("state")
-            version = try object.required("version").int("version")
-            usersUnknown = try object.required("usersUnknown").bool("usersUnknown")
-            createdLinks = try object.required("createdLinks").array("createdLinks").map { value in
-                let link = try value.object("createdLinks[]")
-                return CreatedLink(name: try LinkName(try link.required("name").string("name")),
-                                   index: Int32(try link.required("index").int("index")),
-                                   kind: try link.required("kind").string("kind"))
-            }
-            guests = try object.required("guests").array("guests").map { value in
-                let guest = try value.object("guests[]")
-                let nics = try guest.required("nics").array("nics").map { value in
-                    let nic = try value.object("nics[]")
-                    var record = NICRecord(
-                        mac: try Self.mac(try nic.required("mac").string("mac")),
-                        policy: try nic.optional("policy").map { try policy(try $0.string("policy")) },
-                        bridge: try nic.optional("bridge").map { try LinkName(try $0.string("bridge")) },
-                        uses: try nic.required("uses").array("uses").map { try LinkName(try $0.string("uses[]")) },
-                        tap: try nic.optional("tap").map { try LinkName(try $0.string("tap")) },
-                        tapIndex: try nic.optional("tapIndex").map { Int32(try $0.int("tapIndex")) })
-                    if let vlans = nic.optional("portVLANs") {
-                        let fields = try vlans.object("portVLANs")
-                        func set(_ key: String) throws -> VLANSet {
-                            try vlanSet(try fields.required(key).string(key))
-                        }
-                        record.portVLANs = PortVLANs(members: try set("members"), untagged: try set("untagged"),
-                                                     pvid: try fields.optional("pvid").map { try VLANID(try $0.int("pvid")) })
-                    }
-                    return record
+        func required<T>(_ value: T?, _ key: String) throws(StateJSONError) -> T {
+            guard let value else { throw StateJSONError(message: "missing key '\(key)'") }
+            return value
+        }
+        func portVLANs() throws -> PortVLANs {
+            var members: VLANSet?, untagged: VLANSet?, pvid: VLANID??
+            try reader.object { key throws in
+                switch key {
+                case "members": members = try reader.nullable { () throws in try vlanSet(try reader.string()) }
+                case "untagged": untagged = try reader.nullable { () throws in try vlanSet(try reader.string()) }
+                case "pvid": pvid = .some(try reader.nullable { () throws in try VLANID(try reader.int()) })
+                default: try reader.skipValue()
                 }
-                return GuestRecord(name: try guest.required("name").string("name"),
-                                   uuid: try guest.optional("uuid").map { try $0.string("uuid") }, nics: nics)
             }
+            return PortVLANs(members: try required(members, "members"), untagged: try required(untagged, "untagged"),
+                             pvid: pvid ?? nil)
+        }
+        func nic() throws -> NICRecord {
+            var mac: MACAddress?, policyValue: PortPolicy?, bridge: LinkName?, uses: [LinkName]?
+            var tap: LinkName?, tapIndex: Int32?, vlans: PortVLANs?
+            try reader.object { key throws in
+                switch key {
+                case "mac": mac = try reader.nullable { () throws in try Self.mac(try reader.string()) }
+                case "policy": policyValue = try reader.nullable { () throws in try policy(try reader.string()) }
+                case "bridge": bridge = try reader.nullable { () throws in try LinkName(try reader.string()) }
+                case "uses": uses = try reader.nullable { () throws in try reader.array { () throws in try LinkName(try reader.string()) } }
+                case "tap": tap = try reader.nullable { () throws in try LinkName(try reader.string()) }
+                case "tapIndex": tapIndex = try reader.nullable { () throws in try reader.int32() }
+                case "portVLANs": vlans = try reader.nullable(portVLANs)
+                default: try reader.skipValue()
+                }
+            }
+            return NICRecord(mac: try required(mac, "mac"), policy: policyValue, bridge: bridge, uses: try required(uses, "uses"),
+                             tap: tap, tapIndex: tapIndex, portVLANs: vlans)
+        }
+        func guest() throws -> GuestRecord {
+            var name: String?, uuid: String?, nics: [NICRecord]?
+            try reader.object { key throws in
+                switch key {
+                case "name": name = try reader.nullable { () throws in try reader.string() }
+                case "uuid": uuid = try reader.nullable { () throws in try reader.string() }
+                case "nics": nics = try reader.nullable { () throws in try reader.array(nic) }
+                default: try reader.skipValue()
+                }
+            }
+            return GuestRecord(name: try required(name, "name"), uuid: uuid, nics: try required(nics, "nics"))
+        }
+        func createdLink() throws -> CreatedLink {
+            var name: LinkName?, index: Int32?, kind: String?
+            try reader.object { key throws in
+                switch key {
+                case "name": name = try reader.nullable { () throws in try LinkName(try reader.string()) }
+                case "index": index = try reader.nullable { () throws in try reader.int32() }
+                case "kind": kind = try reader.nullable { () throws in try reader.string() }
+                default: try reader.skipValue()
+                }
+            }
+            return CreatedLink(name: try required(name, "name"), index: try required(index, "index"), kind: try required(kind, "kind"))
+        }
+        do {
+            var version: Int?, usersUnknown: Bool?, createdLinks: [CreatedLink]?, guests: [GuestRecord]?
+            try reader.object { key throws in
+                switch key {
+                case "version": version = try reader.nullable { () throws in try reader.int() }
+                case "usersUnknown": usersUnknown = try reader.nullable { () throws in try reader.bool() }
+                case "createdLinks": createdLinks = try reader.nullable { () throws in try reader.array(createdLink) }
+                case "guests": guests = try reader.nullable { () throws in try reader.array(guest) }
+                default: try reader.skipValue()
+                }
+            }
+            try reader.end()
+            self.version = try required(version, "version")
+            self.usersUnknown = try required(usersUnknown, "usersUnknown")
+            self.createdLinks = try required(createdLinks, "createdLinks")
+            self.guests = try required(guests, "guests")
         } catch let error as StateJSONError {
             throw JSON.DecodeError(what: "state", message: error.message)
         } catch let error as ValueError {
@@ -269,83 +306,33 @@ final class StateJSONWriter {
     }
 }
 
-/// A parsed JSON value (what the state file needs: no floats).
-indirect enum StateJSONValue {
-    case object([String: StateJSONValue])
-    case array([StateJSONValue])
-    case string(String)
-    case int(Int)
-    case bool(Bool)
-    case null
-
-    func object(_ what: String) throws(StateJSONError) -> [String: StateJSONValue] {
-        guard case .object(let fields) = self else { throw StateJSONError(message: "\(what): expected an object") }
-        return fields
-    }
-
-    func array(_ what: String) throws(StateJSONError) -> [StateJSONValue] {
-        guard case .array(let items) = self else { throw StateJSONError(message: "\(what): expected an array") }
-        return items
-    }
-
-    func string(_ what: String) throws(StateJSONError) -> String {
-        guard case .string(let text) = self else { throw StateJSONError(message: "\(what): expected a string") }
-        return text
-    }
-
-    func int(_ what: String) throws(StateJSONError) -> Int {
-        guard case .int(let value) = self else { throw StateJSONError(message: "\(what): expected an integer") }
-        return value
-    }
-
-    func bool(_ what: String) throws(StateJSONError) -> Bool {
-        guard case .bool(let value) = self else { throw StateJSONError(message: "\(what): expected true or false") }
-        return value
-    }
-}
-
-extension Dictionary where Key == String, Value == StateJSONValue {
-    func required(_ key: String) throws(StateJSONError) -> StateJSONValue {
-        guard let value = self[key], !value.isNull else { throw StateJSONError(message: "missing key '\(key)'") }
-        return value
-    }
-
-    /// Absent and `null` both mean nil, as with JSONDecoder's decodeIfPresent.
-    func optional(_ key: String) -> StateJSONValue? {
-        guard let value = self[key], !value.isNull else { return nil }
-        return value
-    }
-}
-
-extension StateJSONValue {
-    var isNull: Bool { if case .null = self { true } else { false } }
-}
-
-/// A strict JSON reader (RFC 8259 minus fractions and exponents), bounded nesting.
-struct StateJSONReader {
+/// A strict streaming JSON reader (RFC 8259 minus fractions and exponents), bounded nesting.
+/// A class, so the decoding closures can share it.
+final class StateJSONReader {
     let bytes: [UInt8]
     var position = 0
+    var depth = 0
     static let maximumDepth = 64
 
     init(bytes: [UInt8]) { self.bytes = bytes }
-
-    mutating func document() throws(StateJSONError) -> StateJSONValue {
-        let value = try value(depth: 0)
-        skipWhitespace()
-        guard position == bytes.count else { throw fail("content after the JSON value") }
-        return value
-    }
 
     func fail(_ message: String) -> StateJSONError {
         StateJSONError(message: "\(message) at byte \(position)")
     }
 
-    mutating func skipWhitespace() {
+    func skipWhitespace() {
         while position < bytes.count, bytes[position] == 0x20 || bytes[position] == 0x0A || bytes[position] == 0x0D
             || bytes[position] == 0x09 { position += 1 }
     }
 
-    mutating func expect(_ literal: StaticString) throws(StateJSONError) {
+    /// The next non-space byte, not consumed.
+    func peek() throws(StateJSONError) -> UInt8 {
+        skipWhitespace()
+        guard position < bytes.count else { throw fail("unexpected end") }
+        return bytes[position]
+    }
+
+    func expect(_ literal: StaticString) throws(StateJSONError) {
         let count = literal.utf8CodeUnitCount
         guard position + count <= bytes.count else { throw fail("unexpected end") }
         let matches = literal.withUTF8Buffer { buffer in
@@ -355,60 +342,95 @@ struct StateJSONReader {
         position += count
     }
 
-    mutating func value(depth: Int) throws(StateJSONError) -> StateJSONValue {
-        guard depth < Self.maximumDepth else { throw fail("nested too deeply") }
+    /// Nothing but whitespace may follow the document.
+    func end() throws(StateJSONError) {
         skipWhitespace()
-        guard position < bytes.count else { throw fail("unexpected end") }
-        switch bytes[position] {
-        case UInt8(ascii: "{"):
-            position += 1
-            var fields: [String: StateJSONValue] = [:]
+        guard position == bytes.count else { throw fail("content after the JSON value") }
+    }
+
+    /// nil for `null` (consumed), else what `read` makes of the value.
+    func nullable<T>(_ read: () throws -> T) throws -> T? {
+        if try peek() == UInt8(ascii: "n") {
+            try expect("null")
+            return nil
+        }
+        return try read()
+    }
+
+    /// Calls `field` with each key, the reader on its value; `field` must consume the value.
+    func object(_ field: (String) throws -> Void) throws {
+        guard try peek() == UInt8(ascii: "{") else { throw fail("expected an object") }
+        position += 1
+        depth += 1
+        guard depth < Self.maximumDepth else { throw fail("nested too deeply") }
+        defer { depth -= 1 }
+        if try peek() == UInt8(ascii: "}") { position += 1; return }
+        while true {
+            guard try peek() == UInt8(ascii: "\"") else { throw fail("expected a key") }
+            let key = try string()
             skipWhitespace()
-            if position < bytes.count, bytes[position] == UInt8(ascii: "}") { position += 1; return .object(fields) }
-            while true {
-                skipWhitespace()
-                guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { throw fail("expected a key") }
-                let key = try string()
-                skipWhitespace()
-                try expect(":")
-                fields[key] = try value(depth: depth + 1)
-                skipWhitespace()
-                guard position < bytes.count else { throw fail("unexpected end") }
-                if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
-                if bytes[position] == UInt8(ascii: "}") { position += 1; return .object(fields) }
-                throw fail("expected ',' or '}'")
-            }
-        case UInt8(ascii: "["):
+            try expect(":")
+            try field(key)
+            let next = try peek()
             position += 1
-            var items: [StateJSONValue] = []
-            skipWhitespace()
-            if position < bytes.count, bytes[position] == UInt8(ascii: "]") { position += 1; return .array(items) }
-            while true {
-                items.append(try value(depth: depth + 1))
-                skipWhitespace()
-                guard position < bytes.count else { throw fail("unexpected end") }
-                if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
-                if bytes[position] == UInt8(ascii: "]") { position += 1; return .array(items) }
-                throw fail("expected ',' or ']'")
-            }
-        case UInt8(ascii: "\""):
-            return .string(try string())
-        case UInt8(ascii: "t"):
-            try expect("true"); return .bool(true)
-        case UInt8(ascii: "f"):
-            try expect("false"); return .bool(false)
-        case UInt8(ascii: "n"):
-            try expect("null"); return .null
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return .int(try integer())
-        default:
-            throw fail("unexpected character")
+            if next == UInt8(ascii: ",") { continue }
+            if next == UInt8(ascii: "}") { return }
+            position -= 1
+            throw fail("expected ',' or '}'")
         }
     }
 
-    mutating func integer() throws(StateJSONError) -> Int {
+    func array<T>(_ element: () throws -> T) throws -> [T] {
+        guard try peek() == UInt8(ascii: "[") else { throw fail("expected an array") }
+        position += 1
+        depth += 1
+        guard depth < Self.maximumDepth else { throw fail("nested too deeply") }
+        defer { depth -= 1 }
+        var items: [T] = []
+        if try peek() == UInt8(ascii: "]") { position += 1; return items }
+        while true {
+            items.append(try element())
+            let next = try peek()
+            position += 1
+            if next == UInt8(ascii: ",") { continue }
+            if next == UInt8(ascii: "]") { return items }
+            position -= 1
+            throw fail("expected ',' or ']'")
+        }
+    }
+
+    /// Any value, checked and thrown away (keys this version does not know).
+    func skipValue() throws {
+        switch try peek() {
+        case UInt8(ascii: "{"): try object { _ in try skipValue() }
+        case UInt8(ascii: "["): _ = try array { try skipValue() }
+        case UInt8(ascii: "\""): _ = try string()
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): _ = try bool()
+        case UInt8(ascii: "n"): try expect("null")
+        default: _ = try int()
+        }
+    }
+
+    func bool() throws(StateJSONError) -> Bool {
+        switch try peek() {
+        case UInt8(ascii: "t"): try expect("true"); return true
+        case UInt8(ascii: "f"): try expect("false"); return false
+        default: throw fail("expected true or false")
+        }
+    }
+
+    func int32() throws(StateJSONError) -> Int32 {
+        guard let value = Int32(exactly: try int()) else { throw fail("integer out of range") }
+        return value
+    }
+
+    func int() throws(StateJSONError) -> Int {
+        let first = try peek()
+        guard first == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else {
+            throw fail("expected an integer")
+        }
         var negative = false
-        if bytes[position] == UInt8(ascii: "-") { negative = true; position += 1 }
+        if first == UInt8(ascii: "-") { negative = true; position += 1 }
         let start = position
         var value = 0
         while position < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[position]) {
@@ -424,10 +446,28 @@ struct StateJSONReader {
         return negative ? -value : value
     }
 
-    /// A string at `position` (its opening quote), unescaped; refuses raw control characters and bad UTF-8.
-    mutating func string() throws(StateJSONError) -> String {
+    /// A string, unescaped; refuses raw control characters and bad UTF-8.
+    func string() throws(StateJSONError) -> String {
+        guard try peek() == UInt8(ascii: "\"") else { throw fail("expected a string") }
         position += 1
-        var out: [UInt8] = []
+        let start = position
+        var ascii = true
+        // The common case: no escapes; the bytes become the String directly.
+        while position < bytes.count {
+            let byte = bytes[position]
+            if byte == UInt8(ascii: "\"") {
+                let text = ascii ? String(decoding: bytes[start..<position], as: UTF8.self)
+                                 : String(validating: bytes[start..<position], as: UTF8.self)
+                guard let text else { throw fail("string is not valid UTF-8") }
+                position += 1
+                return text
+            }
+            if byte == UInt8(ascii: "\\") { break }
+            if byte < 0x20 { throw fail("control character in a string") }
+            if byte >= 0x80 { ascii = false }
+            position += 1
+        }
+        var out = Array(bytes[start..<position])
         var runStart = position
         while true {
             guard position < bytes.count else { throw fail("unterminated string") }
@@ -470,7 +510,7 @@ struct StateJSONReader {
         return text
     }
 
-    mutating func hex4() throws(StateJSONError) -> UInt32 {
+    func hex4() throws(StateJSONError) -> UInt32 {
         guard position + 4 <= bytes.count else { throw fail("unterminated \\u escape") }
         var value: UInt32 = 0
         for _ in 0..<4 {
