@@ -9,7 +9,8 @@
 . "$LAB_LIB"
 
 params=$REPO/.build-bench/lab-params
-[[ -f $params ]] || pending "only Benchmarks/run runs the benchmarks"
+# A params file left by a killed run (older than 4 hours) does not count.
+[[ -n $(find "$params" -mmin -240 2>/dev/null) ]] || pending "only Benchmarks/run runs the benchmarks"
 # shellcheck source=/dev/null
 . "$params"
 [[ -x $BENCH_BINARY ]] || die "no vlanwire binary at $BENCH_BINARY"
@@ -41,6 +42,6 @@ lab_log "trunk 2-4094"
 lab_log "classic bulk: ${BENCH_BULK_COUNT:-500} access bridges"
 compare=()
 for c in ${BENCH_COMPARE:-}; do compare+=(--compare "$c"); done
-harness bulk --count "${BENCH_BULK_COUNT:-500}" --iterations "${BENCH_BULK_ITERATIONS:-$BENCH_ITERATIONS}" \
+harness bulk --count "${BENCH_BULK_COUNT:-500}" --iterations "${BENCH_BULK_ITERATIONS:-5}" \
     --vlanwire "$BENCH_BINARY" "${compare[@]}"
 pass_note "$(wc -l <"$results") benchmark results"
