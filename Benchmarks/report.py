@@ -58,6 +58,11 @@ def main():
                 cells.append("%.1f MiB" % (c["vlanwire"]["max_rss_kib"] / 1024) if op == "total" and "vlanwire" in c else "")
                 print("| " + " | ".join(cells) + " |")
         print()
+        print("Fastest `start` of the n runs (closest to an idle machine), ms: " + "; ".join(
+            "%s %s %s NIC(s): %s" % (r.get("where", "host"), r["scene"], r["nics"], ", ".join(
+                "%s %s" % (n, fmt(min(v["start_samples_ms"]))) for n, v in r["contenders"].items()))
+            for r in hooks))
+        print()
         print("Peak RSS (max over all runs, from wait4): " + "; ".join(
             "%s %s NIC(s) %s: %s" % (r.get("where", "host"), r["nics"], r["scene"], ", ".join(
                 "%s %.1f MiB" % (n, v["max_rss_kib"] / 1024) for n, v in r["contenders"].items()))
