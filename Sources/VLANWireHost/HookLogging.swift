@@ -30,7 +30,9 @@ public struct SyslogLogHandler: LogHandler {
         case .critical: LOG_CRIT
         }
         let line = "\(event.message)".withoutControlCharacters
-        withVaList([line]) { vsyslog(priority, "%s", $0) }
+        // The C string itself: a Swift String as CVarArg is Foundation's NSString bridge, and "%s" then
+        // printed the object's bytes (garbage in the journal instead of the message).
+        line.withCString { text in withVaList([text]) { vsyslog(priority, "%s", $0) } }
     }
 }
 

@@ -87,7 +87,7 @@ public struct StateStore: Sendable {
 
     private func load() -> VLANWireState? {
         guard let bytes = try? FileAccess.read(statePath, limit: 16 << 20, followSymlinks: false),
-              let state = try? JSON.decode(VLANWireState.self, from: bytes, what: statePath),
+              let state = try? VLANWireState(stateJSON: bytes),
               state.version == VLANWireState.currentVersion
         else { return nil }
         return state
@@ -97,7 +97,7 @@ public struct StateStore: Sendable {
         let temporary = "\(statePath).\(getpid()).tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw failure(temporary, "cannot create") }
-        let bytes = Array(JSON.encode(state, pretty: false).utf8)
+        let bytes = state.stateJSON()
         var written = 0
         while written < bytes.count {
             let count = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }

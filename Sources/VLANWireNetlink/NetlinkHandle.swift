@@ -73,6 +73,32 @@ public final class NetlinkHandle {
         return try lookUpIndex(link)
     }
 
+    /// Where a link sits: its index and its master's.
+    public struct Membership: Equatable, Sendable {
+        public var index: Int32
+        public var masterIndex: Int32?
+    }
+
+    /// One link's index and master, asked of the kernel by name: one request however many links the
+    /// namespace has (a dump of 800 taps costs 13 M instructions). Nil when there is no such link.
+    ///
+    /// Equivalent to: `ip link show NAME`.
+    public func membership(of link: LinkName) throws(NetlinkError) -> Membership? {
+        let context = RequestContext(operation: "look at link \(link)", links: [link.rawValue])
+        var found: Membership?
+        do {
+            try request(LinkRequest.get(link, context), context) { header in
+                if let parsed = LinkParser.link(header), parsed.name == link.rawValue {
+                    found = Membership(index: parsed.index, masterIndex: parsed.masterIndex)
+                }
+            }
+        } catch where error.errno == ENODEV {
+            return nil
+        }
+        if let found { knownIndexes[link.rawValue] = found.index }
+        return found
+    }
+
     private struct LinkReading {
         var links: [ObservedLink]
         /// From a bridge's options when there is a bridge (see `CapabilityProbe`); nil otherwise.

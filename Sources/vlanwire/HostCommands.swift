@@ -28,6 +28,22 @@ struct HookCommand: ParsableCommand {
         guard arguments.first == "qemu" else {
             throw ValidationError("vlanwire is a qemu hook: expected `vlanwire hook qemu GUEST OP SUBOP EXTRA`")
         }
+        try Self.run(arguments: arguments)
+    }
+
+    /// libvirt's plain call — `vlanwire hook qemu GUEST OP SUBOP EXTRA`, nothing that looks like an
+    /// option — as `main` dispatches it without swift-argument-parser: building the parser's command
+    /// tree was half of the hook's instructions (Benchmarks/BENCHMARKS.md). Nil when argv is anything
+    /// else (help, options, a typo): then the parser handles it as before.
+    static func fastPathArguments(_ argv: [String]) -> [String]? {
+        guard argv.count >= 3, argv[1] == "hook", argv[2] == "qemu" else { return nil }
+        let rest = argv.dropFirst(2)
+        guard !rest.contains(where: { $0.count > 1 && $0.hasPrefix("-") }) else { return nil }
+        return Array(rest)
+    }
+
+    /// The hook itself; `arguments` starts with the hook's kind (`qemu`).
+    static func run(arguments: [String]) throws {
         let logger = Logger.forHook()
         let xml: [UInt8]
         do { xml = try FileAccess.readAll(fd: 0, path: "stdin", limit: XMLDocumentParser.defaultMaximumSize + 1) } catch {

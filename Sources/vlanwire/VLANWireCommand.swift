@@ -27,6 +27,17 @@ struct VLANWireCommand: ParsableCommand {
 
     /// Usage errors exit 2 (as most Unix tools do); refusals exit 1.
     static func main() {
+        if let hookArguments = HookCommand.fastPathArguments(CommandLine.arguments) {
+            do {
+                try HookCommand.run(arguments: hookArguments)
+                Glibc.exit(0)
+            } catch let error as ExitCode {
+                Glibc.exit(error.rawValue)
+            } catch {
+                printError("vlanwire: \(error)")
+                Glibc.exit(1)
+            }
+        }
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -347,6 +347,18 @@ private struct Parser {
         advance()
         var value: [UInt8] = []
         while let byte = peek(), byte != quote {
+            // Printable ASCII needs no checks: take the whole run at once.
+            if byte >= 0x20, byte < 0x80, byte != UInt8(ascii: "<"), byte != UInt8(ascii: "&") {
+                let start = position
+                position += 1
+                while position < bytes.count {
+                    let next = bytes[position]
+                    guard next >= 0x20, next < 0x80, next != quote, next != UInt8(ascii: "<"), next != UInt8(ascii: "&") else { break }
+                    position += 1
+                }
+                value += bytes[start..<position]
+                continue
+            }
             switch byte {
             case UInt8(ascii: "<"): throw error("'<' is not allowed in an attribute value")
             case UInt8(ascii: "&"): value += try parseReference()
@@ -365,6 +377,22 @@ private struct Parser {
     mutating func parseCharacterData() throws(XMLSyntaxError) -> String {
         var text: [UInt8] = []
         while let byte = peek(), byte != UInt8(ascii: "<") {
+            // Printable ASCII and whitespace need no checks (only line counting): take the whole run at once.
+            if byte < 0x80, byte >= 0x20 || byte.isXMLWhitespace, byte != UInt8(ascii: "&"), byte != UInt8(ascii: "]") {
+                let start = position
+                while position < bytes.count {
+                    let next = bytes[position]
+                    guard next < 0x80, next >= 0x20 || next.isXMLWhitespace, next != UInt8(ascii: "<"),
+                          next != UInt8(ascii: "&"), next != UInt8(ascii: "]") else { break }
+                    if next == 0x0A {
+                        line += 1
+                        lineStart = position + 1
+                    }
+                    position += 1
+                }
+                text += bytes[start..<position]
+                continue
+            }
             if byte == UInt8(ascii: "&") {
                 text += try parseReference()
             } else {
