@@ -30,15 +30,30 @@ mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
-mount -t tmpfs -o mode=755 tmpfs /run
-mount -t tmpfs -o mode=1777 tmpfs /tmp
+
+# shellcheck source=/dev/null
+. "$OUT/run.env" || { echo "lab-vm: cannot read $OUT/run.env"; poweroff_now; }
+
+# Fresh /run and /tmp, as on a booted host. A checkout under either (a CI clone in /tmp) would
+# vanish beneath the tmpfs, so it is bound back at the same path: build products keep their paths.
+fresh_tmpfs() {
+    local dir=$1 mode=$2 keep=$LAB_REPO
+    if [[ $keep == "$dir"/* ]]; then
+        mkdir -p /var/lib/lab-lower && mount --bind "$dir" /var/lib/lab-lower
+        mount -t tmpfs -o "mode=$mode" tmpfs "$dir"
+        mkdir -p "$keep" && mount --bind "/var/lib/lab-lower${keep#"$dir"}" "$keep"
+        umount -l /var/lib/lab-lower
+    else
+        mount -t tmpfs -o "mode=$mode" tmpfs "$dir"
+    fi
+}
+fresh_tmpfs /run 755
+fresh_tmpfs /tmp 1777
 mkdir -p /run/lock /var/tmp/lab
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 hostname vlanwire-lab
 ip link set lo up
 
-# shellcheck source=/dev/null
-. "$OUT/run.env" || { echo "lab-vm: cannot read $OUT/run.env"; poweroff_now; }
 read -r _up _ </proc/uptime
 say "up (kernel $(uname -r), uptime ${_up} s)"
 echo "uptime_at_init $_up" >"$OUT/vm-timing"
