@@ -26,13 +26,15 @@ public struct VLANWireState: Codable, Equatable, Sendable {
     /// Every link some guest's NIC uses.
     public var linksInUse: Set<LinkName> { Set(guests.flatMap { $0.nics.flatMap(\.uses) }) }
 
-    /// Rebuilds what can be known from the kernel alone: links carrying vlanwire's mark.
+    /// Rebuilds what can be known from the kernel alone: links carrying vlanwire's mark. Their
+    /// users are unknown; with no marked link there is nothing whose users could be unknown (the
+    /// first run on a fresh host), so links created from then on are deleted when unused.
     public static func rebuilt(from observed: ObservedState) -> VLANWireState {
         let marked = observed.links.filter(\.isMarkedByVLANWire).compactMap { link -> CreatedLink? in
             guard let name = try? LinkName(link.name) else { return nil }
             return CreatedLink(name: name, index: link.index, kind: link.kind ?? "unknown")
         }
-        return VLANWireState(createdLinks: marked, usersUnknown: true)
+        return VLANWireState(createdLinks: marked, usersUnknown: !marked.isEmpty)
     }
 }
 
