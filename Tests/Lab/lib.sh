@@ -253,31 +253,60 @@ _inv() {
 }
 
 # ---------------------------------------------------------------- libvirt inside the VM
+# One libvirtd serves every libvirt scenario of a run (starting it costs ~15 s under TCG: it probes
+# qemu's capabilities): the first libvirt_start starts virtlogd and libvirtd, later ones reuse them.
+# At the end of each scenario libvirt_release destroys and undefines every domain, so the next one
+# starts from an empty libvirtd. LAB_LIBVIRT_SHARED=0: each scenario starts and stops its own.
+# libvirtd decides at start-up whether a qemu hook exists and then runs /etc/libvirt/hooks/qemu
+# (and qemu.d/*) afresh at every call: install the hook before the first libvirt_start.
+libvirt_running() {
+    [[ -s /run/libvirtd.pid ]] && kill -0 "$(cat /run/libvirtd.pid)" 2>/dev/null &&
+        virsh -c qemu:///system version >/dev/null 2>&1
+}
 libvirt_start() {
     # Debian's "default" network would create virbr0 and start dnsmasq: keep it off.
     rm -f /etc/libvirt/qemu/networks/autostart/*.xml
+    if [[ ${LAB_LIBVIRT_SHARED:-1} == 1 ]] && libvirt_running; then
+        lab_log "libvirtd already running (shared by this run's libvirt scenarios): reused"
+        defer libvirt_release
+        return 0
+    fi
     mkdir -p /var/log/libvirt /var/lib/libvirt/qemu /run/libvirt
-    run virtlogd -d
+    [[ -s /run/virtlogd.pid ]] && kill -0 "$(cat /run/virtlogd.pid)" 2>/dev/null || run virtlogd -d
     run libvirtd -d
-    defer libvirt_stop
+    if [[ ${LAB_LIBVIRT_SHARED:-1} == 1 ]]; then defer libvirt_release; else defer libvirt_stop; fi
+    libvirt_wait
+}
+libvirt_wait() {
     local i
-    for ((i = 0; i < 150; i++)); do
+    for ((i = 0; i < 300; i++)); do
         virsh -c qemu:///system version >/dev/null 2>&1 && { lab_log "libvirtd answers"; return 0; }
-        sleep 0.2
+        sleep 0.1
     done
     die "libvirtd did not answer within 30 s"
 }
-libvirt_stop() {
-    local d p f i
+# libvirt_release: destroy and undefine every domain (in parallel), leave the daemons running.
+libvirt_release() {
+    local d
     for d in $(virsh -c qemu:///system list --name 2>/dev/null); do
-        virsh -c qemu:///system destroy "$d" >/dev/null 2>&1 || true
+        virsh -c qemu:///system destroy "$d" >/dev/null 2>&1 &
     done
+    wait
+    for d in $(virsh -c qemu:///system list --all --name 2>/dev/null); do
+        virsh -c qemu:///system undefine "$d" >/dev/null 2>&1 &
+    done
+    wait
+}
+libvirt_stop() {
+    local p f i
+    libvirt_release
     for f in /run/libvirtd.pid /run/virtlogd.pid; do
         [[ -s $f ]] || continue
         p=$(cat "$f")
         kill "$p" 2>/dev/null || continue
-        for ((i = 0; i < 50; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+        for ((i = 0; i < 100; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
         kill -9 "$p" 2>/dev/null || true
+        rm -f "$f"
     done
 }
 

@@ -1,5 +1,6 @@
 #!/bin/bash
 # The seed's access mode built by vlanwire (Examples/access-mode): eth0 -> eth0.1, eth0.5 -> br01, br05 from the guests' XML; each guest reaches only its VLAN, untagged; release deletes what vlanwire made, never eth0.
+# lab-timeout: 120
 #
 # eth0 is in no bridge here, so the legs may hang off the uplink (the seed's own layout). Frames:
 # each access guest reaches the switch on its own VLAN with an untagged eth0, and not the other

@@ -1,5 +1,6 @@
 #!/bin/bash
 # The seed's trouble fixed by vlanwire's classic layout (Examples/mixed): access bridges br0v5/br0v10 fed by legs on the trunk bridge (br0.5, br0.10), never on eth0; access and trunk guests on one uplink both work, isolated; release leaves br0 and eth0 as they were. (The broken half, eth0.5 on the uplink, is 01.)
+# lab-timeout: 120
 . "$LAB_LIB"
 need_vlanwire
 export VLANWIRE_STATE_DIR=$LAB_WORK/state

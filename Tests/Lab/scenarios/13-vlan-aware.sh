@@ -1,5 +1,6 @@
 #!/bin/bash
 # vlan-aware br0 (vlan_filtering) wired by vlanwire: an access port (VLAN 5 untagged) and a trunk with an allowed set (5,10 tagged) and a native VLAN (1 untagged); VLAN 7, on the wire but outside the set, never reaches the trunk port (ping and tcpdump); releasing a guest removes its port VLANs.
+# lab-timeout: 120
 . "$LAB_LIB"
 need_vlanwire
 export VLANWIRE_STATE_DIR=$LAB_WORK/state
