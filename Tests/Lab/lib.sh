@@ -268,6 +268,8 @@ libvirt_start() {
     rm -f /etc/libvirt/qemu/networks/autostart/*.xml
     if [[ ${LAB_LIBVIRT_SHARED:-1} == 1 ]] && libvirt_running; then
         lab_log "libvirtd already running (shared by this run's libvirt scenarios): reused"
+        local left; left=$(virsh -c qemu:///system list --all --name 2>/dev/null | sed '/^$/d' | tr '\n' ' ')
+        if [[ -n $left ]]; then lab_log "domains left by an earlier scenario, removed: $left"; libvirt_release; fi
         defer libvirt_release
         return 0
     fi

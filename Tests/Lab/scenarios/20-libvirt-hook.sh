@@ -96,7 +96,8 @@ failed=()
 for g in "${names[@]}"; do [[ $(cat "$LAB_WORK/start-$g.rc") == 0 ]] || failed+=("$g: $(tr '\n' ' ' <"$LAB_WORK/start-$g.txt")"); done
 check "all $N guests started (${#failed[@]} failed: ${failed[*]:0:2})" test ${#failed[@]} -eq 0
 "${V[@]}" list --name | sed '/^$/d' | sort >"$LAB_WORK/running.txt"
-check "all $N guests are running (paused)" test "$(wc -l <"$LAB_WORK/running.txt")" -eq "$N"
+printf '%s\n' "${names[@]}" | sort >"$LAB_WORK/expected.txt"
+check "all $N guests are running (paused), no other" cmp -s "$LAB_WORK/running.txt" "$LAB_WORK/expected.txt"
 
 # verify NAME: every tap (found by its fe: MAC) carries exactly its policy's VLANs, in its bridge.
 verify() {
