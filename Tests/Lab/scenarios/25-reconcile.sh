@@ -80,12 +80,8 @@ lab_log "taps: web1 $webtap, router1 $routertap"
 
 # vlans_of TAP: "VID flags" lines from `bridge -j vlan show dev TAP`, e.g. "5 PVID Egress Untagged".
 vlans_of() {
-    bridge -compressvlans -j vlan show dev "$1" | python3 -c '
-import json, sys
-for port in json.load(sys.stdin):
-    for v in port.get("vlans", []):
-        vid = str(v["vlan"]) + ("-" + str(v["vlanEnd"]) if "vlanEnd" in v else "")
-        print(" ".join([vid] + v.get("flags", [])))'
+    bridge -compressvlans -j vlan show dev "$1" | jq -r '.[] | .vlans[]? |
+        ([(.vlan | tostring) + (if .vlanEnd then "-" + (.vlanEnd | tostring) else "" end)] + (.flags // [])) | join(" ")'
 }
 vlans_of "$webtap" | tee "$LAB_WORK/web-vlans.txt"
 check "the hook made web1's port access 5 (PVID, untagged, nothing else)" \
