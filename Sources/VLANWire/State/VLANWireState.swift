@@ -26,14 +26,16 @@ public struct VLANWireState: Codable, Equatable, Sendable {
     /// Every link some guest's NIC uses.
     public var linksInUse: Set<LinkName> { Set(guests.flatMap { $0.nics.flatMap(\.uses) }) }
 
-    /// Rebuilds what can be known from the kernel alone: links carrying vlanwire's mark. Their
-    /// users are unknown; with no marked link there is nothing whose users could be unknown (the
-    /// first run on a fresh host), so links created from then on are deleted when unused.
+    /// Rebuilds what can be known from the kernel alone: links carrying vlanwire's mark.
     public static func rebuilt(from observed: ObservedState) -> VLANWireState {
         let marked = observed.links.filter(\.isMarkedByVLANWire).compactMap { link -> CreatedLink? in
             guard let name = try? LinkName(link.name) else { return nil }
             return CreatedLink(name: name, index: link.index, kind: link.kind ?? "unknown")
         }
+        // Users are unknown only when there is something whose users could be unknown: a first run
+        // on a fresh host (no file, no marked link) starts a state that may delete what it creates.
+        // (Before, every fresh state was "users unknown", so nothing vlanwire created was ever deleted
+        // until a `vlanwire reconcile`; found by the lab's SIGKILL test.)
         return VLANWireState(createdLinks: marked, usersUnknown: !marked.isEmpty)
     }
 }
