@@ -163,6 +163,44 @@ expect_no_reach() {     # NS ADDR [WHAT]
     if _lab_ping "$1" "$2" 2; then fail "expected NOT to reach: $what"; else ok "does not reach: $what"; fi
 }
 
+# expect_pings LINE...: many expect_reach/expect_no_reach at once, in parallel (a negative ping
+# waits its whole deadline; twenty of them one after another cost 40 s under TCG). Each LINE is
+# "reach NS ADDR WHAT" or "no NS ADDR WHAT"; results are recorded in the order given.
+expect_pings() {
+    local line kind ns addr what i=0 pids=() dir=$LAB_WORK/.pings
+    mkdir -p "$dir"
+    for line in "$@"; do
+        read -r kind ns addr what <<<"$line"
+        case $kind in
+            reach) ( if _lab_ping "$ns" "$addr" 3; then echo 0; else echo 1; fi >"$dir/$i" ) & ;;
+            no)    ( if _lab_ping "$ns" "$addr" 2; then echo 0; else echo 1; fi >"$dir/$i" ) & ;;
+            *) echo "expect_pings: bad line '$line'" >&2; return 2 ;;
+        esac
+        pids+=($!); i=$((i + 1))
+    done
+    wait "${pids[@]}" || true
+    i=0
+    for line in "$@"; do
+        read -r kind ns addr what <<<"$line"
+        what=${what:-$ns -> $addr}
+        local r; r=$(cat "$dir/$i" 2>/dev/null) || r=
+        if [[ $r != [01] ]]; then fail "ping did not report: $what"
+        elif [[ $kind == reach ]]; then
+            if [[ $r == 0 ]]; then ok "reaches: $what"; else fail "expected to reach: $what"; fi
+        else
+            if [[ $r == 0 ]]; then fail "expected NOT to reach: $what"; else ok "does not reach: $what"; fi
+        fi
+        i=$((i + 1))
+    done
+    rm -rf "$dir"
+}
+# strict_arp NS: answer ARP only for addresses on the receiving interface (arp_ignore=1), so a
+# namespace with several VLAN sub-interfaces does not answer for VLAN 5's address on VLAN 1 — the
+# weak host model would otherwise make isolation checks pass for the wrong reason.
+strict_arp() {
+    ip netns exec "$1" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.default.arp_ignore=1
+}
+
 # ---------------------------------------------------------------- snapshots
 snapshot() {            # NAME [NS]
     local name=$1 ns=${2:-} pfx=()
@@ -181,33 +219,96 @@ snapshot() {            # NAME [NS]
 snapshot_diff() {       # A B: prints the difference; status 1 when they differ
     diff -u "$LAB_DIR/snap-$1.txt" "$LAB_DIR/snap-$2.txt"
 }
+# check_links SNAP WHAT JQ [WHAT JQ]...: assertions over snapshot SNAP's links (ip -d -j link), all
+# in one jq run (each process start costs ~0.3 s under TCG). In JQ, L("name") is that link's object
+# (null when absent), LINKS the whole array; each JQ must yield true.
+check_links() {
+    local snap=$1 prog='' i=0 whats=() res; shift
+    while (($#)); do
+        whats+=("$1")
+        prog+="${prog:+, }(try ($2) catch false | . == true)"
+        shift 2
+    done
+    res=$(jq -r --slurpfile V "$LAB_DIR/snap-$snap.vlans.json" \
+        'def L($n): (map(select(.ifname == $n)) | first); . as $LINKS | def LINKS: $LINKS;
+         def VLANS($n): ($V[0] | map(select(.ifname == $n)) | first | .vlans // []);
+         ['"$prog"'] | map(tostring) | join(" ")' "$LAB_DIR/snap-$snap.links.json") || res=
+    read -r -a res <<<"$res"
+    for i in "${!whats[@]}"; do
+        if [[ ${res[i]:-} == true ]]; then ok "${whats[i]}"; else fail "${whats[i]} (snapshot $snap)"; fi
+    done
+}
+# same_links A B: the links of snapshots A and B compared by what they are — name, kind, master,
+# alias, VLAN id, vlan_filtering — not by volatile parts (state, promiscuity, timers); prints the
+# difference, status 1 when they differ.
+same_links() {
+    _inv "$LAB_DIR/snap-$1.links.json" >"$LAB_DIR/snap-$1.inventory"
+    _inv "$LAB_DIR/snap-$2.links.json" >"$LAB_DIR/snap-$2.inventory"
+    diff "$LAB_DIR/snap-$1.inventory" "$LAB_DIR/snap-$2.inventory"
+}
+_inv() {
+    jq -r '.[] | [.ifname, (.linkinfo.info_kind // "-"), "master=" + (.master // "-"),
+        "alias=" + (.ifalias // "-"), "vlan=" + ((.linkinfo.info_data.id // "-") | tostring),
+        "filtering=" + ((.linkinfo.info_data.vlan_filtering // "-") | tostring)] | join(" ")' "$1" | sort
+}
 
 # ---------------------------------------------------------------- libvirt inside the VM
+# One libvirtd serves every libvirt scenario of a run (starting it costs ~15 s under TCG: it probes
+# qemu's capabilities): the first libvirt_start starts virtlogd and libvirtd, later ones reuse them.
+# At the end of each scenario libvirt_release destroys and undefines every domain, so the next one
+# starts from an empty libvirtd. LAB_LIBVIRT_SHARED=0: each scenario starts and stops its own.
+# libvirtd decides at start-up whether a qemu hook exists and then runs /etc/libvirt/hooks/qemu
+# (and qemu.d/*) afresh at every call: install the hook before the first libvirt_start.
+libvirt_running() {
+    [[ -s /run/libvirtd.pid ]] && kill -0 "$(cat /run/libvirtd.pid)" 2>/dev/null &&
+        virsh -c qemu:///system version >/dev/null 2>&1
+}
 libvirt_start() {
     # Debian's "default" network would create virbr0 and start dnsmasq: keep it off.
     rm -f /etc/libvirt/qemu/networks/autostart/*.xml
+    if [[ ${LAB_LIBVIRT_SHARED:-1} == 1 ]] && libvirt_running; then
+        lab_log "libvirtd already running (shared by this run's libvirt scenarios): reused"
+        local left; left=$(virsh -c qemu:///system list --all --name 2>/dev/null | sed '/^$/d' | tr '\n' ' ')
+        if [[ -n $left ]]; then lab_log "domains left by an earlier scenario, removed: $left"; libvirt_release; fi
+        defer libvirt_release
+        return 0
+    fi
     mkdir -p /var/log/libvirt /var/lib/libvirt/qemu /run/libvirt
-    run virtlogd -d
+    [[ -s /run/virtlogd.pid ]] && kill -0 "$(cat /run/virtlogd.pid)" 2>/dev/null || run virtlogd -d
     run libvirtd -d
-    defer libvirt_stop
+    if [[ ${LAB_LIBVIRT_SHARED:-1} == 1 ]]; then defer libvirt_release; else defer libvirt_stop; fi
+    libvirt_wait
+}
+libvirt_wait() {
     local i
-    for ((i = 0; i < 150; i++)); do
+    for ((i = 0; i < 300; i++)); do
         virsh -c qemu:///system version >/dev/null 2>&1 && { lab_log "libvirtd answers"; return 0; }
-        sleep 0.2
+        sleep 0.1
     done
     die "libvirtd did not answer within 30 s"
 }
-libvirt_stop() {
-    local d p f i
+# libvirt_release: destroy and undefine every domain (in parallel), leave the daemons running.
+libvirt_release() {
+    local d
     for d in $(virsh -c qemu:///system list --name 2>/dev/null); do
-        virsh -c qemu:///system destroy "$d" >/dev/null 2>&1 || true
+        virsh -c qemu:///system destroy "$d" >/dev/null 2>&1 &
     done
+    wait
+    for d in $(virsh -c qemu:///system list --all --name 2>/dev/null); do
+        virsh -c qemu:///system undefine "$d" >/dev/null 2>&1 &
+    done
+    wait
+}
+libvirt_stop() {
+    local p f i
+    libvirt_release
     for f in /run/libvirtd.pid /run/virtlogd.pid; do
         [[ -s $f ]] || continue
         p=$(cat "$f")
         kill "$p" 2>/dev/null || continue
-        for ((i = 0; i < 50; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+        for ((i = 0; i < 100; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
         kill -9 "$p" 2>/dev/null || true
+        rm -f "$f"
     done
 }
 

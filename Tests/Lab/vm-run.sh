@@ -67,7 +67,7 @@ export REPO=$LAB_REPO
 export LAB_LIB=$REPO/Tests/Lab/lib.sh
 export LAB_KVER LAB_KERNEL LAB_BUILD_DIR LAB_VERBOSE
 export LAB_SWIFT_TEST_FILTER LAB_SWIFT_TEST_SKIP LAB_SWIFT_TEST_BINARY
-export LAB_SWIFT_LIB LAB_SWIFT_BIN
+export LAB_SWIFT_LIB LAB_SWIFT_BIN LAB_LANES LAB_LIBVIRT_SHARED LAB_GUESTS
 export VLANWIRE_LAB=1
 if [[ -x $LAB_BUILD_DIR/vlanwire ]]; then export VLANWIRE=$LAB_BUILD_DIR/vlanwire; else unset VLANWIRE; fi
 [[ -n $LAB_SWIFT_BIN ]] && PATH=$PATH:$LAB_SWIFT_BIN
@@ -91,25 +91,32 @@ sweep() {
     fi
 }
 
-start_all=$(ms)
-for name in $LAB_SELECTED; do
-    d=$OUT/$name
-    script=$REPO/Tests/Lab/scenarios/$name.sh
+# run_one NAME LANE: one scenario under timeout. LANE "root" runs it in the VM's root network
+# namespace (libvirt scenarios: libvirtd and its taps live there); LANE "netns" runs it in a network
+# namespace and mount namespace of its own, with private /run/netns and /run/vlanwire, so it cannot
+# see or disturb the root lane — the two lanes run at the same time (LAB_LANES=1: one after another,
+# all in the root namespace).
+run_one() {
+    local name=$1 lane=$2 d=$OUT/$1 script=$REPO/Tests/Lab/scenarios/$1.sh tmo t0 t1 rc status dur
+    local wrap=()
     mkdir -p "$d" "/var/tmp/lab/$name"
     # A scenario may ask for more (or less) time with a header line "# lab-timeout: SECONDS".
     tmo=$(sed -n '1,30{s/^# lab-timeout: *\([0-9][0-9]*\) *$/\1/p}' "$script" | head -n1)
     tmo=${tmo:-$LAB_SCENARIO_TIMEOUT}
+    [[ $lane == netns ]] && wrap=(unshare --net --mount --propagation private bash -c \
+        'mkdir -p /run/netns /run/vlanwire && mount -t tmpfs -o mode=755 tmpfs /run/netns &&
+         mount -t tmpfs -o mode=700 tmpfs /run/vlanwire && ip link set lo up && exec "$@"' lane)
     : >"$d/started"
-    say "$name: running"
+    say "$name: running (lane $lane)"
     t0=$(ms)
     (
         cd "/var/tmp/lab/$name" || exit 2
-        export LAB_NAME=$name LAB_DIR=$d LAB_REASON=$d/reason LAB_WORK=/var/tmp/lab/$name
+        export LAB_NAME=$name LAB_DIR=$d LAB_REASON=$d/reason LAB_WORK=/var/tmp/lab/$name LAB_LANE=$lane
         if [[ $LAB_VERBOSE == 1 ]]; then
-            timeout -k 5 "$tmo" bash "$script" </dev/null 2>&1 | tee "$d/log"
+            timeout -k 5 "$tmo" "${wrap[@]}" bash "$script" </dev/null 2>&1 | tee "$d/log"
             exit "${PIPESTATUS[0]}"
         else
-            exec timeout -k 5 "$tmo" bash "$script" </dev/null >"$d/log" 2>&1
+            exec timeout -k 5 "$tmo" "${wrap[@]}" bash "$script" </dev/null >"$d/log" 2>&1
         fi
     )
     rc=$?
@@ -127,8 +134,26 @@ for name in $LAB_SELECTED; do
     echo "$dur" >"$d/duration"
     echo "$status" >"$d/status"
     say "$name: $status ($dur s) — $(head -c 200 "$d/reason" 2>/dev/null | tr '\n' ' ')"
-    sweep "$name"
+    [[ $lane == root ]] && sweep "$name"
+}
+
+# Lanes: scenarios that use libvirt (call libvirt_start) need the root namespace; the others run
+# alongside them in namespaces of their own. Each lane keeps name order.
+root_lane=() netns_lane=()
+for name in $LAB_SELECTED; do
+    if [[ ${LAB_LANES:-2} == 2 ]] && ! grep -q '^[^#]*libvirt_start' "$REPO/Tests/Lab/scenarios/$name.sh"; then
+        netns_lane+=("$name")
+    else
+        root_lane+=("$name")
+    fi
 done
+start_all=$(ms)
+if ((${#netns_lane[@]})); then
+    ( for name in "${netns_lane[@]}"; do run_one "$name" netns; done ) &
+    netns_pid=$!
+fi
+for name in "${root_lane[@]}"; do run_one "$name" root; done
+[[ -n ${netns_pid:-} ]] && wait "$netns_pid"
 total=$(awk -v a="$start_all" -v b="$(ms)" 'BEGIN{printf "%.1f", (b-a)/1000}')
 echo "scenarios_total $total" >>"$OUT/vm-timing"
 say "done (scenarios ${total} s)"

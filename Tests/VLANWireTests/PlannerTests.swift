@@ -341,6 +341,21 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
         let plan = Planner(topology: Topology.resolve(config: classicBR0, observed: kernel), observed: kernel, state: state).planRelease(guest: "a")
         #expect(plan.actions.isEmpty)
     }
+
+    /// The first run on a fresh host has no state file and no marked link: what it creates must
+    /// be deletable when its guest goes (the lab's access mode kept br01/eth0.1 forever).
+    @Test func freshHostStateKnowsItsUsers() {
+        var fresh = kernel
+        for i in fresh.links.indices { fresh.links[i].alias = nil }
+        let state = VLANWireState.rebuilt(from: fresh)
+        #expect(state.createdLinks.isEmpty)
+        #expect(!state.usersUnknown)
+        // a created br0v5 (+ leg) used only by guest a, recorded on top of the rebuilt state
+        let recorded = VLANWireState(createdLinks: created, guests: [guest("a")], usersUnknown: state.usersUnknown)
+        let plan = Planner(topology: Topology.resolve(config: classicBR0, observed: kernel), observed: kernel, state: recorded).planRelease(guest: "a")
+        #expect(plan.actions.contains(.deleteLink(link("br0v5"))))
+        #expect(VLANWireState.rebuilt(from: kernel).usersUnknown)
+    }
 }
 
 /// Apply every example's plan to the kernel model, plan again: nothing left to do.

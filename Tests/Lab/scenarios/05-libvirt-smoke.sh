@@ -3,6 +3,7 @@
 # libvirt creates vnet0 in br0, and /etc/libvirt/hooks/qemu is called for prepare, start,
 # started, stopped and release. (Writes under /etc stay in the VM's tmpfs overlay.)
 # The vlanwire hook scenario builds on this.
+# lab-timeout: 120
 . "$LAB_LIB"
 
 V=(virsh -c qemu:///system)

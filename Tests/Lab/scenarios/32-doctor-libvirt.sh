@@ -51,8 +51,11 @@ guest_xml router1 "<vw:interface mac='$router'><vw:vlan trunk='yes' tags='1,5,10
 for g in app1 router1; do
     run "${V[@]}" define "$LAB_WORK/$g.xml"
     defer "${V[*]} destroy $g >/dev/null 2>&1; ${V[*]} undefine $g >/dev/null 2>&1"
-    run "${V[@]}" start $g --paused
 done
+lab_log "+ virsh start app1 & virsh start router1 (--paused, in parallel)"
+"${V[@]}" start app1 --paused & p1=$!
+"${V[@]}" start router1 --paused & p2=$!
+wait $p1; wait $p2
 tap_of() { "${V[@]}" domiflist "$1" | awk -v m="$2" '$5 == m {print $1}'; }
 apptap=$(tap_of app1 "$app")
 routertap=$(tap_of router1 "$router")
