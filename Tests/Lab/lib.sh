@@ -78,7 +78,7 @@ defer() { _lab_defer+=("$*"); }
 
 need_vlanwire() {
     [[ -n ${VLANWIRE:-} && -x ${VLANWIRE:-} ]] ||
-        pending "vlanwire binary not built (swift build; expected ${LAB_BUILD_DIR:-\$REPO/.build/debug}/vlanwire)"
+        pending "vlanwire binary not built (swift build; expected ${LAB_VLANWIRE:-${LAB_BUILD_DIR:-\$REPO/.build/debug}/vlanwire})"
 }
 
 # ---------------------------------------------------------------- addresses
