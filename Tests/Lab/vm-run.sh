@@ -137,23 +137,33 @@ run_one() {
     [[ $lane == root ]] && sweep "$name"
 }
 
-# Lanes: scenarios that use libvirt (call libvirt_start) need the root namespace; the others run
-# alongside them in namespaces of their own. Each lane keeps name order.
-root_lane=() netns_lane=()
+# Lanes: scenarios that use libvirt (call libvirt_start) need the root namespace and run one after
+# another there; the others form a shared queue, each run in a namespace of its own. Two workers:
+# one takes the queue from the start, the other runs the libvirt scenarios and then helps with the
+# queue, so neither sits idle while the other has work. A scenario is claimed with mkdir (atomic).
+libvirt_lane=() shared_queue=()
 for name in $LAB_SELECTED; do
     if [[ ${LAB_LANES:-2} == 2 ]] && ! grep -q '^[^#]*libvirt_start' "$REPO/Tests/Lab/scenarios/$name.sh"; then
-        netns_lane+=("$name")
+        shared_queue+=("$name")
     else
-        root_lane+=("$name")
+        libvirt_lane+=("$name")
     fi
 done
+mkdir -p /run/lab-claims
+drain_queue() {
+    local name
+    for name in "${shared_queue[@]}"; do
+        mkdir "/run/lab-claims/$name" 2>/dev/null && run_one "$name" netns
+    done
+}
 start_all=$(ms)
-if ((${#netns_lane[@]})); then
-    ( for name in "${netns_lane[@]}"; do run_one "$name" netns; done ) &
-    netns_pid=$!
+if ((${#shared_queue[@]})); then
+    drain_queue &
+    queue_pid=$!
 fi
-for name in "${root_lane[@]}"; do run_one "$name" root; done
-[[ -n ${netns_pid:-} ]] && wait "$netns_pid"
+for name in "${libvirt_lane[@]}"; do run_one "$name" root; done
+drain_queue
+[[ -n ${queue_pid:-} ]] && wait "$queue_pid"
 total=$(awk -v a="$start_all" -v b="$(ms)" 'BEGIN{printf "%.1f", (b-a)/1000}')
 echo "scenarios_total $total" >>"$OUT/vm-timing"
 say "done (scenarios ${total} s)"
