@@ -44,6 +44,9 @@ struct HookCommand: ParsableCommand {
 
     /// The hook itself; `arguments` starts with the hook's kind (`qemu`).
     static func run(arguments: [String]) throws {
+        let operation = arguments.count > 2 ? arguments[2] : ""
+        let neverFails = ["stopped", "release", "reconnect", "attach"].contains(operation) || HookOperation(rawValue: operation) == nil
+        CrashLine.install(context: "hook \(arguments.prefix(3).joined(separator: " "))", exitStatus: neverFails ? 0 : 1)
         let logger = Logger.forHook()
         let xml: [UInt8]
         do { xml = try FileAccess.readAll(fd: 0, path: "stdin", limit: XMLDocumentParser.defaultMaximumSize + 1) } catch {
@@ -61,7 +64,8 @@ struct HookCommand: ParsableCommand {
             printError("vlanwire: \(error)")
             throw ExitCode(1)
         }
-        let wiring = Wiring(store: StateStore.forNamespace(nil), config: config, logger: logger)
+        let wiring = Wiring(store: StateStore.forNamespace(nil), config: config, logger: logger,
+                            faultInjection: .fromTestEnvironment())
         let result = HookRunner(wiring: wiring).run(arguments: Array(arguments.dropFirst()), xml: xml)
         if !result.stdout.isEmpty { writeAll(1, result.stdout) }
         for line in result.errors { printError(line) }
@@ -113,7 +117,8 @@ struct ApplyCommand: ParsableCommand {
     func run() throws {
         let domain = try readDomain(domainXML)
         let wiring = Wiring(namespace: try namespace.namespace(), store: StateStore.forNamespace(namespace.netns),
-                            config: try config.load(), logger: Logger.forCommand("apply"))
+                            config: try config.load(), logger: Logger.forCommand("apply"),
+                            faultInjection: .fromTestEnvironment())
         let outcome = try wiring.apply(domain, operation: op)
         printPlan(outcome.plan, json: json, messages: outcome.report.messagesSent)
     }
