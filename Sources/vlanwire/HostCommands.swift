@@ -50,8 +50,12 @@ struct HookCommand: ParsableCommand {
         let logger = Logger.forHook()
         let xml: [UInt8]
         do { xml = try FileAccess.readAll(fd: 0, path: "stdin", limit: XMLDocumentParser.defaultMaximumSize + 1) } catch {
-            logger.error("\(error)")
-            throw ExitCode(arguments.count > 2 && ["stopped", "release", "reconnect", "attach"].contains(arguments[2]) ? 0 : 1)
+            let guest = arguments.count > 1 ? arguments[1] : "unknown"
+            let line = Problem(guest: guest, cause: "domain XML on \(error)", fix: "pass libvirt's domain XML (virsh dumpxml GUEST)").description
+            logger.error("\(line)")
+            if neverFails { throw ExitCode(0) }
+            printError("vlanwire: " + line)
+            throw ExitCode(1)
         }
         let config: HostConfig?
         do { config = try loadConfig(path: nil) } catch {
@@ -168,7 +172,7 @@ struct ReleaseCommand: ParsableCommand {
 func readDomain(_ path: String) throws -> DomainDescription {
     let bytes: [UInt8]
     do { bytes = try FileAccess.read(path, limit: XMLDocumentParser.defaultMaximumSize + 1) } catch {
-        throw CLIFailure(error.description)
+        throw Refusal(Problem(guest: path, cause: "domain XML \(error.description)", fix: "pass libvirt's domain XML (virsh dumpxml GUEST)"))
     }
     return try DomainDescription(xml: bytes, guestHint: path)
 }
