@@ -8,7 +8,8 @@ import Glibc
 ///
 /// libvirt runs hooks of different guests concurrently: every change happens under an exclusive
 /// `flock` on `lock`, bounded in time (30 s by default, then a clear error: libvirt waits for the
-/// hook, so a wait must end); the file is replaced atomically (temp file, fsync, rename) and only
+/// hook, so a wait must end; the bound restarts while other runs get and release the lock, see
+/// `acquire`); the file is replaced atomically (temp file, fsync, rename) and only
 /// when it changed; temp files a killed run left behind are removed under the lock. The directory
 /// must be a real directory owned by this user (root) with no group/other write access, else it is
 /// refused; it is kept 0700, files 0600. Nothing is followed through a symlink, and a state file
@@ -65,16 +66,46 @@ public struct StateStore: Sendable {
     /// The stored state, without taking the lock (for read-only commands).
     public func peek() -> VLANWireState? { load() }
 
+    /// Waits for the lock. `lockTimeout` bounds the wait for ONE holder: every holder writes a
+    /// ticket (pid and time) into the lock file when it gets the lock, and a waiter that sees the
+    /// ticket change knows the queue moves and starts its `lockTimeout` again. So a stuck holder
+    /// (the deadlock case) ends the wait after `lockTimeout`, while 32 guests starting at once on a
+    /// slow machine all get their turn; the whole wait is still capped at 8 x `lockTimeout`.
     private func acquire(_ fd: Int32) throws {
         let clock = ContinuousClock()
-        let deadline = clock.now + lockTimeout
+        let start = clock.now
+        var deadline = start + lockTimeout
+        let cap = start + lockTimeout * 8
+        var ticket = Self.ticket(fd)
+        var polls = 0
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             guard errno == EWOULDBLOCK || errno == EINTR else { throw failure(lockPath, "flock") }
-            guard clock.now < deadline else {
-                throw StoreError(path: lockPath, message: "another vlanwire held the lock for more than \(lockTimeout)")
+            let now = clock.now
+            polls += 1
+            if polls % 20 == 0 {
+                let current = Self.ticket(fd)
+                if current != ticket {
+                    ticket = current
+                    deadline = now + lockTimeout
+                }
+            }
+            guard now < deadline, now < cap else {
+                let holder = ticket.split(separator: " ").first.map { " (last holder: pid \($0))" } ?? ""
+                throw StoreError(path: lockPath, message: now >= cap
+                    ? "waited \(lockTimeout * 8) for the lock while other vlanwire runs went first; giving up"
+                    : "another vlanwire held the lock for more than \(lockTimeout)\(holder)")
             }
             usleep(1000)
         }
+        var line = Array("\(getpid()) \(clock.now)\n".utf8)
+        line += [UInt8](repeating: UInt8(ascii: " "), count: max(0, 64 - line.count))
+        _ = line.prefix(64).withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+    }
+
+    private static func ticket(_ fd: Int32) -> String {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
     }
 
     private func prepareDirectory() throws {

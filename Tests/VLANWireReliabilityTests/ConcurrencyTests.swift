@@ -128,6 +128,34 @@ extension Reliability {
             #expect(StateStore(directory: directory).lockTimeout == .seconds(30), "the product's bound")
         }
 
+        /// A queue that moves is waited for: holders that change (each writes its ticket) restart
+        /// the bound, so a waiter behind several quick holders gets the lock although the total
+        /// wait exceeds one bound.
+        @Test func aMovingQueueIsWaitedForBeyondOneBound() throws {
+            let directory = "/tmp/vwr-queue-\(getpid())"
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let store = StateStore(directory: directory, lockTimeout: .milliseconds(400))
+            try store.withLock { _ in (VLANWireState(), ()) }
+            let holder = open(directory + "/lock", O_RDWR)
+            defer { close(holder) }
+            #expect(flock(holder, LOCK_EX) == 0)
+            let waiter = Run.Collected2<Bool>(1)
+            let done = DispatchSemaphore(value: 0)
+            Thread {
+                waiter.set(0, Result { try store.withLock { _ in (nil, true) } })
+                done.signal()
+            }.start()
+            // Six "holders" in turn, 250 ms each: 1.5 s in all, more than the 400 ms bound.
+            for turn in 0..<6 {
+                Thread.sleep(forTimeInterval: 0.25)
+                let ticket = Array("\(90000 + turn) turn\n".utf8) + [UInt8](repeating: 32, count: 50)
+                _ = ticket.withUnsafeBytes { pwrite(holder, $0.baseAddress, $0.count, 0) }
+            }
+            flock(holder, LOCK_UN)
+            done.wait()
+            #expect(try waiter.all[0].get() == true)
+        }
+
         /// Link dumps while links are added and removed (as concurrent hooks do): the kernel flags
         /// some dumps NLM_F_DUMP_INTR; each is read again (seen as a snapshot costing more than one
         /// request), so no snapshot fails. Bounded: stops after 5 re-reads or 20 s.

@@ -68,6 +68,7 @@ final class Scene: @unchecked Sendable {
     /// A tap stand-in: a veth with libvirt's tap MAC (fe:..) for the guest MAC, optionally in a bridge.
     func tap(_ tap: String, mac: String, in bridge: String? = nil) throws {
         try ip("link", "add", tap, "address", "fe" + mac.dropFirst(2), "type", "veth", "peer", "name", tap + "p")
+        try ip("link", "set", tap, "up")
         if let bridge { try ip("link", "set", tap, "master", bridge) }
     }
 
