@@ -24,9 +24,11 @@ enum Seed {
     /// trunk bridge; each guest NIC's tap stand-in (libvirt's tap MAC), in no bridge.
     static func build(_ scenario: String, in scene: Scene) throws {
         try scene.ip("link", "add", "eth0", "type", "veth", "peer", "name", "sw0")
+        try scene.ip("link", "set", "eth0", "up")
         if try config(scenario).uplinks.contains(where: { $0.bridge != nil }) {
             try scene.ip("link", "add", "br0", "type", "bridge")
             try scene.ip("link", "set", "eth0", "master", "br0")
+            try scene.ip("link", "set", "br0", "up")
         }
         var number = 0
         for domain in try domains(scenario) {
@@ -241,6 +243,14 @@ extension Reliability {
                 #expect(after.link(named: "br0v7") == nil)
                 #expect(after.link(named: "br0v8") != nil)
             }
+        }
+
+        /// A first run on a fresh host (no state file, nothing marked) starts a state whose users are
+        /// known: what vlanwire then creates is deleted again when its last guest goes.
+        @Test func aFreshStateKnowsItsUsers() throws {
+            #expect(VLANWireState.rebuilt(from: ObservedState(complete: true, links: [])).usersUnknown == false)
+            let marked = ObservedLink(index: 7, name: "br0v5", kind: "bridge", alias: LinkMark.alias)
+            #expect(VLANWireState.rebuilt(from: ObservedState(complete: true, links: [marked])).usersUnknown == true)
         }
 
         enum BrokenState: String, CaseIterable, Sendable {

@@ -32,7 +32,11 @@ public struct VLANWireState: Codable, Equatable, Sendable {
             guard let name = try? LinkName(link.name) else { return nil }
             return CreatedLink(name: name, index: link.index, kind: link.kind ?? "unknown")
         }
-        return VLANWireState(createdLinks: marked, usersUnknown: true)
+        // Users are unknown only when there is something whose users could be unknown: a first run
+        // on a fresh host (no file, no marked link) starts a state that may delete what it creates.
+        // (Before, every fresh state was "users unknown", so nothing vlanwire created was ever deleted
+        // until a `vlanwire reconcile`; found by the lab's SIGKILL test.)
+        return VLANWireState(createdLinks: marked, usersUnknown: !marked.isEmpty)
     }
 }
 
