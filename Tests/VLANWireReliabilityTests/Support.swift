@@ -166,12 +166,12 @@ enum Run {
 
     /// `vlanwire hook qemu GUEST OP SUBOP -` inside the scene's namespace, as libvirt runs it.
     static func hook(_ scene: Scene, guest: String, _ operation: String, xml: [UInt8], config: String?,
-                     extra: [String: String] = [:]) throws -> Result {
+                     extra: [String: String] = [:], timeout: Duration = .seconds(60)) throws -> Result {
         var environment = ["VLANWIRE_STATE_DIR": scene.stateDirectory]
         if let config { environment["VLANWIRE_CONFIG"] = config }
         environment.merge(extra) { $1 }
         return try process("/usr/sbin/ip", ["netns", "exec", scene.name, Host.binary, "hook", "qemu", guest, operation, "begin", "-"],
-                           stdin: xml, environment: environment)
+                           stdin: xml, environment: environment, timeout: timeout)
     }
 }
 
