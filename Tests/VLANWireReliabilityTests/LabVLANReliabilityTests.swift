@@ -98,12 +98,12 @@ extension Reliability {
             return try temporaryFile("vlanwire.toml", Array(Self.config.utf8))
         }
 
-        /// SIGKILL after action k of a prepare that creates an access bridge and its VLAN leg, for
-        /// k = 0, 1, 2, ... until the run gets through, then prepare again: converges; release then
+        /// SIGKILL after action k of a start that creates an access bridge and its VLAN leg and moves
+        /// the tap in, for k = 0, 1, 2, ... until the run gets through, then start again: converges; release then
         /// removes everything vlanwire made (the orphans a killed run left are adopted), and the
         /// user's leg and bridge stay. One namespace for all k (the lab VM is slow).
         @Test(.enabled(if: Host.canRunBinary, Host.binaryComment))
-        func sigkillMidPrepareThenAgainConvergesAndReleaseCleansUp() throws {
+        func sigkillMidStartThenAgainConvergesAndReleaseCleansUp() throws {
             var kills = 0
             try withScene { scene in
                 let config = try accessScene(scene, taps: 1)
@@ -117,11 +117,15 @@ extension Reliability {
                     let killed = try FaultTests().runStopped(scene, guest: "a0", xml: xml, config: config, stopAfter: k)
                     guard killed else { break }   // k past the plan's end: the run finished
                     kills += 1
-                    let again = try Run.hook(scene, guest: "a0", "prepare", xml: xml, config: config)
+                    // The killed run was a start (prepare's bridge and leg, then the tap): the same again.
+                    let again = try Run.hook(scene, guest: "a0", "start", xml: xml, config: config)
                     #expect(again.status == 0, "after a kill at \(k): \(again.stderr)")
                     let wired = try scene.snapshot()
                     #expect(wired.link(named: "br0v5")?.adminUp == true, "after a kill at \(k)")
                     #expect(wired.link(named: "br0.5")?.master == "br0v5", "after a kill at \(k)")
+                    #expect(wired.link(named: "vnet0")?.master == "br0v5", "after a kill at \(k)")
+                    // The guest stops: libvirt removes its tap, then runs release.
+                    try scene.ip("link", "set", "vnet0", "nomaster")
                     let stateBefore = (try? String(contentsOfFile: scene.stateDirectory + "/state.json", encoding: .utf8)) ?? "none"
                     let release = try Run.hook(scene, guest: "a0", "release", xml: xml, config: config, extra: ["VLANWIRE_LOG": "debug"])
                     #expect(release.status == 0)
