@@ -115,7 +115,12 @@ extension Reliability {
                 let initial = try scene.snapshot()
                 for k in 0..<12 {
                     let killed = try FaultTests().runStopped(scene, guest: "a0", xml: xml, config: config, stopAfter: k)
-                    guard killed else { break }   // k past the plan's end: the run finished
+                    guard killed else {
+                        // k past the plan's end: that run finished and a0 runs; it stops.
+                        try scene.ip("link", "set", "vnet0", "nomaster")
+                        #expect(try Run.hook(scene, guest: "a0", "release", xml: xml, config: config).status == 0)
+                        break
+                    }
                     kills += 1
                     // The killed run was a start (prepare's bridge and leg, then the tap): the same again.
                     let again = try Run.hook(scene, guest: "a0", "start", xml: xml, config: config)
