@@ -32,37 +32,77 @@ public struct Wiring {
     public func apply(_ domain: DomainDescription, operation: HookOperation) throws -> Outcome {
         precondition(operation.phase != .release, "use release(guest:)")
         let handle = try NetlinkHandle(namespace: namespace, logger: logger)
-        let (outcome, problems) = try store.withLock { stored in
+        let wired = try store.withLock { stored in
             let observed = try handle.snapshot()
             let state = known(stored, observed)
-            let planner = Planner(topology: Topology.resolve(config: config, observed: observed), observed: observed, state: state)
-            let plan = try planner.plan(domain, operation: operation)
-            for note in plan.notes { logger.notice("\(domain.name): \(note)") }
-            let report: ExecutionReport
-            do throws(ExecutionError) {
-                report = try Executor(handle: handle, faultInjection: faultInjection, logger: logger)
-                    .apply(plan.actions, .atomic(before: observed))
+            do throws(WiringFailure) {
+                let wired = try wire(domain, operation: operation, state: state, observed: observed, handle: handle)
+                return (wired.state, wired)
             } catch {
                 // Links this run created were deleted again, so the stored state stays as it was.
-                throw Refusal(Problem(guest: domain.name, cause: "could not wire the guest: \(error)",
-                                      fix: error.rollbackClean ? "nothing was changed; fix the cause and start the guest again"
-                                                               : "run `vlanwire doctor` and remove what is listed as left over"))
+                throw Refusal(error.problems(guest: domain.name, retry: "start the guest again"))
             }
-            for action in report.appliedActions { logger.info("\(domain.name) \(operation.rawValue): \(action)") }
-            var recorded = plan
-            var problems: [Problem] = []
-            if operation.phase == .ports, let wired = plan.record {
-                (recorded.record, problems) = try verifyTaps(wired, guest: domain.name, handle: handle)
-            }
-            // Recorded even when verification failed: what was created must stay known to be deletable.
-            let kinds = createdKinds(in: plan)
-            let next = state.updated(with: recorded, created: report.createdLinks.map { created in
-                CreatedLink(name: created.name, index: created.index, kind: kinds[created.name] ?? "unknown")
-            })
-            return (next, (Outcome(plan: recorded, report: report), problems))
         }
-        guard problems.isEmpty else { throw Refusal(problems) }
-        return outcome
+        guard wired.problems.isEmpty else { throw Refusal(wired.problems) }
+        return Outcome(plan: wired.plan, report: wired.report)
+    }
+
+    /// One guest wired, as `apply` and `reconcile` both need it.
+    struct WiredGuest {
+        /// The plan as recorded (tap ifindexes filled in).
+        var plan: Plan
+        var report: ExecutionReport
+        /// Applied, but a tap is not where the policy needs it.
+        var problems: [Problem]
+        /// The state that records it: kept even when `problems` is not empty, so what was created
+        /// stays known to be deletable.
+        var state: VLANWireState
+    }
+
+    enum WiringFailure: Error {
+        /// The policy was refused: nothing was applied.
+        case refused(Refusal)
+        /// An action failed; what this run did was undone (`rollbackClean`) or could not be.
+        case notApplied(Plan, ExecutionError)
+
+        /// What to tell the admin; `retry` is how to try again once the cause is fixed.
+        func problems(guest: String, retry: String) -> [Problem] {
+            switch self {
+            case .refused(let refusal): refusal.problems
+            case .notApplied(_, let error):
+                [Problem(guest: guest, cause: "could not wire the guest: \(error)",
+                         fix: error.rollbackClean ? "nothing was changed; fix the cause and \(retry)"
+                                                  : "run `vlanwire doctor` and remove what is listed as left over")]
+            }
+        }
+    }
+
+    /// Under the lock: plans one guest against `observed`, applies the plan all or nothing,
+    /// verifies the taps when `operation` wires ports, and returns the state that records it.
+    func wire(_ domain: DomainDescription, operation: HookOperation, state: VLANWireState,
+              observed: ObservedState, handle: NetlinkHandle) throws(WiringFailure) -> WiredGuest {
+        let planner = Planner(topology: Topology.resolve(config: config, observed: observed), observed: observed, state: state)
+        let plan: Plan
+        do { plan = try planner.plan(domain, operation: operation) } catch { throw .refused(error) }
+        for note in plan.notes { logger.notice("\(domain.name) \(operation.rawValue): \(note)") }
+        let report: ExecutionReport
+        do throws(ExecutionError) {
+            report = try Executor(handle: handle, faultInjection: faultInjection, logger: logger)
+                .apply(plan.actions, .atomic(before: observed))
+        } catch {
+            throw .notApplied(plan, error)
+        }
+        for action in report.appliedActions { logger.info("\(domain.name) \(operation.rawValue): \(action)") }
+        var recorded = plan
+        var problems: [Problem] = []
+        if operation.phase == .ports, let record = plan.record {
+            (recorded.record, problems) = verifyTaps(record, guest: domain.name, handle: handle)
+        }
+        let kinds = createdKinds(in: plan)
+        let next = state.updated(with: recorded, created: report.createdLinks.map { created in
+            CreatedLink(name: created.name, index: created.index, kind: kinds[created.name] ?? "unknown")
+        })
+        return WiredGuest(plan: recorded, report: report, problems: problems, state: next)
     }
 
     /// Forgets the guest and deletes what vlanwire created that nothing uses any more.
@@ -125,12 +165,17 @@ public struct Wiring {
     /// After `start`: every wired tap sits in the bridge its policy needs (libvirt put it in the
     /// XML's bridge; the plan may have moved it). Records the tap's ifindex for release.
     /// One request per tap, not a dump of every link: a host with hundreds of guests has thousands.
-    private func verifyTaps(_ record: GuestRecord, guest: String, handle: NetlinkHandle) throws -> (GuestRecord, [Problem]) {
+    private func verifyTaps(_ record: GuestRecord, guest: String, handle: NetlinkHandle) -> (GuestRecord, [Problem]) {
         var verified = record
         var problems: [Problem] = []
         for (index, nic) in record.nics.enumerated() {
             guard let tap = nic.tap, let bridge = nic.bridge else { continue }
-            guard let link = try handle.membership(of: tap) else {
+            let link: NetlinkHandle.Membership?
+            do { link = try handle.membership(of: tap) } catch {
+                problems.append(Problem(guest: guest, mac: nic.mac, cause: "could not read tap \(tap) back: \(error)"))
+                continue
+            }
+            guard let link else {
                 problems.append(Problem(guest: guest, mac: nic.mac, cause: "tap \(tap) disappeared while being wired"))
                 continue
             }
