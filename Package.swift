@@ -119,6 +119,19 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Issue 9: bad input through the binary, injected faults and SIGKILL, concurrent hook
+        // processes, state file attacks, the security properties (root, throwaway namespaces;
+        // `LabVLAN` suites run in the lab VM).
+        .testTarget(
+            name: "VLANWireReliabilityTests",
+            dependencies: [
+                "VLANWire",
+                "VLANWireNetlink",
+                "VLANWireHost",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -34,7 +34,7 @@ public struct Wiring {
         let handle = try NetlinkHandle(namespace: namespace, logger: logger)
         let wired = try store.withLock { stored in
             let observed = try handle.snapshot()
-            let state = stored ?? rebuiltState(observed)
+            let state = known(stored, observed)
             do throws(WiringFailure) {
                 let wired = try wire(domain, operation: operation, state: state, observed: observed, handle: handle)
                 return (wired.state, wired)
@@ -112,7 +112,7 @@ public struct Wiring {
             let handle = try NetlinkHandle(namespace: namespace, logger: logger)
             return try store.withLock { stored in
                 let observed = try handle.snapshot()
-                let state = stored ?? rebuiltState(observed)
+                let state = known(stored, observed)
                 let plan = Planner(topology: Topology.resolve(config: config, observed: observed), observed: observed, state: state)
                     .planRelease(guest: guest, operation: operation)
                 for note in plan.notes { logger.notice("\(guest): \(note)") }
@@ -131,6 +131,16 @@ public struct Wiring {
             logger.error("\(guest) \(operation.rawValue): \(error)")
             return Outcome(plan: Plan(guest: guest, operation: operation), report: ExecutionReport())
         }
+    }
+
+    /// The stored state (or one rebuilt from the kernel), plus links a killed run created unrecorded.
+    private func known(_ stored: VLANWireState?, _ observed: ObservedState) -> VLANWireState {
+        guard let stored else { return rebuiltState(observed) }
+        let (state, adopted) = stored.adoptingOrphans(in: observed)
+        if !adopted.isEmpty {
+            logger.notice("adopted \(adopted.map(\.rawValue).joined(separator: ", ")): marked by vlanwire but not in the state (an interrupted run created them)")
+        }
+        return state
     }
 
     private func rebuiltState(_ observed: ObservedState) -> VLANWireState {

@@ -37,8 +37,10 @@ public struct Executor {
                     throw NetlinkError(.errno(EIO), operation: "apply '\(action)'", links: action.links.map(\.rawValue),
                                        kernelMessage: "fault injected by test")
                 }
+                if case .crashAtAction(index) = faultInjection { fatalError("fault injected by test: crash at action \(index)") }
                 if let created = try perform(action) { report.createdLinks.append(created) }
                 report.appliedActions.append(action)
+                if case .stopAfterAction(index) = faultInjection { raise(SIGSTOP) }
             } catch {
                 let failure = ActionFailure(index: index, action: action, error: error)
                 logger.error("\(failure)")
@@ -113,6 +115,33 @@ public enum FaultInjection: Hashable, Sendable {
     /// index lookups and marking requests included) fails unsent. Reaches inside multi-message
     /// actions (a bridge created but not yet marked).
     case failRequest(Int)
+    /// The process stops itself (SIGSTOP) right after the action at this index succeeded: a test
+    /// can then SIGKILL it at a known point mid-apply (the kernel changed, the state not yet stored).
+    case stopAfterAction(Int)
+    /// The process crashes (a Swift runtime trap) before the action at this index.
+    case crashAtAction(Int)
+
+    /// The hook's and CLI's seam, read from `VLANWIRE_TEST_FAULT` (`fail-action:K`,
+    /// `fail-request:K`, `stop-after-action:K`, `crash-at-action:K`) in DEBUG builds only: a release
+    /// build ignores the variable, so the product never takes orders from its environment.
+    public static func fromTestEnvironment() -> FaultInjection {
+        #if DEBUG
+        guard let raw = getenv("VLANWIRE_TEST_FAULT") else { return .none }
+        let text = String(cString: raw)
+        guard let colon = text.firstIndex(of: ":"), let number = Int(text[text.index(after: colon)...]), number >= 0 else {
+            return .none
+        }
+        switch text[..<colon] {
+        case "fail-action": return .failAction(number)
+        case "fail-request": return .failRequest(number)
+        case "stop-after-action": return .stopAfterAction(number)
+        case "crash-at-action": return .crashAtAction(number)
+        default: return .none
+        }
+        #else
+        return .none
+        #endif
+    }
 }
 
 /// What a run did.

@@ -36,6 +36,9 @@ public struct NetlinkError: Error, Hashable, Sendable, CustomStringConvertible {
         return nil
     }
 
+    /// libnl's NLE_DUMP_INTR: the kernel flagged the dump inconsistent (NLM_F_DUMP_INTR).
+    public var isDumpInterrupted: Bool { code == .libnl(NLE_DUMP_INTR) }
+
     /// `strerror` for errnos, `nl_geterror` for libnl codes.
     public var message: String {
         switch code {

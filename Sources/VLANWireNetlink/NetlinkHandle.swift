@@ -105,7 +105,24 @@ public final class NetlinkHandle {
         var bridgeVLANFiltering: Bool?
     }
 
+    /// A dump the kernel marks NLM_F_DUMP_INTR (links added or removed while it was being sent:
+    /// other hooks run concurrently) is inconsistent; libnl reports NLE_DUMP_INTR and it is read
+    /// again, a bounded number of times.
+    static let dumpAttempts = 20
+
     private func readLinks() throws(NetlinkError) -> LinkReading {
+        var attempt = 1
+        while true {
+            do {
+                return try readLinksOnce()
+            } catch where error.isDumpInterrupted && attempt < Self.dumpAttempts {
+                logger.debug("link dump interrupted by a concurrent change; reading again", metadata: ["attempt": "\(attempt)"])
+                attempt += 1
+            }
+        }
+    }
+
+    private func readLinksOnce() throws(NetlinkError) -> LinkReading {
         var parsed: [ParsedLink] = []
         var malformed = 0
         let context = RequestContext(operation: "list links in \(namespace)", links: [])

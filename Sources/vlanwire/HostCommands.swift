@@ -44,11 +44,18 @@ struct HookCommand: ParsableCommand {
 
     /// The hook itself; `arguments` starts with the hook's kind (`qemu`).
     static func run(arguments: [String]) throws {
+        let operation = arguments.count > 2 ? arguments[2] : ""
+        let neverFails = ["stopped", "release", "reconnect", "attach"].contains(operation) || HookOperation(rawValue: operation) == nil
+        CrashLine.install(context: "hook \(arguments.prefix(3).joined(separator: " "))", exitStatus: neverFails ? 0 : 1)
         let logger = Logger.forHook()
         let xml: [UInt8]
         do { xml = try FileAccess.readAll(fd: 0, path: "stdin", limit: XMLDocumentParser.defaultMaximumSize + 1) } catch {
-            logger.error("\(error)")
-            throw ExitCode(arguments.count > 2 && ["stopped", "release", "reconnect", "attach"].contains(arguments[2]) ? 0 : 1)
+            let guest = arguments.count > 1 ? arguments[1] : "unknown"
+            let line = Problem(guest: guest, cause: "domain XML on \(error)", fix: "pass libvirt's domain XML (virsh dumpxml GUEST)").description
+            logger.error("\(line)")
+            if neverFails { throw ExitCode(0) }
+            printError("vlanwire: " + line)
+            throw ExitCode(1)
         }
         let config: HostConfig?
         do { config = try loadConfig(path: nil) } catch {
@@ -61,7 +68,8 @@ struct HookCommand: ParsableCommand {
             printError("vlanwire: \(error)")
             throw ExitCode(1)
         }
-        let wiring = Wiring(store: StateStore.forNamespace(nil), config: config, logger: logger)
+        let wiring = Wiring(store: StateStore.forNamespace(nil), config: config, logger: logger,
+                            faultInjection: .fromTestEnvironment())
         let result = HookRunner(wiring: wiring).run(arguments: Array(arguments.dropFirst()), xml: xml)
         if !result.stdout.isEmpty { writeAll(1, result.stdout) }
         for line in result.errors { printError(line) }
@@ -113,7 +121,8 @@ struct ApplyCommand: ParsableCommand {
     func run() throws {
         let domain = try readDomain(domainXML)
         let wiring = Wiring(namespace: try namespace.namespace(), store: StateStore.forNamespace(namespace.netns),
-                            config: try config.load(), logger: Logger.forCommand("apply"))
+                            config: try config.load(), logger: Logger.forCommand("apply"),
+                            faultInjection: .fromTestEnvironment())
         let outcome = try wiring.apply(domain, operation: op)
         printPlan(outcome.plan, json: json, messages: outcome.report.messagesSent)
     }
@@ -163,7 +172,7 @@ struct ReleaseCommand: ParsableCommand {
 func readDomain(_ path: String) throws -> DomainDescription {
     let bytes: [UInt8]
     do { bytes = try FileAccess.read(path, limit: XMLDocumentParser.defaultMaximumSize + 1) } catch {
-        throw CLIFailure(error.description)
+        throw Refusal(Problem(guest: path, cause: "domain XML \(error.description)", fix: "pass libvirt's domain XML (virsh dumpxml GUEST)"))
     }
     return try DomainDescription(xml: bytes, guestHint: path)
 }

@@ -47,7 +47,8 @@ struct PlanCommand: ParsableCommand {
         for path in domains {
             let bytes: [UInt8]
             do { bytes = try FileAccess.read(path, limit: XMLDocumentParser.defaultMaximumSize + 1) } catch {
-                throw CLIFailure(error.description)
+                problems.append(Problem(guest: path, cause: "domain XML \(error.description)", fix: "pass libvirt's domain XML (virsh dumpxml GUEST)"))
+                continue
             }
             do {
                 let domain = try DomainDescription(xml: bytes, guestHint: path)

@@ -80,6 +80,9 @@ struct ConfigOptions: ParsableArguments {
 /// `path`, else $VLANWIRE_CONFIG, else the default path; nil when the default does not exist.
 func loadConfig(path: String?) throws -> HostConfig? {
     let environment = getenv("VLANWIRE_CONFIG").map { String(cString: $0) }
+    if path == nil, let environment, !environment.hasPrefix("/") {
+        throw CLIFailure("VLANWIRE_CONFIG must be an absolute path, not '\(environment.escapedForDisplay)'")
+    }
     do { return try HostConfig.load(path: path ?? environment) } catch {
         throw CLIFailure(error.description)
     }

@@ -257,8 +257,11 @@ struct PlanBuilder {
         record.tap = tap.name
         record.tapIndex = tap.link?.index
         var moved = false
-        if tap.link?.master ?? nic.interface.sourceBridge != wiring.bridge.rawValue {
-            let from = tap.link?.master ?? nic.interface.sourceBridge ?? "no bridge"
+        // An observed tap's own master decides (a tap in no bridge must be enslaved, whatever the XML
+        // says); the XML's source bridge only stands in for a tap not seen yet.
+        let currentMaster = tap.link.map { $0.master } ?? nic.interface.sourceBridge
+        if currentMaster != wiring.bridge.rawValue {
+            let from = currentMaster ?? "no bridge"
             notes.append("\(tap.name) moves from \(from) to \(wiring.bridge) (\(policy))")
             ensureMaster(tap.name, wiring.bridge)
             moved = true

@@ -94,6 +94,13 @@ extension ResolvedNIC {
                 return unmanaged("network '\(name.escapedForDisplay)' is not mapped in vlanwire's config")
             }
         }
+        // The tap's name reaches netlink requests and log lines at start: refused at every phase
+        // (prepare too), not only when the tap is looked up.
+        if let target = interface.targetDevice {
+            do { _ = try LinkName(target) } catch {
+                return problem("target dev: \(error.description)", fix: "remove <target dev> and let libvirt name the tap")
+            }
+        }
         var role: Topology.BridgeRole?
         var bridgeText = interface.sourceBridge
         if let bridgeText {

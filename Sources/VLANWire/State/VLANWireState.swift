@@ -40,6 +40,24 @@ public struct VLANWireState: Codable, Equatable, Sendable {
     }
 }
 
+extension VLANWireState {
+    /// Links carrying vlanwire's mark that the state does not list: a run killed (SIGKILL) after
+    /// creating them and before storing its state (every run records what it created before it
+    /// releases the lock, so under the lock nothing else can explain them). Adopted as created, so
+    /// a later release can delete them once nothing uses them; a link without the mark is never
+    /// adopted (a killed run can leak an unmarked link, never make vlanwire delete a foreign one).
+    public func adoptingOrphans(in observed: ObservedState) -> (state: VLANWireState, adopted: [LinkName]) {
+        var next = self
+        var adopted: [LinkName] = []
+        for link in observed.links where link.isMarkedByVLANWire {
+            guard let name = try? LinkName(link.name), created(name) == nil else { continue }
+            next.createdLinks.append(CreatedLink(name: name, index: link.index, kind: link.kind ?? "unknown"))
+            adopted.append(name)
+        }
+        return (next, adopted)
+    }
+}
+
 /// A link vlanwire created. The ifindex tells it apart from a same-named link made later by someone else.
 public struct CreatedLink: Codable, Equatable, Sendable {
     public var name: LinkName

@@ -51,9 +51,23 @@ extension HostConfig {
     /// Reads the config file. Nil when `path` is the default and it does not exist (no config: infer).
     public static func load(path: String?) throws(ConfigError) -> HostConfig? {
         let chosen = path ?? Self.defaultPath
+        let fd = open(chosen, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else {
+            let code = errno
+            if path == nil, code == ENOENT { return nil }
+            throw ConfigError(file: chosen, key: nil, message: String(cString: strerror(code)))
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            throw ConfigError(file: chosen, key: nil, message: "not a regular file")
+        }
+        // Run as root (the hook), the config decides what gets wired: only root may have written it.
+        if geteuid() == 0, info.st_uid != 0 || info.st_mode & 0o022 != 0 {
+            throw ConfigError(file: chosen, key: nil, message: "must be owned by root and not writable by group or others (owner uid \(info.st_uid), mode \(String(info.st_mode & 0o7777, radix: 8))); refused")
+        }
         let bytes: [UInt8]
-        do { bytes = try FileAccess.read(chosen, limit: 1 << 20) } catch {
-            if path == nil, error.errno == ENOENT { return nil }
+        do { bytes = try FileAccess.readAll(fd: fd, path: chosen, limit: 1 << 20) } catch {
             throw ConfigError(file: chosen, key: nil, message: error.message)
         }
         guard let text = String(validating: bytes, as: UTF8.self) else {
