@@ -163,7 +163,7 @@ extension Reliability {
                         let index = indexes[position]
                         // 32 processes under TCG take their turns slowly: the hang bound is generous.
                         return try Run.hook(sceneRef, guest: "a\(index)", operation, xml: Self.accessGuest(index, vid: vids[index % 4]),
-                                            config: config, timeout: .seconds(240))
+                                            config: config, timeout: .seconds(240), binary: Host.hookBinary)
                     }) {
                         let value = try result.get()
                         #expect(!value.timedOut && value.status == 0, "\(operation): \(value.stderr)")
@@ -186,7 +186,7 @@ extension Reliability {
                 for result in concurrently(count, { position in
                     let index = position < stopping.count ? stopping[position] : staying[position - stopping.count]
                     return try Run.hook(sceneRef, guest: "a\(index)", position < stopping.count ? "release" : "reconnect",
-                                        xml: Self.accessGuest(index, vid: vids[index % 4]), config: config, timeout: .seconds(240))
+                                        xml: Self.accessGuest(index, vid: vids[index % 4]), config: config, timeout: .seconds(240), binary: Host.hookBinary)
                 }) {
                     #expect(try result.get().status == 0)
                 }

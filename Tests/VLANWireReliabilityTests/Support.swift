@@ -25,6 +25,10 @@ enum Host {
     static let binary = root + "/.build/debug/vlanwire"
     static let binaryComment = Comment(rawValue: "needs root and the built binary (.build/debug/vlanwire: swift build)")
     static let canRunBinary = isRoot && FileManager.default.isExecutableFile(atPath: binary)
+    /// What the concurrency tests run as libvirt's hook: the binary the lab runs everywhere else
+    /// (`VLANWIRE_HOOK_BINARY`: the release build, as installed), else this build's. The fault seam
+    /// (`VLANWIRE_TEST_FAULT`) exists only in debug builds, so the fault tests always run `binary`.
+    static let hookBinary = ProcessInfo.processInfo.environment["VLANWIRE_HOOK_BINARY"].flatMap { $0.isEmpty ? nil : $0 } ?? binary
 }
 
 /// The suites that run the binary and build namespaces, one after another: the issue's "within a
@@ -166,11 +170,11 @@ enum Run {
 
     /// `vlanwire hook qemu GUEST OP SUBOP -` inside the scene's namespace, as libvirt runs it.
     static func hook(_ scene: Scene, guest: String, _ operation: String, xml: [UInt8], config: String?,
-                     extra: [String: String] = [:], timeout: Duration = .seconds(60)) throws -> Result {
+                     extra: [String: String] = [:], timeout: Duration = .seconds(60), binary: String = Host.binary) throws -> Result {
         var environment = ["VLANWIRE_STATE_DIR": scene.stateDirectory]
         if let config { environment["VLANWIRE_CONFIG"] = config }
         environment.merge(extra) { $1 }
-        return try process("/usr/sbin/ip", ["netns", "exec", scene.name, Host.binary, "hook", "qemu", guest, operation, "begin", "-"],
+        return try process("/usr/sbin/ip", ["netns", "exec", scene.name, binary, "hook", "qemu", guest, operation, "begin", "-"],
                            stdin: xml, environment: environment, timeout: timeout)
     }
 }
