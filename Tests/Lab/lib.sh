@@ -152,6 +152,17 @@ make_trunk_guest() {    # [--native VID] NS TAP N VID...
     done
 }
 
+# destroy_guest NS...: what libvirt's destroy does to a guest's NIC before the release hook runs: the
+# tap is gone at once. Deleting the pair from inside is synchronous; `ip netns delete` alone tears
+# the namespace's links down later, in the kernel's own time (a release can still see the tap).
+destroy_guest() {
+    local ns
+    for ns in "$@"; do
+        ip -n "$ns" link delete eth0 2>/dev/null
+        ip netns delete "$ns"
+    done
+}
+
 # ---------------------------------------------------------------- frames
 _lab_ping() { ip netns exec "$1" ping -n -q -c 1 -i 0.2 -w "$3" "$2" >/dev/null 2>&1; }
 expect_reach() {        # NS ADDR [WHAT]

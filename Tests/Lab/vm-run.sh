@@ -91,6 +91,9 @@ sweep() {
     fi
 }
 
+# timeout_of NAME: the scenario's "# lab-timeout: SECONDS" header, else LAB_SCENARIO_TIMEOUT.
+timeout_of() { local t; t=$(sed -n '1,30{s/^# lab-timeout: *\([0-9][0-9]*\) *$/\1/p}' "$REPO/Tests/Lab/scenarios/$1.sh" | head -n1); echo "${t:-$LAB_SCENARIO_TIMEOUT}"; }
+
 # run_one NAME LANE: one scenario under timeout. LANE "root" runs it in the VM's root network
 # namespace (libvirt scenarios: libvirtd and its taps live there); LANE "netns" runs it in a network
 # namespace and mount namespace of its own, with private /run/netns and /run/vlanwire, so it cannot
@@ -101,8 +104,7 @@ run_one() {
     local wrap=()
     mkdir -p "$d" "/var/tmp/lab/$name"
     # A scenario may ask for more (or less) time with a header line "# lab-timeout: SECONDS".
-    tmo=$(sed -n '1,30{s/^# lab-timeout: *\([0-9][0-9]*\) *$/\1/p}' "$script" | head -n1)
-    tmo=${tmo:-$LAB_SCENARIO_TIMEOUT}
+    tmo=$(timeout_of "$name")
     [[ $lane == netns ]] && wrap=(unshare --net --mount --propagation private bash -c \
         'mkdir -p /run/netns /run/vlanwire && mount -t tmpfs -o mode=755 tmpfs /run/netns &&
          mount -t tmpfs -o mode=700 tmpfs /run/vlanwire && ip link set lo up && exec "$@"' lane)
@@ -149,6 +151,12 @@ for name in $LAB_SELECTED; do
         libvirt_lane+=("$name")
     fi
 done
+# Longest first (by their lab-timeout headers), so the run does not end with one long scenario alone.
+if ((${#shared_queue[@]})); then
+    # (No process substitution: the VM has no /dev/fd.)
+    # shellcheck disable=SC2207  # scenario names have no spaces
+    shared_queue=($(for name in "${shared_queue[@]}"; do echo "$(timeout_of "$name") $name"; done | sort -k1,1nr -k2,2 -s | cut -d' ' -f2))
+fi
 mkdir -p /run/lab-claims
 drain_queue() {
     local name

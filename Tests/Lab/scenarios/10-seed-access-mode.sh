@@ -47,7 +47,7 @@ expect_pings \
     "no g1 10.1.0.102 app1 must not reach app2 (other access bridge)"
 
 # libvirt destroys the taps before release; then release deletes what vlanwire created.
-run ip netns delete g1; run ip netns delete g5
+run destroy_guest g1 g5
 release app1
 snapshot released-app1
 check_links released-app1 \

@@ -45,7 +45,7 @@ expect_pings \
     "no office1 10.1.0.254 office1 must not reach VLAN 1"
 
 # libvirt destroys the taps first; then the hook's release runs for each guest.
-for g in app1 office1 router1; do run ip netns delete $g; done
+run destroy_guest app1 office1 router1
 for g in app1 office1 router1; do release $g; done
 snapshot after
 check "after release: br0v5, br0v10, br0.5, br0.10 gone; br0 and eth0 exactly as before" same_links before after

@@ -49,7 +49,7 @@ check "classic: trace of office1 delivers VLAN 10 both ways via br0.10" jq -e \
      and ([.inbound.hops[].link] == ["eth0","br0","br0.10","br0v10","vnet4","guest"])' "$LAB_DIR/trace-office1.json"
 
 # Tear the classic layout down (the runner would, but the vlan-aware part reuses the names).
-for g in app1 office1 router1; do run ip netns delete $g; done
+run destroy_guest app1 office1 router1
 run ip link delete br0v5
 run ip link delete br0v10
 run ip link delete br0                # its legs br0.5 and br0.10 go with it
