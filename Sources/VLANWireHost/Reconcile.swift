@@ -24,7 +24,7 @@ extension Wiring {
         let handle = try NetlinkHandle(namespace: namespace, logger: logger)
         return try store.withLock { stored in
             var observed = try handle.snapshot()
-            let before = stored ?? VLANWireState.rebuilt(from: observed)
+            let before = known(stored, observed)
             var state = before
             var results = unreadable
             for domain in domains {

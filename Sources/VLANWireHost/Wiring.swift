@@ -134,7 +134,7 @@ public struct Wiring {
     }
 
     /// The stored state (or one rebuilt from the kernel), plus links a killed run created unrecorded.
-    private func known(_ stored: VLANWireState?, _ observed: ObservedState) -> VLANWireState {
+    func known(_ stored: VLANWireState?, _ observed: ObservedState) -> VLANWireState {
         guard let stored else { return rebuiltState(observed) }
         let (state, adopted) = stored.adoptingOrphans(in: observed)
         if !adopted.isEmpty {

@@ -87,6 +87,19 @@ struct ReconcileTests {
         }
     }
 
+    /// A marked link missing from a stored state (a run SIGKILLed between creating it and storing the
+    /// state) is adopted by reconcile as by the hook, so a later release can delete it.
+    @Test func aMarkedLinkTheStateLacksIsAdopted() throws {
+        try scene { scene, wiring, directory in
+            _ = try wiring.reconcile([try web1, try router1], everyRunningGuest: true)
+            #expect(try storedState(directory).created(name("br0v8")) == nil)
+            try scene.ip("link", "add", "br0v8", "type", "bridge")
+            try scene.ip("link", "set", "br0v8", "alias", "vlanwire")
+            _ = try wiring.reconcile([try web1, try router1], everyRunningGuest: true)
+            #expect(try storedState(directory).created(name("br0v8")) != nil)
+        }
+    }
+
     @Test func aStoppedGuestsRecordIsForgotten() throws {
         try scene { scene, wiring, directory in
             _ = try wiring.reconcile([try web1, try router1], everyRunningGuest: true)
