@@ -43,12 +43,11 @@ public struct HookRunner {
             return Result(exitCode: 0, stdout: echo, errors: [])
         }
 
-        let mustSucceed = operation != .reconnect && operation != .attach
         let domain: DomainDescription
         do {
             domain = try DomainDescription(xml: xml, guestHint: guest)
         } catch {
-            return failure(error.problems.map(\.description), operation: operation, mustSucceed: mustSucceed, echo: echo)
+            return failure(error.problems.map(\.description), operation: operation, echo: echo)
         }
         // A guest with no bridge or network NIC costs no netlink, lock or state.
         guard domain.interfaces.contains(where: Self.mayBeManaged) else {
@@ -58,14 +57,14 @@ public struct HookRunner {
             _ = try wiring.apply(domain, operation: operation)
             return Result(exitCode: 0, stdout: echo, errors: [])
         } catch let refusal as Refusal {
-            return failure(refusal.problems.map(\.description), operation: operation, mustSucceed: mustSucceed, echo: echo)
+            return failure(refusal.problems.map(\.description), operation: operation, echo: echo)
         } catch {
-            return failure(["guest '\(guest.escapedForDisplay)': \(error)"], operation: operation, mustSucceed: mustSucceed, echo: echo)
+            return failure(["guest '\(guest.escapedForDisplay)': \(error)"], operation: operation, echo: echo)
         }
 
-        func failure(_ lines: [String], operation: HookOperation, mustSucceed: Bool, echo: [UInt8]) -> Result {
+        func failure(_ lines: [String], operation: HookOperation, echo: [UInt8]) -> Result {
             for line in lines { logger.error("\(operation.rawValue): \(line)") }
-            guard mustSucceed else {
+            guard operation.mayRefuse else {
                 logger.warning("\(guest) \(operation.rawValue): failed, exiting 0 so libvirt keeps the guest running")
                 return Result(exitCode: 0, stdout: echo, errors: [])
             }

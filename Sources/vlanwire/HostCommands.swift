@@ -45,7 +45,7 @@ struct HookCommand: ParsableCommand {
     /// The hook itself; `arguments` starts with the hook's kind (`qemu`).
     static func run(arguments: [String]) throws {
         let operation = arguments.count > 2 ? arguments[2] : ""
-        let neverFails = ["stopped", "release", "reconnect", "attach"].contains(operation) || HookOperation(rawValue: operation) == nil
+        let neverFails = !(HookOperation(rawValue: operation)?.mayRefuse ?? false)
         CrashLine.install(context: "hook \(arguments.prefix(3).joined(separator: " "))", exitStatus: neverFails ? 0 : 1)
         let logger = Logger.forHook()
         let xml: [UInt8]

@@ -31,6 +31,11 @@ private func plan(_ xml: String, _ op: HookOperation = .start, config: HostConfi
 
 private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description) }
 
+@Test func onlyStartingOperationsMayRefuseAGuest() {
+    // A refusal stops a start; anything after the guest runs must never fail it.
+    #expect(Set(HookOperation.allCases.filter(\.mayRefuse)) == [.prepare, .start, .started, .migrate, .restore])
+}
+
 @Suite struct ClassicPlannerTests {
     @Test func accessLegHangsOffTheTrunkBridgeNeverTheUplink() throws {
         let xml = domainXML(nics: [("52:54:00:00:00:01", "br0v5", "vnet0")])

@@ -11,6 +11,13 @@ public enum HookOperation: String, Codable, Sendable, CaseIterable {
         case release
     }
 
+    /// Whether the hook may exit 1 for this operation, and so stop the guest from starting:
+    /// prepare, start, started, migrate, restore. Stopping, release, reconnect and attach always
+    /// exit 0 — a failure there must never kill a running guest or block its stop.
+    public var mayRefuse: Bool {
+        phase != .release && self != .reconnect && self != .attach
+    }
+
     public var phase: Phase {
         switch self {
         case .prepare, .migrate, .restore: .infrastructure
