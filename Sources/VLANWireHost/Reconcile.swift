@@ -23,7 +23,7 @@ extension Wiring {
                           unreadable: [GuestReconcile] = []) throws -> ReconcileSummary {
         let handle = try NetlinkHandle(namespace: namespace, logger: logger)
         return try store.withLock { stored in
-            var observed = try handle.snapshot()
+            var observed = try handle.snapshot(probingCapabilities: false)
             let before = known(stored, observed)
             var state = before
             var results = unreadable
@@ -31,10 +31,10 @@ extension Wiring {
                 let (result, next, changed) = reconcileOne(domain, state: state, observed: observed, handle: handle)
                 results.append(result)
                 state = next
-                if changed { observed = try handle.snapshot() }
+                if changed { observed = try handle.snapshot(probingCapabilities: false) }
             }
             let summary = ReconcileSummary(guests: results, before: before, after: state, stateWasStored: stored != nil,
-                                           everyRunningGuest: everyRunningGuest, observed: observed, dryRun: false)
+                                           everyRunningGuest: everyRunningGuest, observed: observed, mark: store.mark, dryRun: false)
             for name in summary.forgotten { logger.notice("reconcile: forgot \(name): not running any more") }
             return (summary.state, summary)
         }

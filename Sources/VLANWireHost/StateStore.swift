@@ -19,6 +19,9 @@ public struct StateStore: Sendable {
 
     public let directory: String
     public let lockTimeout: Duration
+    /// What links recorded here are marked with: the plain mark for a namespace's own state
+    /// (`/run/vlanwire`, `/run/vlanwire/netns/NAME`), `vlanwire:DIR` for any other directory.
+    public let mark: LinkMark
 
     public struct StoreError: Error, Sendable, CustomStringConvertible {
         public var path: String
@@ -29,6 +32,9 @@ public struct StateStore: Sendable {
     public init(directory: String, lockTimeout: Duration = .seconds(30)) {
         self.directory = directory
         self.lockTimeout = lockTimeout
+        let isNamespaceDefault = directory == Self.defaultDirectory
+            || (directory.hasPrefix(Self.defaultDirectory + "/netns/") && !directory.dropFirst(Self.defaultDirectory.count + 7).contains("/"))
+        mark = LinkMark(stateDirectory: directory, isNamespaceDefault: isNamespaceDefault)
     }
 
     /// The state directory for a network namespace: the default one for the current namespace,

@@ -33,7 +33,7 @@ public struct Wiring {
         precondition(operation.phase != .release, "use release(guest:)")
         let handle = try NetlinkHandle(namespace: namespace, logger: logger)
         let wired = try store.withLock { stored in
-            let observed = try handle.snapshot()
+            let observed = try handle.snapshot(probingCapabilities: false)
             let state = known(stored, observed)
             do throws(WiringFailure) {
                 let wired = try wire(domain, operation: operation, state: state, observed: observed, handle: handle)
@@ -79,15 +79,25 @@ public struct Wiring {
 
     /// Under the lock: plans one guest against `observed`, applies the plan all or nothing,
     /// verifies the taps when `operation` wires ports, and returns the state that records it.
+    /// The kernel's capabilities are probed only when the plan needs a feature a kernel may lack
+    /// (a VLAN leg, VLAN filtering), then the guest is planned again knowing them.
     func wire(_ domain: DomainDescription, operation: HookOperation, state: VLANWireState,
               observed: ObservedState, handle: NetlinkHandle) throws(WiringFailure) -> WiredGuest {
-        let planner = Planner(topology: Topology.resolve(config: config, observed: observed), observed: observed, state: state)
-        let plan: Plan
-        do { plan = try planner.plan(domain, operation: operation) } catch { throw .refused(error) }
+        func planned(_ observed: ObservedState) throws(WiringFailure) -> Plan {
+            let planner = Planner(topology: Topology.resolve(config: config, observed: observed), observed: observed,
+                                  state: state, mark: store.mark)
+            do { return try planner.plan(domain, operation: operation) } catch { throw .refused(error) }
+        }
+        var plan = try planned(observed)
+        if observed.capabilities == nil, plan.needsOptionalKernelFeatures {
+            var probed = observed
+            probed.capabilities = handle.probedCapabilities()
+            plan = try planned(probed)
+        }
         for note in plan.notes { logger.notice("\(domain.name) \(operation.rawValue): \(note)") }
         let report: ExecutionReport
         do throws(ExecutionError) {
-            report = try Executor(handle: handle, faultInjection: faultInjection, logger: logger)
+            report = try Executor(handle: handle, mark: store.mark, faultInjection: faultInjection, logger: logger)
                 .apply(plan.actions, .atomic(before: observed))
         } catch {
             throw .notApplied(plan, error)
@@ -111,13 +121,15 @@ public struct Wiring {
         do {
             let handle = try NetlinkHandle(namespace: namespace, logger: logger)
             return try store.withLock { stored in
-                let observed = try handle.snapshot()
+                // A release never creates links nor turns filtering on: no capability probe.
+                let observed = try handle.snapshot(probingCapabilities: false)
                 let state = known(stored, observed)
-                let plan = Planner(topology: Topology.resolve(config: config, observed: observed), observed: observed, state: state)
+                let plan = Planner(topology: Topology.resolve(config: config, observed: observed), observed: observed, state: state,
+                              mark: store.mark)
                     .planRelease(guest: guest, operation: operation)
                 for note in plan.notes { logger.notice("\(guest): \(note)") }
                 // Best effort never throws; a failed deletion keeps its state entry (it is retried next time).
-                let report = (try? Executor(handle: handle, faultInjection: faultInjection, logger: logger)
+                let report = (try? Executor(handle: handle, mark: store.mark, faultInjection: faultInjection, logger: logger)
                     .apply(plan.actions, .bestEffort)) ?? ExecutionReport()
                 for action in report.appliedActions { logger.info("\(guest) \(operation.rawValue): \(action)") }
                 var done = plan
@@ -136,7 +148,7 @@ public struct Wiring {
     /// The stored state (or one rebuilt from the kernel), plus links a killed run created unrecorded.
     func known(_ stored: VLANWireState?, _ observed: ObservedState) -> VLANWireState {
         guard let stored else { return rebuiltState(observed) }
-        let (state, adopted) = stored.adoptingOrphans(in: observed)
+        let (state, adopted) = stored.adoptingOrphans(in: observed, mark: store.mark)
         if !adopted.isEmpty {
             logger.notice("adopted \(adopted.map(\.rawValue).joined(separator: ", ")): marked by vlanwire but not in the state (an interrupted run created them)")
         }
@@ -144,7 +156,7 @@ public struct Wiring {
     }
 
     private func rebuiltState(_ observed: ObservedState) -> VLANWireState {
-        let state = VLANWireState.rebuilt(from: observed)
+        let state = VLANWireState.rebuilt(from: observed, mark: store.mark)
         if !state.createdLinks.isEmpty {
             logger.warning("state file missing or unreadable; found \(state.createdLinks.count) link(s) marked by vlanwire, which will not be deleted until `vlanwire reconcile` rebuilds their users")
         }

@@ -16,11 +16,15 @@ public struct Executor {
     }
 
     private let handle: NetlinkHandle
+    /// What links this run creates are marked with: the mark of the state that records them.
+    private let mark: LinkMark
     private let faultInjection: FaultInjection
     private let logger: Logger
 
-    public init(handle: NetlinkHandle, faultInjection: FaultInjection = .none, logger: Logger) {
+    public init(handle: NetlinkHandle, mark: LinkMark = .namespaceDefault, faultInjection: FaultInjection = .none,
+                logger: Logger) {
         self.handle = handle
+        self.mark = mark
         self.faultInjection = faultInjection
         self.logger = logger
     }
@@ -64,9 +68,9 @@ public struct Executor {
     private func perform(_ action: Action) throws(NetlinkError) -> ExecutionReport.CreatedLink? {
         switch action {
         case .createBridge(let spec):
-            return .init(name: spec.name, index: try handle.createBridge(spec))
+            return .init(name: spec.name, index: try handle.createBridge(spec, mark: mark))
         case .createVLANLeg(let name, let parent, let vid):
-            return .init(name: name, index: try handle.createVLANLeg(name: name, parent: parent, vid: vid))
+            return .init(name: name, index: try handle.createVLANLeg(name: name, parent: parent, vid: vid, mark: mark))
         case .enslave(let link, let bridge): try handle.enslave(link, to: bridge)
         case .releaseFromBridge(let link): try handle.release(link)
         case .setUp(let link): try handle.setUp(link)

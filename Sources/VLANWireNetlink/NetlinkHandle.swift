@@ -22,6 +22,8 @@ public final class NetlinkHandle {
     /// go stale by its link being deleted; a request to a stale index fails with ENODEV and is
     /// retried once after a fresh lookup.
     private var knownIndexes: [String: Int32] = [:]
+    /// Whether the last link dump's bridges report VLAN options (nil: no bridge in it).
+    private var lastBridgeVLANFiltering: Bool?
     /// Test seam (see `FaultInjection.failRequest`): when `messagesSent` reaches this number, the
     /// next request fails with EIO instead of being sent. Fires once.
     var failingRequestNumber: Int?
@@ -42,27 +44,33 @@ public final class NetlinkHandle {
     ///
     /// Equivalent to: `ip -d link show` and `bridge vlan show`.
     public func links() throws(NetlinkError) -> [ObservedLink] {
-        try readLinks().links
+        try readLinks()
     }
 
-    /// The complete kernel state vlanwire plans against.
+    /// The complete kernel state vlanwire plans against. With `probingCapabilities: false` its
+    /// `capabilities` stay nil (unknown): the probe can read files of megabytes (see
+    /// `CapabilityProbe`), and a hook call that creates no VLAN leg and turns on no filtering
+    /// does not need it (`probedCapabilities()` fills it in when a plan does).
     ///
     /// Equivalent to: `ip -d link show`, `bridge vlan show`, `sysctl net.bridge`.
-    public func snapshot() throws(NetlinkError) -> ObservedState {
-        let reading = try readLinks()
-        return ObservedState(complete: true, links: reading.links, capabilities: Self.capabilities(reading),
+    public func snapshot(probingCapabilities: Bool = true) throws(NetlinkError) -> ObservedState {
+        let links = try readLinks()
+        return ObservedState(complete: true, links: links,
+                             capabilities: probingCapabilities ? probedCapabilities() : nil,
                              bridgeNetfilter: try bridgeNetfilterSysctls())
     }
 
     /// What this kernel can do, seen from this namespace without changing anything.
     /// See `CapabilityProbe` for how.
     public func capabilities() throws(NetlinkError) -> KernelCapabilities {
-        Self.capabilities(try readLinks())
+        _ = try readLinks()
+        return probedCapabilities()
     }
 
-    private static func capabilities(_ reading: LinkReading) -> KernelCapabilities {
+    /// The capabilities, using what the last link dump showed (a bridge settles VLAN filtering).
+    public func probedCapabilities() -> KernelCapabilities {
         KernelCapabilities(vlan8021Q: CapabilityProbe.has8021Q(),
-                           bridgeVLANFiltering: reading.bridgeVLANFiltering ?? CapabilityProbe.hasBridgeVLANFiltering())
+                           bridgeVLANFiltering: lastBridgeVLANFiltering ?? CapabilityProbe.hasBridgeVLANFiltering())
     }
 
     /// The index of `link`, from the last dump or by asking the kernel.
@@ -99,18 +107,12 @@ public final class NetlinkHandle {
         return found
     }
 
-    private struct LinkReading {
-        var links: [ObservedLink]
-        /// From a bridge's options when there is a bridge (see `CapabilityProbe`); nil otherwise.
-        var bridgeVLANFiltering: Bool?
-    }
-
     /// A dump the kernel marks NLM_F_DUMP_INTR (links added or removed while it was being sent:
     /// other hooks run concurrently) is inconsistent; libnl reports NLE_DUMP_INTR and it is read
     /// again, a bounded number of times.
     static let dumpAttempts = 20
 
-    private func readLinks() throws(NetlinkError) -> LinkReading {
+    private func readLinks() throws(NetlinkError) -> [ObservedLink] {
         var attempt = 1
         while true {
             do {
@@ -122,7 +124,7 @@ public final class NetlinkHandle {
         }
     }
 
-    private func readLinksOnce() throws(NetlinkError) -> LinkReading {
+    private func readLinksOnce() throws(NetlinkError) -> [ObservedLink] {
         var parsed: [ParsedLink] = []
         var malformed = 0
         let context = RequestContext(operation: "list links in \(namespace)", links: [])
@@ -152,7 +154,8 @@ public final class NetlinkHandle {
                      // A port without AF_SPEC has no VLANs, on kernels that report VLANs at all.
                      vlans: vlanSupport == true ? portVLANs[link.index] ?? [] : nil)
         }
-        return LinkReading(links: links, bridgeVLANFiltering: vlanSupport)
+        lastBridgeVLANFiltering = vlanSupport
+        return links
     }
 
     private func observed(_ link: ParsedLink, names: [Int32: String], bridges: Set<Int32>,
@@ -198,14 +201,14 @@ public final class NetlinkHandle {
 
     // MARK: Links
 
-    /// Creates a bridge with its options in the create message, then marks it as vlanwire's.
+    /// Creates a bridge with its options in the create message, then marks it with `mark`.
     /// If marking fails the bridge is deleted again, so the call either fully happens or not at all.
     /// Returns the new bridge's index.
     ///
     /// Equivalent to: `ip link add NAME type bridge stp_state 0 forward_delay 0 [vlan_filtering 1]
     /// [nf_call_iptables 0 nf_call_ip6tables 0 nf_call_arptables 0]; ip link set NAME alias vlanwire`.
     @discardableResult
-    public func createBridge(_ spec: BridgeSpec) throws(NetlinkError) -> Int32 {
+    public func createBridge(_ spec: BridgeSpec, mark: LinkMark = .namespaceDefault) throws(NetlinkError) -> Int32 {
         var options = cnetlink_bridge_options()
         options.present = CNETLINK_BRIDGE_STP_STATE.rawValue | CNETLINK_BRIDGE_FORWARD_DELAY.rawValue
         options.stp_state = spec.stp ? 1 : 0
@@ -219,26 +222,27 @@ public final class NetlinkHandle {
         if spec.netfilterOff { options.setNetfilterCalls(false) }
         let context = RequestContext(operation: "create bridge \(spec.name)", links: [spec.name.rawValue])
         try request(LinkRequest.bridgeOptions(spec.name, create: true, options, context), context)
-        return try markCreated(spec.name)
+        return try markCreated(spec.name, mark)
     }
 
-    /// Creates a VLAN leg on `parent` and marks it as vlanwire's (deleted again if marking fails).
+    /// Creates a VLAN leg on `parent` and marks it with `mark` (deleted again if marking fails).
     /// Returns the new link's index.
     ///
     /// Equivalent to: `ip link add link PARENT name NAME type vlan id VID; ip link set NAME alias vlanwire`.
     @discardableResult
-    public func createVLANLeg(name: LinkName, parent: LinkName, vid: VLANID) throws(NetlinkError) -> Int32 {
+    public func createVLANLeg(name: LinkName, parent: LinkName, vid: VLANID,
+                              mark: LinkMark = .namespaceDefault) throws(NetlinkError) -> Int32 {
         let context = RequestContext(operation: "create VLAN leg \(name) on \(parent) (VLAN \(vid))",
                                      links: [name.rawValue, parent.rawValue])
         try withIndex(of: parent, context) { (parentIndex) throws(NetlinkError) in
             try request(LinkRequest.createVLAN(name, parentIndex: parentIndex, vid: vid, context), context)
         }
-        return try markCreated(name)
+        return try markCreated(name, mark)
     }
 
-    private func markCreated(_ name: LinkName) throws(NetlinkError) -> Int32 {
+    private func markCreated(_ name: LinkName, _ mark: LinkMark) throws(NetlinkError) -> Int32 {
         do {
-            try setAlias(name, LinkMark.alias)
+            try setAlias(name, mark.alias)
             return try lookUpIndex(name)
         } catch {
             logger.warning("deleting \(name) again: it was created but could not be marked", metadata: ["error": "\(error)"])

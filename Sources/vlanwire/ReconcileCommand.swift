@@ -68,7 +68,7 @@ struct ReconcileCommand: ParsableCommand {
                 let handle = try NetlinkHandle(namespace: wiring.namespace, logger: wiring.logger)
                 let observed = try handle.snapshot()
                 return Reconciliation.preview(domains, topology: Topology.resolve(config: wiring.config, observed: observed),
-                                              observed: observed, state: wiring.store.peek(),
+                                              observed: observed, state: wiring.store.peek(), mark: wiring.store.mark,
                                               everyRunningGuest: everyRunningGuest, unreadable: unreadable)
             }
             return try wiring.reconcile(domains, everyRunningGuest: everyRunningGuest, unreadable: unreadable)

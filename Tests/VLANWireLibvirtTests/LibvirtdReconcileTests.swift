@@ -19,7 +19,7 @@ struct LibvirtdReconcileTests {
     var guest: String { "vwt\(tag)-rec" }
     var bridgeA: String { "vwra\(tag)" }
     var bridgeB: String { "vwrb\(tag)" }
-    /// A bridge carrying vlanwire's mark, as if vlanwire had made it before its state file was lost.
+    /// A bridge carrying the mark of the test's state, as if that state had made it before its file was lost.
     var marked: String { "vwrm\(tag)" }
     /// Has a full trunk in the metadata (what a bridge without VLAN filtering can give).
     let router = "52:54:00:7c:00:01"
@@ -71,7 +71,9 @@ struct LibvirtdReconcileTests {
             try ip("link", "set", bridge, "up")
         }
         defer { for bridge in [bridgeA, bridgeB, marked] { _ = try? runTool("/usr/bin/nsenter", ["--net=\(netns)", "ip", "link", "del", bridge]) } }
-        try ip("link", "set", marked, "alias", "vlanwire")
+        // The mark of this test's own state directory: the sandbox libvirtd's hook (another state in
+        // this namespace, releasing other suites' guests meanwhile) must neither adopt nor delete it.
+        try ip("link", "set", marked, "alias", LinkMark(stateDirectory: state.path + "/state", isNamespaceDefault: false).alias)
         let file = try directory.write("\(guest).xml", """
             <domain type='qemu'>
               <name>\(guest)</name>

@@ -140,4 +140,24 @@ struct HookRunnerTests {
             #expect(!FileManager.default.fileExists(atPath: stateDirectory), "no lock or state for a guest vlanwire does not manage")
         }
     }
+
+    /// stopped/release of a guest with bridge NICs that the state does not record (vlanwire wired
+    /// nothing for it): no lock, no state, no netlink, no capability probe.
+    @Test func releaseOfAGuestTheStateDoesNotKnowCostsNothing() throws {
+        try scene { _, hook, stateDirectory in
+            for operation in ["stopped", "release"] {
+                #expect(hook.run(arguments: ["stranger", operation, "end", "-"], xml: guest("stranger", metadata: fullTrunk)).exitCode == 0)
+            }
+            #expect(!FileManager.default.fileExists(atPath: stateDirectory), "the state directory was never opened")
+            // Once the state records another guest, a stranger's release still leaves it untouched.
+            #expect(hook.run(arguments: ["router1", "start", "begin", "-"], xml: guest(metadata: fullTrunk)).exitCode == 0)
+            let stateFile = stateDirectory + "/state.json"
+            let before = try FileManager.default.attributesOfItem(atPath: stateFile)[.modificationDate] as? Date
+            let lockBefore = try FileManager.default.attributesOfItem(atPath: stateDirectory + "/lock")[.modificationDate] as? Date
+            #expect(hook.run(arguments: ["stranger", "release", "end", "-"], xml: guest("stranger", metadata: fullTrunk)).exitCode == 0)
+            #expect(try FileManager.default.attributesOfItem(atPath: stateFile)[.modificationDate] as? Date == before)
+            #expect(try FileManager.default.attributesOfItem(atPath: stateDirectory + "/lock")[.modificationDate] as? Date == lockBefore,
+                    "no lock taken (a lock holder writes its ticket)")
+        }
+    }
 }

@@ -14,19 +14,19 @@ struct ReconcileTests {
     let router = "52:54:00:00:00:02"
 
     /// br0 and br1 (no config: both inferred, classic); tap stand-ins vnet0 (web1's, in br0) and
-    /// vnet1 (router1's, moved to br1 by hand); br0v7, a bridge carrying vlanwire's mark.
+    /// vnet1 (router1's, moved to br1 by hand); br0v7, a bridge carrying the mark of the test's state.
     func scene(faultInjection: FaultInjection = .none, _ body: (Scene, Wiring, String) throws -> Void) throws {
         try withScene { scene in
+            let stateDirectory = NSTemporaryDirectory() + "vw-reconcile-" + scene.name
+            defer { try? FileManager.default.removeItem(atPath: stateDirectory) }
             try scene.ip("link", "add", "br0", "type", "bridge")
             try scene.ip("link", "add", "br1", "type", "bridge")
             try scene.ip("link", "add", "br0v7", "type", "bridge")
-            try scene.ip("link", "set", "br0v7", "alias", "vlanwire")
+            try scene.ip("link", "set", "br0v7", "alias", StateStore(directory: stateDirectory).mark.alias)
             try scene.ip("link", "add", "vnet0", "address", "fe:54:00:00:00:01", "type", "veth", "peer", "name", "g0")
             try scene.ip("link", "add", "vnet1", "address", "fe:54:00:00:00:02", "type", "veth", "peer", "name", "g1")
             try scene.ip("link", "set", "vnet0", "master", "br0")
             try scene.ip("link", "set", "vnet1", "master", "br1")
-            let stateDirectory = NSTemporaryDirectory() + "vw-reconcile-" + scene.name
-            defer { try? FileManager.default.removeItem(atPath: stateDirectory) }
             let wiring = Wiring(namespace: try scene.namespace(), store: StateStore(directory: stateDirectory), config: nil,
                                 logger: scene.logger, faultInjection: faultInjection)
             try body(scene, wiring, stateDirectory)
@@ -94,7 +94,7 @@ struct ReconcileTests {
             _ = try wiring.reconcile([try web1, try router1], everyRunningGuest: true)
             #expect(try storedState(directory).created(name("br0v8")) == nil)
             try scene.ip("link", "add", "br0v8", "type", "bridge")
-            try scene.ip("link", "set", "br0v8", "alias", "vlanwire")
+            try scene.ip("link", "set", "br0v8", "alias", wiring.store.mark.alias)
             _ = try wiring.reconcile([try web1, try router1], everyRunningGuest: true)
             #expect(try storedState(directory).created(name("br0v8")) != nil)
         }

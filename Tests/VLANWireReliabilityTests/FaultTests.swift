@@ -230,7 +230,7 @@ extension Reliability {
         @Test func anOrphanMarkedLinkIsAdoptedAndAnUnmarkedOneSurvives() throws {
             try withScene { scene in
                 try scene.ip("link", "add", "br0v7", "type", "bridge")
-                try scene.ip("link", "set", "br0v7", "alias", LinkMark.alias)
+                try scene.ip("link", "set", "br0v7", "alias", StateStore(directory: scene.stateDirectory).mark.alias)
                 try scene.ip("link", "add", "br0v8", "type", "bridge")
                 try FileManager.default.createDirectory(atPath: scene.stateDirectory, withIntermediateDirectories: false,
                                                         attributes: [.posixPermissions: 0o700])
@@ -248,9 +248,9 @@ extension Reliability {
         /// A first run on a fresh host (no state file, nothing marked) starts a state whose users are
         /// known: what vlanwire then creates is deleted again when its last guest goes.
         @Test func aFreshStateKnowsItsUsers() throws {
-            #expect(VLANWireState.rebuilt(from: ObservedState(complete: true, links: [])).usersUnknown == false)
-            let marked = ObservedLink(index: 7, name: "br0v5", kind: "bridge", alias: LinkMark.alias)
-            #expect(VLANWireState.rebuilt(from: ObservedState(complete: true, links: [marked])).usersUnknown == true)
+            #expect(VLANWireState.rebuilt(from: ObservedState(complete: true, links: []), mark: .namespaceDefault).usersUnknown == false)
+            let marked = ObservedLink(index: 7, name: "br0v5", kind: "bridge", alias: LinkMark.namespaceDefault.alias)
+            #expect(VLANWireState.rebuilt(from: ObservedState(complete: true, links: [marked]), mark: .namespaceDefault).usersUnknown == true)
         }
 
         enum BrokenState: String, CaseIterable, Sendable {

@@ -20,7 +20,6 @@ extension Reliability {
             try withScene { scene in
                 try Seed.build(scenario, in: scene)
                 if scenario == "vlan-aware" { try scene.ip("link", "set", "br0", "type", "bridge", "vlan_filtering", "1") }
-                let initial = try settledSnapshot(scene)
                 let config = try Seed.config(scenario)
                 let store = StateStore(directory: scene.stateDirectory)
                 var tapNumber = 0

@@ -328,7 +328,7 @@ struct DoctorLeftoverTests {
     @Test func markedLegFeedingNothing() throws {
         var wired = try WiredExample("mixed")
         wired.addLeg("br0.7", parent: "br0", vid: 7)
-        wired.change("br0.7") { $0.alias = LinkMark.alias }
+        wired.change("br0.7") { $0.alias = LinkMark.namespaceDefault.alias }
         let finding = try only(.unusedLink, in: wired.doctor().findings())
         #expect(finding.links == ["br0.7"])
         #expect(finding.message == "VLAN leg br0.7 was created by vlanwire and feeds no bridge")

@@ -28,7 +28,7 @@ struct KernelModel {
             guard state.link(named: spec.name) == nil else { throw Failure(description: "\(spec.name) exists") }
             nextIndex += 1
             state.links.append(ObservedLink(index: nextIndex, name: spec.name.rawValue, kind: "bridge", adminUp: false,
-                                            operState: "down", alias: LinkMark.alias,
+                                            operState: "down", alias: LinkMark.namespaceDefault.alias,
                                             bridge: BridgeInfo(vlanFiltering: spec.vlanFiltering, stpEnabled: spec.stp,
                                                                forwardDelay: spec.forwardDelay)))
         case .createVLANLeg(let name, let parent, let vid):
@@ -36,7 +36,7 @@ struct KernelModel {
             _ = try index(of: parent)
             nextIndex += 1
             state.links.append(ObservedLink(index: nextIndex, name: name.rawValue, kind: "vlan", adminUp: false,
-                                            operState: "down", alias: LinkMark.alias, vlan: VLANLinkInfo(id: vid, parent: parent.rawValue)))
+                                            operState: "down", alias: LinkMark.namespaceDefault.alias, vlan: VLANLinkInfo(id: vid, parent: parent.rawValue)))
         case .enslave(let link, let bridge):
             let i = try index(of: link), b = try index(of: bridge)
             guard state.links[b].isBridge else { throw Failure(description: "\(bridge) is not a bridge") }

@@ -293,8 +293,8 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
     let created = [CreatedLink(name: link("br0v5"), index: 40, kind: "bridge"), CreatedLink(name: link("br0.5"), index: 41, kind: "vlan")]
     var kernel: ObservedState {
         host(extra: [
-            ObservedLink(index: 40, name: "br0v5", kind: "bridge", alias: LinkMark.alias, bridge: BridgeInfo()),
-            ObservedLink(index: 41, name: "br0.5", kind: "vlan", master: "br0v5", alias: LinkMark.alias, vlan: VLANLinkInfo(id: vid(5), parent: "br0")),
+            ObservedLink(index: 40, name: "br0v5", kind: "bridge", alias: LinkMark.namespaceDefault.alias, bridge: BridgeInfo()),
+            ObservedLink(index: 41, name: "br0.5", kind: "vlan", master: "br0v5", alias: LinkMark.namespaceDefault.alias, vlan: VLANLinkInfo(id: vid(5), parent: "br0")),
         ])
     }
     func guest(_ name: String) -> GuestRecord {
@@ -341,7 +341,7 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
     }
 
     @Test func rebuiltStateDeletesNothing() {
-        let state = VLANWireState.rebuilt(from: kernel)
+        let state = VLANWireState.rebuilt(from: kernel, mark: .namespaceDefault)
         #expect(state.createdLinks.map(\.name) == [link("br0v5"), link("br0.5")])
         let plan = Planner(topology: Topology.resolve(config: classicBR0, observed: kernel), observed: kernel, state: state).planRelease(guest: "a")
         #expect(plan.actions.isEmpty)
@@ -352,14 +352,14 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
     @Test func freshHostStateKnowsItsUsers() {
         var fresh = kernel
         for i in fresh.links.indices { fresh.links[i].alias = nil }
-        let state = VLANWireState.rebuilt(from: fresh)
+        let state = VLANWireState.rebuilt(from: fresh, mark: .namespaceDefault)
         #expect(state.createdLinks.isEmpty)
         #expect(!state.usersUnknown)
         // a created br0v5 (+ leg) used only by guest a, recorded on top of the rebuilt state
         let recorded = VLANWireState(createdLinks: created, guests: [guest("a")], usersUnknown: state.usersUnknown)
         let plan = Planner(topology: Topology.resolve(config: classicBR0, observed: kernel), observed: kernel, state: recorded).planRelease(guest: "a")
         #expect(plan.actions.contains(.deleteLink(link("br0v5"))))
-        #expect(VLANWireState.rebuilt(from: kernel).usersUnknown)
+        #expect(VLANWireState.rebuilt(from: kernel, mark: .namespaceDefault).usersUnknown)
     }
 }
 

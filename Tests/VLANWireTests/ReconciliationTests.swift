@@ -12,7 +12,7 @@ import Testing
     var observed: ObservedState {
         host(taps: [("vnet0", web, "br0"), ("vnet1", router, "br1")], extra: [
             ObservedLink(index: 4, name: "br1", kind: "bridge", bridge: BridgeInfo()),
-            ObservedLink(index: 5, name: "br0v7", kind: "bridge", alias: LinkMark.alias, bridge: BridgeInfo()),
+            ObservedLink(index: 5, name: "br0v7", kind: "bridge", alias: LinkMark.namespaceDefault.alias, bridge: BridgeInfo()),
         ])
     }
 
@@ -24,7 +24,7 @@ import Testing
     @Test func dryRunPlansEachGuestAndRebuildsTheRecords() throws {
         // No state file: rebuilt from the kernel's marks, users unknown.
         let summary = Reconciliation.preview(try guests(), topology: Topology.resolve(config: nil, observed: observed),
-                                             observed: observed, state: nil, everyRunningGuest: true)
+                                             observed: observed, state: nil, mark: .namespaceDefault, everyRunningGuest: true)
         #expect(summary.dryRun && summary.stateRebuilt && summary.usersUnknownBefore && !summary.usersUnknown)
         #expect(summary.guests.map(\.status) == [.unchanged, .planned])
         #expect(summary.guests[1].actions == ["ip link set vnet1 master br0"])
@@ -43,13 +43,13 @@ import Testing
 
     @Test func usersStayUnknownWhenOnlySomeGuestsOrAFailure() throws {
         let topology = Topology.resolve(config: nil, observed: observed)
-        let named = Reconciliation.preview(try guests(), topology: topology, observed: observed, state: nil, everyRunningGuest: false)
+        let named = Reconciliation.preview(try guests(), topology: topology, observed: observed, state: nil, mark: .namespaceDefault, everyRunningGuest: false)
         #expect(named.usersUnknown)
         #expect(named.text.hasSuffix("the users of br0v7 stay unknown, so they are not deleted (reconcile every running guest without failures to fix that)\n"))
 
         let bad = try domain(domainXML(name: "bad1", nics: [("52:54:00:00:00:09", "br0", "vnet9")],
                                        metadata: "<vw:interface mac='52:54:00:00:00:09'><vw:vlan trunk='yes' tags='5'/></vw:interface>"))
-        let failed = Reconciliation.preview(try guests() + [bad], topology: topology, observed: observed, state: nil, everyRunningGuest: true)
+        let failed = Reconciliation.preview(try guests() + [bad], topology: topology, observed: observed, state: nil, mark: .namespaceDefault, everyRunningGuest: true)
         #expect(failed.usersUnknown)
         #expect(failed.guests.map(\.status) == [.unchanged, .planned, .failed])
         #expect(failed.failureLines.count == 1)
@@ -57,7 +57,7 @@ import Testing
         #expect(failed.text.hasSuffix("1 guest failed.\n"))
 
         // Guests whose XML could not be read count as failed too.
-        let unreadable = Reconciliation.preview(try guests(), topology: topology, observed: observed, state: nil, everyRunningGuest: true,
+        let unreadable = Reconciliation.preview(try guests(), topology: topology, observed: observed, state: nil, mark: .namespaceDefault, everyRunningGuest: true,
                                                 unreadable: [GuestReconcile(guest: "db1", status: .failed,
                                                                             problems: [Problem(guest: "db1", cause: "not running")])])
         #expect(unreadable.usersUnknown)
@@ -80,7 +80,7 @@ import Testing
                 GuestRecord(name: "reused1", nics: [NICRecord(mac: mac(web), policy: nil, bridge: link("br0"), tap: link("vnet0"), tapIndex: 77)]),
             ],
             usersUnknown: true)
-        let (after, forgotten, stale) = state.afterReconcile(reconciled: ["router1"], failed: [], everyRunningGuest: true, observed: observed)
+        let (after, forgotten, stale) = state.afterReconcile(reconciled: ["router1"], failed: [], everyRunningGuest: true, observed: observed, mark: .namespaceDefault)
         #expect(forgotten == ["old1", "reused1"])
         #expect(after.guests.map(\.name) == ["router1", "new1"])
         #expect(stale == [link("br0v8"), link("br1")])
@@ -88,10 +88,10 @@ import Testing
         #expect(!after.usersUnknown)
 
         // Named guests only: no record is forgotten and the users stay unknown.
-        let (named, none, _) = state.afterReconcile(reconciled: ["router1"], failed: [], everyRunningGuest: false, observed: observed)
+        let (named, none, _) = state.afterReconcile(reconciled: ["router1"], failed: [], everyRunningGuest: false, observed: observed, mark: .namespaceDefault)
         #expect(none.isEmpty && named.guests.count == 4 && named.usersUnknown)
         // A failed guest keeps its record.
-        let (kept, _, _) = state.afterReconcile(reconciled: [], failed: ["old1"], everyRunningGuest: true, observed: observed)
+        let (kept, _, _) = state.afterReconcile(reconciled: [], failed: ["old1"], everyRunningGuest: true, observed: observed, mark: .namespaceDefault)
         #expect(kept.guests.map(\.name).contains("old1") && kept.usersUnknown)
     }
 
@@ -106,7 +106,7 @@ import Testing
 
     @Test func summaryJSONHasEveryKey() throws {
         let summary = Reconciliation.preview(try guests(), topology: Topology.resolve(config: nil, observed: observed),
-                                             observed: observed, state: .empty, everyRunningGuest: true)
+                                             observed: observed, state: .empty, mark: .namespaceDefault, everyRunningGuest: true)
         let decoded = try JSON.decode(ReconcileSummary.self, from: Array(JSON.encode(summary).utf8), what: "summary")
         #expect(decoded.guests == summary.guests && decoded.recorded == ["router1"] && !decoded.stateRebuilt)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(JSON.encode(summary).utf8)) as? [String: Any])

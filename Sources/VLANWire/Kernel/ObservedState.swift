@@ -47,7 +47,7 @@ public struct ObservedLink: Codable, Equatable, Sendable {
     public var operState: String
     public var mtu: Int
     public var mac: MACAddress?
-    /// IFLA_IFALIAS. vlanwire marks the links it creates with `LinkMark.alias`.
+    /// IFLA_IFALIAS. vlanwire marks the links it creates with a `LinkMark`.
     public var alias: String?
     public var vlan: VLANLinkInfo?
     public var bridge: BridgeInfo?
@@ -72,8 +72,10 @@ public struct ObservedLink: Codable, Equatable, Sendable {
     }
 
     public var isBridge: Bool { kind == "bridge" }
-    /// Carries vlanwire's creation mark (see `LinkMark`).
-    public var isMarkedByVLANWire: Bool { alias == LinkMark.alias }
+    /// Carries a vlanwire creation mark, of any state (see `LinkMark`): for diagnosis.
+    public var isMarkedByVLANWire: Bool { alias.map(LinkMark.isMark) ?? false }
+    /// Carries `mark`: created by the vlanwire state that owns `mark` (adopted, rebuilt, deleted by it).
+    public func isMarked(by mark: LinkMark) -> Bool { alias == mark.alias }
 }
 
 public struct VLANLinkInfo: Codable, Equatable, Sendable {
@@ -189,8 +191,49 @@ public struct BridgeNetfilterSysctls: Codable, Equatable, Sendable {
     public var enabled: [String] { Self.names.filter { (values[$0] ?? 0) != 0 } }
 }
 
-/// How vlanwire recognises the links it created, even without its state file.
-public enum LinkMark {
-    /// Written to IFLA_IFALIAS (`ip link set X alias vlanwire`) when vlanwire creates a link.
-    public static let alias = "vlanwire"
+/// How vlanwire recognises the links it created, even without its state file: the link's alias
+/// (IFLA_IFALIAS) names the state that owns the link.
+///
+/// A network namespace has one state of its own (`/run/vlanwire` for the host's namespace,
+/// `/run/vlanwire/netns/NAME` for a named one): its links carry the plain mark `vlanwire`. Any other
+/// state directory working in the same namespace (`VLANWIRE_STATE_DIR`: tests, a second vlanwire run
+/// by hand) marks its links `vlanwire:DIR`. A state adopts, rebuilds from and deletes only links with
+/// its own mark, so two states sharing a namespace never delete each other's links; diagnosis
+/// (doctor, status) shows every vlanwire mark.
+public struct LinkMark: Hashable, Sendable, CustomStringConvertible {
+    /// The mark of a namespace's own state.
+    public static let namespaceDefault = LinkMark(alias: "vlanwire")
+
+    /// Written to IFLA_IFALIAS when vlanwire creates a link (`ip link set X alias ALIAS`).
+    public let alias: String
+
+    private init(alias: String) { self.alias = alias }
+
+    /// The mark of the state in `stateDirectory`: the plain one for a namespace's own state,
+    /// `vlanwire:DIR` for any other (`vlanwire:#HASH` when that would not fit IFALIASZ).
+    public init(stateDirectory: String, isNamespaceDefault: Bool) {
+        guard !isNamespaceDefault else {
+            self = .namespaceDefault
+            return
+        }
+        let alias = "vlanwire:" + stateDirectory
+        guard alias.utf8.count > 255 else {
+            self.alias = alias
+            return
+        }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: stable across runs, unlike Hasher
+        for byte in stateDirectory.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        self.alias = "vlanwire:#" + String(hash, radix: 16)
+    }
+
+    /// Whether `alias` is a vlanwire mark of any state.
+    public static func isMark(_ alias: String) -> Bool { alias == namespaceDefault.alias || alias.hasPrefix("vlanwire:") }
+
+    /// The state directory a mark names; nil for the namespace's own state (and a hashed name).
+    public static func stateDirectory(of alias: String) -> String? {
+        guard alias.hasPrefix("vlanwire:/") else { return nil }
+        return String(alias.dropFirst("vlanwire:".count))
+    }
+
+    public var description: String { alias }
 }

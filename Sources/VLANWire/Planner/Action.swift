@@ -2,7 +2,8 @@
 /// them (netlink) or prints them (`vlanwire plan`). Every case is one iproute2 command's worth.
 public enum Action: Hashable, Sendable, Codable, CustomStringConvertible {
     /// Equivalent to: `ip link add NAME type bridge stp_state 0 forward_delay 0 [vlan_filtering 1]`
-    /// followed by `ip link set NAME alias vlanwire` (the mark).
+    /// followed by `ip link set NAME alias vlanwire` (the mark; `vlanwire:DIR` for a state other than
+    /// the namespace's own, see `LinkMark`).
     case createBridge(BridgeSpec)
     /// Equivalent to: `ip link add link PARENT name NAME type vlan id VID` + `ip link set NAME alias vlanwire`.
     case createVLANLeg(name: LinkName, parent: LinkName, vid: VLANID)
@@ -36,9 +37,9 @@ public enum Action: Hashable, Sendable, Codable, CustomStringConvertible {
             "ip link add \(spec.name) type bridge stp_state \(spec.stp ? 1 : 0) forward_delay \(spec.forwardDelay)"
                 + (spec.vlanFiltering ? " vlan_filtering 1" : "")
                 + (spec.netfilterOff ? " nf_call_iptables 0 nf_call_ip6tables 0 nf_call_arptables 0" : "")
-                + "; ip link set \(spec.name) alias \(LinkMark.alias)"
+                + "; ip link set \(spec.name) alias \(LinkMark.namespaceDefault)"
         case .createVLANLeg(let name, let parent, let vid):
-            "ip link add link \(parent) name \(name) type vlan id \(vid); ip link set \(name) alias \(LinkMark.alias)"
+            "ip link add link \(parent) name \(name) type vlan id \(vid); ip link set \(name) alias \(LinkMark.namespaceDefault)"
         case .enslave(let link, let bridge): "ip link set \(link) master \(bridge)"
         case .releaseFromBridge(let link): "ip link set \(link) nomaster"
         case .setUp(let link): "ip link set \(link) up"

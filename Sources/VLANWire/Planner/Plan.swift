@@ -56,6 +56,18 @@ public struct Plan: Equatable, Sendable {
     }
 
     public var isEmpty: Bool { actions.isEmpty }
+
+    /// Whether an action needs a kernel feature some kernels lack (802.1Q for a VLAN leg, bridge
+    /// VLAN filtering): the planner refuses those with a clear cause only when it knows the
+    /// kernel's `KernelCapabilities`.
+    public var needsOptionalKernelFeatures: Bool {
+        actions.contains { action in
+            switch action {
+            case .createVLANLeg, .setVLANFiltering(_, true): true
+            default: false
+            }
+        }
+    }
 }
 
 extension VLANWireState {

@@ -6,11 +6,14 @@ public struct Planner: Sendable {
     public var topology: Topology
     public var observed: ObservedState
     public var state: VLANWireState
+    /// The mark of the state planned for: only links carrying it are deleted.
+    public var mark: LinkMark
 
-    public init(topology: Topology, observed: ObservedState, state: VLANWireState = .empty) {
+    public init(topology: Topology, observed: ObservedState, state: VLANWireState = .empty, mark: LinkMark = .namespaceDefault) {
         self.topology = topology
         self.observed = observed
         self.state = state
+        self.mark = mark
     }
 
     /// Every NIC of the guest resolved, or every problem found (one per NIC at most).
@@ -72,7 +75,7 @@ public struct Planner: Sendable {
                 if observed.complete { plan.staleLinks.append(link.name) }
                 continue
             }
-            guard current.index == link.index, current.isMarkedByVLANWire else {
+            guard current.index == link.index, current.isMarked(by: mark) else {
                 plan.staleLinks.append(link.name)
                 plan.notes.append("\(link.name) is no longer the link vlanwire created (ifindex or mark differs): left alone")
                 continue

@@ -5,10 +5,10 @@ public enum Reconciliation {
     /// The dry run (`--plan`): every guest planned against one kernel snapshot, nothing changed.
     /// Guests are planned independently, so two guests needing the same new access bridge both show its creation.
     public static func preview(_ domains: [DomainDescription], topology: Topology, observed: ObservedState,
-                               state stored: VLANWireState?, everyRunningGuest: Bool,
+                               state stored: VLANWireState?, mark: LinkMark, everyRunningGuest: Bool,
                                unreadable: [GuestReconcile] = []) -> ReconcileSummary {
-        let before = stored ?? VLANWireState.rebuilt(from: observed)
-        let planner = Planner(topology: topology, observed: observed, state: before)
+        let before = stored ?? VLANWireState.rebuilt(from: observed, mark: mark)
+        let planner = Planner(topology: topology, observed: observed, state: before, mark: mark)
         var state = before
         var results = unreadable
         for domain in domains {
@@ -21,7 +21,7 @@ public enum Reconciliation {
             }
         }
         return ReconcileSummary(guests: results, before: before, after: state, stateWasStored: stored != nil,
-                                everyRunningGuest: everyRunningGuest, observed: observed, dryRun: true)
+                                everyRunningGuest: everyRunningGuest, observed: observed, mark: mark, dryRun: true)
     }
 }
 
@@ -99,10 +99,10 @@ public struct ReconcileSummary: Codable, Equatable, Sendable {
 
     /// Finishes a run: `after` is the state with every reconciled guest's record updated.
     public init(guests: [GuestReconcile], before: VLANWireState, after: VLANWireState, stateWasStored: Bool,
-                everyRunningGuest: Bool, observed: ObservedState, dryRun: Bool) {
+                everyRunningGuest: Bool, observed: ObservedState, mark: LinkMark, dryRun: Bool) {
         let finished = after.afterReconcile(reconciled: Set(guests.filter { $0.status != .failed }.map(\.guest)),
                                             failed: Set(guests.filter { $0.status == .failed }.map(\.guest)),
-                                            everyRunningGuest: everyRunningGuest, observed: observed)
+                                            everyRunningGuest: everyRunningGuest, observed: observed, mark: mark)
         self.dryRun = dryRun
         self.guests = guests
         state = finished.state
@@ -178,7 +178,7 @@ extension VLANWireState {
     ///   (ifindex or mark differs), are dropped.
     /// - `usersUnknown` clears when every running guest was reconciled without failure.
     public func afterReconcile(reconciled: Set<String>, failed: Set<String>, everyRunningGuest: Bool,
-                               observed: ObservedState) -> (state: VLANWireState, forgotten: [String], staleLinks: [LinkName]) {
+                               observed: ObservedState, mark: LinkMark) -> (state: VLANWireState, forgotten: [String], staleLinks: [LinkName]) {
         var next = self
         var forgotten: [String] = []
         if everyRunningGuest {
@@ -195,7 +195,7 @@ extension VLANWireState {
         var stale: [LinkName] = []
         if observed.complete {
             next.createdLinks.removeAll { created in
-                guard let link = observed.link(named: created.name), link.index == created.index, link.isMarkedByVLANWire
+                guard let link = observed.link(named: created.name), link.index == created.index, link.isMarked(by: mark)
                 else {
                     stale.append(created.name)
                     return true

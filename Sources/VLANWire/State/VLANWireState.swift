@@ -26,30 +26,29 @@ public struct VLANWireState: Codable, Equatable, Sendable {
     /// Every link some guest's NIC uses.
     public var linksInUse: Set<LinkName> { Set(guests.flatMap { $0.nics.flatMap(\.uses) }) }
 
-    /// Rebuilds what can be known from the kernel alone: links carrying vlanwire's mark.
-    public static func rebuilt(from observed: ObservedState) -> VLANWireState {
-        let marked = observed.links.filter(\.isMarkedByVLANWire).compactMap { link -> CreatedLink? in
+    /// Rebuilds what can be known from the kernel alone: links carrying this state's mark.
+    public static func rebuilt(from observed: ObservedState, mark: LinkMark) -> VLANWireState {
+        let marked = observed.links.filter { $0.isMarked(by: mark) }.compactMap { link -> CreatedLink? in
             guard let name = try? LinkName(link.name) else { return nil }
             return CreatedLink(name: name, index: link.index, kind: link.kind ?? "unknown")
         }
         // Users are unknown only when there is something whose users could be unknown: a first run
         // on a fresh host (no file, no marked link) starts a state that may delete what it creates.
-        // (Before, every fresh state was "users unknown", so nothing vlanwire created was ever deleted
-        // until a `vlanwire reconcile`; found by the lab's SIGKILL test.)
         return VLANWireState(createdLinks: marked, usersUnknown: !marked.isEmpty)
     }
 }
 
 extension VLANWireState {
-    /// Links carrying vlanwire's mark that the state does not list: a run killed (SIGKILL) after
+    /// Links carrying this state's mark that the state does not list: a run killed (SIGKILL) after
     /// creating them and before storing its state (every run records what it created before it
     /// releases the lock, so under the lock nothing else can explain them). Adopted as created, so
-    /// a later release can delete them once nothing uses them; a link without the mark is never
-    /// adopted (a killed run can leak an unmarked link, never make vlanwire delete a foreign one).
-    public func adoptingOrphans(in observed: ObservedState) -> (state: VLANWireState, adopted: [LinkName]) {
+    /// a later release can delete them once nothing uses them. A link without the mark is never
+    /// adopted (a killed run can leak an unmarked link, never make vlanwire delete a foreign one),
+    /// nor one with another state's mark (that state's runs hold another lock: see `LinkMark`).
+    public func adoptingOrphans(in observed: ObservedState, mark: LinkMark) -> (state: VLANWireState, adopted: [LinkName]) {
         var next = self
         var adopted: [LinkName] = []
-        for link in observed.links where link.isMarkedByVLANWire {
+        for link in observed.links where link.isMarked(by: mark) {
             guard let name = try? LinkName(link.name), created(name) == nil else { continue }
             next.createdLinks.append(CreatedLink(name: name, index: link.index, kind: link.kind ?? "unknown"))
             adopted.append(name)

@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+import VLANWire
+
+/// Everything after `vlanwire hook qemu` is libvirt's: guest names that look like options (`-h`,
+/// `--help`, `-x`, `--`), with spaces, or 200 bytes of UTF-8 are guests, wired like any other.
+/// Before, a guest named `-h` got the help text and exit 0 at prepare (it started unwired) and one
+/// named `-x` failed its migration with "Unknown option".
+extension Reliability {
+    @Suite("libvirt's hook arguments are never options", .enabled(if: Host.canRunBinary, Host.binaryComment), .serialized)
+    struct HookArgumentTests {
+        static let mac = "52:54:00:00:00:01"
+
+        static let names: [String] = [
+            "-h", "--help", "-x", "--", "web 1 (spaces)",
+            // 200 bytes of UTF-8: 100 two-byte letters.
+            String(repeating: "é", count: 100),
+        ]
+
+        /// A guest whose NIC is a full trunk on classic br0 (what this kernel's bridges can enforce):
+        /// `start` must move its tap from br1 into br0.
+        static func domain(_ name: String) -> [UInt8] {
+            let escaped = name.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            return Array("""
+                <domain type='kvm'><name>\(escaped)</name>
+                <metadata><vw:vlans xmlns:vw='urn:vlanwire:1'><vw:interface mac='\(mac)'><vw:vlan trunk='yes' tags='1-4094'/></vw:interface></vw:vlans></metadata>
+                <devices><interface type='bridge'><mac address='\(mac)'/><source bridge='br0'/><target dev='vnet0'/></interface></devices>
+                </domain>
+                """.utf8)
+        }
+
+        @Test(arguments: names)
+        func aGuestNamedLikeAnOptionIsWiredAndReleased(_ name: String) throws {
+            #expect(name.utf8.count <= 200)
+            try withScene { scene in
+                try scene.ip("link", "add", "br0", "type", "bridge")
+                try scene.ip("link", "add", "br1", "type", "bridge")
+                try scene.tap("vnet0", mac: Self.mac, in: "br1")
+                let xml = Self.domain(name)
+
+                let prepare = try Run.hook(scene, guest: name, "prepare", xml: xml, config: nil)
+                #expect(prepare.status == 0 && prepare.stdout.isEmpty && prepare.stderr.isEmpty, "\(prepare)")
+                #expect(!prepare.stdout.contains("USAGE") && !prepare.stderr.contains("option"), "\(prepare)")
+
+                let start = try Run.hook(scene, guest: name, "start", xml: xml, config: nil)
+                #expect(start.status == 0 && start.stdout.isEmpty, "\(start)")
+                #expect(try scene.snapshot().link(named: "vnet0")?.master == "br0", "start wired guest '\(name)': its tap is in br0")
+                #expect(try storedState(scene.stateDirectory).guest(named: name)?.nics.first?.tap?.rawValue == "vnet0")
+
+                // migrate is a filter: the XML comes back byte for byte, exit 0.
+                let migrate = try Run.hook(scene, guest: name, "migrate", xml: xml, config: nil)
+                #expect(migrate.status == 0, "\(migrate)")
+                #expect(Array(migrate.stdout.utf8) == xml, "migrate echoes the domain XML unchanged")
+
+                let release = try Run.hook(scene, guest: name, "release", xml: xml, config: nil)
+                #expect(release.status == 0 && release.stdout.isEmpty, "\(release)")
+                #expect(try storedState(scene.stateDirectory).guest(named: name) == nil, "release forgot '\(name)'")
+            }
+        }
+
+        /// `vlanwire hook --help` is still help: only `hook qemu ...` is libvirt's call.
+        @Test func helpOfTheHookCommandItselfStillWorks() throws {
+            let run = try Run.process(Host.binary, ["hook", "--help"])
+            #expect(run.status == 0 && run.stdout.contains("USAGE: vlanwire hook"), "\(run)")
+        }
+    }
+}
