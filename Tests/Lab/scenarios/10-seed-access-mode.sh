@@ -27,7 +27,8 @@ check_links prepared \
     "eth0.5 is a VLAN 5 leg on eth0, port of br05" 'L("eth0.5") | .link == "eth0" and .linkinfo.info_data.id == 5 and .master == "br05"' \
     "br01 and br05 are bridges, up" '[L("br01"), L("br05")] | all(.linkinfo.info_kind == "bridge" and (.flags | index("UP")))' \
     "eth0 itself is in no bridge (access mode)" 'L("eth0").master == null' \
-    "vlanwire marked what it created (alias vlanwire)" '[L("eth0.1"), L("eth0.5"), L("br01"), L("br05")] | all(.ifalias == "vlanwire")'
+    "vlanwire marked what it created with its state's mark (alias vlanwire:$VLANWIRE_STATE_DIR: not the host's own state)" \
+    '[L("eth0.1"), L("eth0.5"), L("br01"), L("br05")] | all(.ifalias == "vlanwire:'"$VLANWIRE_STATE_DIR"'")'
 
 make_access_guest g1 vnet0 1 1;  tap vnet0 fe:54:00:00:00:01 br01   # app1: 10.1.0.1
 make_access_guest g5 vnet1 5 2;  tap vnet1 fe:54:00:00:00:02 br05   # app2: 10.5.0.2
