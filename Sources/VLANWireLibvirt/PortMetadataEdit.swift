@@ -40,8 +40,10 @@ public struct PortMetadataEdit: Equatable, Sendable {
     public var previous: PortPolicy?
     /// The NIC's policy in the metadata after (nil: no entry).
     public var requested: PortPolicy?
-    /// Every entry after the change, in the order of the guest's NICs.
+    /// Every entry after the change, in the order of the guest's NICs, then pending ones by MAC.
     public var entries: [PortEntry]
+    /// The guest has no NIC with this MAC yet: the policy waits for one (hot-plug).
+    public var pending: Bool
 
     /// Whether anything is to be written.
     public var changesMetadata: Bool { previous != requested }
@@ -56,21 +58,15 @@ public struct PortMetadataEdit: Equatable, Sendable {
 extension DomainDescription {
     /// Validates `request` for the NIC with `mac` against this definition, and returns the edit.
     ///
-    /// Refused (nothing to write) when the guest has no NIC with that MAC, or when a policy is to
-    /// be set on a NIC vlanwire does not wire: not `type='bridge'`/`'network'` (direct/macvtap,
-    /// hostdev, user…), an Open vSwitch (or other `<virtualport>`) port, or a NIC carrying
-    /// libvirt's own `<vlan>`. Clearing is always allowed: it is how a stale entry is removed.
+    /// Refused (nothing to write) when a policy is to be set on a NIC vlanwire does not wire: not
+    /// `type='bridge'`/`'network'` (direct/macvtap, hostdev, user…), an Open vSwitch (or other
+    /// `<virtualport>`) port, or a NIC carrying libvirt's own `<vlan>`. A MAC the guest has no NIC
+    /// for is a pending policy, for a NIC to be hot-plugged later. Clearing is always allowed.
     public func portMetadataEdit(mac: MACAddress, request: PortRequest) throws(Refusal) -> PortMetadataEdit {
         func refuse(_ cause: String, fix: String? = nil) -> Refusal {
             Refusal(Problem(guest: name, mac: mac, cause: cause, fix: fix))
         }
-        guard let interface = interface(mac: mac) else {
-            let known = interfaces.compactMap(\.mac).map(\.description)
-            throw refuse("the guest has no NIC with this MAC"
-                         + (known.isEmpty ? " (it has no NIC with a MAC)" : " (its NICs: \(known.joined(separator: ", ")))"),
-                         fix: "give one of the guest's MACs (virsh domiflist \(name) lists them)")
-        }
-        if request != .clear {
+        if request != .clear, let interface = interface(mac: mac) {
             guard interface.type == "bridge" || interface.type == "network" else {
                 throw refuse("a type='\(interface.type)' interface is not a Linux bridge port, so vlanwire does not wire it",
                              fix: "use <interface type='bridge'> or type='network'")
@@ -86,9 +82,11 @@ extension DomainDescription {
         }
         var policies = metadata
         policies[mac] = request.policy
-        let entries = interfaces.compactMap(\.mac).reduce(into: [MACAddress]()) { if !$0.contains($1) { $0.append($1) } }
-            .compactMap { nic in policies[nic].map { PortEntry(mac: nic, policy: $0) } }
-        return PortMetadataEdit(guest: name, mac: mac, previous: metadata[mac], requested: request.policy, entries: entries)
+        let nics = interfaces.compactMap(\.mac).reduce(into: [MACAddress]()) { if !$0.contains($1) { $0.append($1) } }
+        let order = nics + policies.keys.filter { !nics.contains($0) }.sorted()
+        let entries = order.compactMap { nic in policies[nic].map { PortEntry(mac: nic, policy: $0) } }
+        return PortMetadataEdit(guest: name, mac: mac, previous: metadata[mac], requested: request.policy, entries: entries,
+                                pending: interface(mac: mac) == nil)
     }
 }
 

@@ -28,9 +28,12 @@ public struct PortChange: Equatable, Sendable, Codable, CustomStringConvertible 
     /// does not move a running tap's VLANs). Filled by the caller that wires the kernel
     /// (`vlanwire set-port --live`); nil otherwise.
     public var reapplied: GuestReconcile?
+    /// The guest has no NIC with this MAC yet: the policy applies once one is hot-plugged.
+    public var pending: Bool
 
     public init(guest: String, mac: MACAddress, policy: PortPolicy?, previous: PortPolicy?, persistent: Outcome,
-                live: Outcome, running: Bool, reapplied: GuestReconcile? = nil) {
+                live: Outcome, running: Bool, reapplied: GuestReconcile? = nil, pending: Bool = false) {
+        self.pending = pending
         self.guest = guest
         self.mac = mac
         self.policy = policy
@@ -60,6 +63,9 @@ public struct PortChange: Equatable, Sendable, Codable, CustomStringConvertible 
         case .notRunning: "none (not running)"
         }
         lines.append("persistent definition: \(persistent.rawValue); live definition: \(liveText)")
+        if pending, policy != nil {
+            lines.append("pending: the guest has no NIC with this MAC yet; the policy applies when one is hot-plugged (vlanwire watch wires it)")
+        }
         if let reapplied {
             var text = reapplied.text
             // "GUEST: ..." -> "running guest: ..."
@@ -72,7 +78,7 @@ public struct PortChange: Equatable, Sendable, Codable, CustomStringConvertible 
     }
 
     enum CodingKeys: String, CodingKey {
-        case guest, mac, policy, previous, persistent, live, running, reapplied
+        case guest, mac, policy, previous, persistent, live, running, reapplied, pending
     }
 
     /// Absent values are written as `null`, not left out, so scripts see every key.
@@ -86,6 +92,7 @@ public struct PortChange: Equatable, Sendable, Codable, CustomStringConvertible 
         try container.encode(live, forKey: .live)
         try container.encode(running, forKey: .running)
         try container.encode(reapplied, forKey: .reapplied)
+        try container.encode(pending, forKey: .pending)
     }
 }
 
@@ -144,7 +151,7 @@ extension LibvirtConnection {
         // Writing: persistent first, then live; each read back.
         var change = PortChange(guest: domain.name, mac: mac, policy: request.policy, previous: persistentEdit.previous,
                                 persistent: .unchanged, live: live ? (running ? .unchanged : .notRunning) : .notRequested,
-                                running: running)
+                                running: running, pending: persistentEdit.pending)
         if persistentEdit.changesMetadata {
             do {
                 try domain.setMetadata(persistentElement, scope: .config)

@@ -15,6 +15,18 @@ public struct DomainDescription: Equatable, Sendable {
     }
 
     public func interface(mac: MACAddress) -> DomainInterface? { interfaces.first { $0.mac == mac } }
+
+    /// Metadata policies for MACs the guest has no NIC for (yet): they wait for a NIC with that MAC
+    /// (hot-plugged later: `virsh attach-interface --mac`), which `vlanwire watch` then wires.
+    public var pendingPolicies: [(mac: MACAddress, policy: PortPolicy)] {
+        metadata.filter { entry in !interfaces.contains { $0.mac == entry.key } }
+            .sorted { $0.key < $1.key }.map { (mac: $0.key, policy: $0.value) }
+    }
+
+    /// One note per pending policy, for plan, status and doctor.
+    public var pendingPolicyNotes: [String] {
+        pendingPolicies.map { "NIC \($0.mac): policy \($0.policy) is pending: no NIC with this MAC yet (it applies when one is hot-plugged)" }
+    }
 }
 
 /// One `<interface>` of a domain, of any type.

@@ -26,7 +26,7 @@ extension DomainDescription {
                 problems.append(Problem(guest: guest, nic: problem.nic, cause: problem.cause, fix: problem.fix))
             }
         }
-        let metadata = VLANWireMetadataReader.read(root: root, guest: guest, interfaces: interfaces, problems: &problems)
+        let metadata = VLANWireMetadataReader.read(root: root, guest: guest, problems: &problems)
         guard problems.isEmpty else { throw Refusal(problems) }
         self.init(name: guest, uuid: root.child(named: "uuid").map { String($0.text.trimmingASCIIWhitespace) },
                   interfaces: interfaces, metadata: metadata)
@@ -71,8 +71,7 @@ extension DomainInterface {
 enum VLANWireMetadataReader {
     static let vlanAttributes: Set<String> = ["trunk", "tags", "native"]
 
-    static func read(root: XMLElement, guest: String, interfaces: [DomainInterface],
-                     problems: inout [Problem]) -> [MACAddress: PortPolicy] {
+    static func read(root: XMLElement, guest: String, problems: inout [Problem]) -> [MACAddress: PortPolicy] {
         let namespace = VLANWireMetadata.namespace
         var policies: [MACAddress: PortPolicy] = [:]
         var seen: Set<MACAddress> = []
@@ -95,11 +94,7 @@ enum VLANWireMetadataReader {
                                         fix: "keep one <vw:interface> per MAC"))
                 continue
             }
-            guard interfaces.contains(where: { $0.mac == mac }) else {
-                problems.append(Problem(guest: guest, mac: mac, cause: "vlanwire metadata names a MAC this guest has no interface for",
-                                        fix: "correct the MAC or remove the entry (virsh domiflist \(guest) lists the NICs)"))
-                continue
-            }
+            // A MAC the guest has no NIC for is a pending policy (see `DomainDescription.pendingPolicies`).
             do {
                 policies[mac] = try policy(of: entry)
             } catch {

@@ -46,7 +46,7 @@ public struct Planner: Sendable {
         }
         guard builder.problems.isEmpty else { throw Refusal(builder.problems) }
         let record = GuestRecord(name: domain.name, uuid: domain.uuid, nics: records)
-        return Plan(guest: domain.name, operation: operation, nics: nics, actions: builder.actions, notes: builder.notes,
+        return Plan(guest: domain.name, operation: operation, nics: nics, actions: builder.actions, notes: builder.notes + domain.pendingPolicyNotes,
                     record: record)
     }
 
