@@ -77,6 +77,21 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // eventfd and signalfd, which Swift's Glibc module does not export.
+        .target(name: "CWatchShims"),
+        // `vlanwire watch`: libvirt's domain events and the kernel's link announcements drive repairs.
+        .target(
+            name: "VLANWireWatch",
+            dependencies: [
+                "CWatchShims",
+                "VLANWire",
+                "VLANWireNetlink",
+                "VLANWireHost",
+                "VLANWireLibvirt",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "vlanwire",
             dependencies: [
@@ -84,6 +99,7 @@ let package = Package(
                 "VLANWireNetlink",
                 "VLANWireHost",
                 "VLANWireLibvirt",
+                "VLANWireWatch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -115,6 +131,18 @@ let package = Package(
                 "VLANWireHost",
                 "vlanwire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // vlanwire watch: which guests a change concerns (pure), and the kernel's link announcements (root).
+        .testTarget(
+            name: "VLANWireWatchTests",
+            dependencies: [
+                "VLANWire",
+                "VLANWireNetlink",
+                "VLANWireLibvirt",
+                "VLANWireWatch",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static struct clibvirt_functions table;
@@ -70,6 +71,13 @@ int clibvirt_load(char *errbuf, size_t len) {
     CLIBVIRT_RESOLVE(virNetworkSetAutostart);
     CLIBVIRT_RESOLVE(virNetworkIsActive);
     CLIBVIRT_RESOLVE(virNetworkIsPersistent);
+    CLIBVIRT_RESOLVE(virEventRegisterDefaultImpl);
+    CLIBVIRT_RESOLVE(virEventRunDefaultImpl);
+    CLIBVIRT_RESOLVE(virConnectDomainEventRegisterAny);
+    CLIBVIRT_RESOLVE(virConnectDomainEventDeregisterAny);
+    CLIBVIRT_RESOLVE(virConnectRegisterCloseCallback);
+    CLIBVIRT_RESOLVE(virConnectUnregisterCloseCallback);
+    CLIBVIRT_RESOLVE(virConnectSetKeepAlive);
 #undef CLIBVIRT_RESOLVE
 
     // Before any other libvirt call, so not even the first connection attempt prints.
@@ -79,4 +87,81 @@ int clibvirt_load(char *errbuf, size_t len) {
 
 const struct clibvirt_functions *clibvirt_table(void) {
     return &table;
+}
+
+// The sink and its argument, shared by the four callbacks of one registration (freed by libvirt
+// through clibvirt_free_target when the last callback is deregistered or the connection closes).
+struct clibvirt_event_target {
+    clibvirt_domain_event_sink sink;
+    void (*release)(void *opaque);
+    void *opaque;
+    int references;
+};
+
+static void clibvirt_drop_target(struct clibvirt_event_target *target, int count) {
+    // libvirt may free from its event thread while another callback is deregistered elsewhere.
+    if (__atomic_sub_fetch(&target->references, count, __ATOMIC_ACQ_REL) == 0) {
+        target->release(target->opaque);
+        free(target);
+    }
+}
+
+static void clibvirt_free_target(void *opaque) { clibvirt_drop_target(opaque, 1); }
+
+static void clibvirt_on_lifecycle(virConnectPtr conn, virDomainPtr domain, int event, int detail, void *opaque) {
+    (void)conn;
+    (void)detail;
+    struct clibvirt_event_target *target = opaque;
+    target->sink(CLIBVIRT_EVENT_LIFECYCLE, domain, event, NULL, target->opaque);
+}
+
+static void clibvirt_on_device_added(virConnectPtr conn, virDomainPtr domain, const char *alias, void *opaque) {
+    (void)conn;
+    struct clibvirt_event_target *target = opaque;
+    target->sink(CLIBVIRT_EVENT_DEVICE_ADDED, domain, 0, alias, target->opaque);
+}
+
+static void clibvirt_on_device_removed(virConnectPtr conn, virDomainPtr domain, const char *alias, void *opaque) {
+    (void)conn;
+    struct clibvirt_event_target *target = opaque;
+    target->sink(CLIBVIRT_EVENT_DEVICE_REMOVED, domain, 0, alias, target->opaque);
+}
+
+static void clibvirt_on_metadata_change(virConnectPtr conn, virDomainPtr domain, int type, const char *nsuri,
+                                        void *opaque) {
+    (void)conn;
+    struct clibvirt_event_target *target = opaque;
+    target->sink(CLIBVIRT_EVENT_METADATA_CHANGE, domain, type, nsuri, target->opaque);
+}
+
+int clibvirt_watch_domain_events(virConnectPtr conn, clibvirt_domain_event_sink sink, void (*release)(void *opaque),
+                                 void *opaque, int ids[CLIBVIRT_EVENT_COUNT]) {
+    static const int event_ids[CLIBVIRT_EVENT_COUNT] = {
+        VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
+        VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
+    };
+    const virConnectDomainEventGenericCallback callbacks[CLIBVIRT_EVENT_COUNT] = {
+        VIR_DOMAIN_EVENT_CALLBACK(clibvirt_on_lifecycle), VIR_DOMAIN_EVENT_CALLBACK(clibvirt_on_device_added),
+        VIR_DOMAIN_EVENT_CALLBACK(clibvirt_on_device_removed), VIR_DOMAIN_EVENT_CALLBACK(clibvirt_on_metadata_change),
+    };
+    struct clibvirt_event_target *target = malloc(sizeof *target);
+    if (target == NULL) {
+        release(opaque);
+        return -1;
+    }
+    target->sink = sink;
+    target->release = release;
+    target->opaque = opaque;
+    target->references = CLIBVIRT_EVENT_COUNT;
+    for (int i = 0; i < CLIBVIRT_EVENT_COUNT; i++) {
+        ids[i] = table.virConnectDomainEventRegisterAny(conn, NULL, event_ids[i], callbacks[i], target,
+                                                        clibvirt_free_target);
+        if (ids[i] < 0) {
+            for (int j = 0; j < i; j++) table.virConnectDomainEventDeregisterAny(conn, ids[j]);
+            // Registrations that never happened never call clibvirt_free_target.
+            clibvirt_drop_target(target, CLIBVIRT_EVENT_COUNT - i);
+            return -1;
+        }
+    }
+    return 0;
 }

@@ -82,3 +82,30 @@ extension Logger {
         return Logger(label: "vlanwire.\(name)") { StderrLogHandler(label: $0, level: level) }
     }
 }
+
+/// `vlanwire watch`'s log: one line per event on stderr, as text (`TIME LEVEL: message`) or as a
+/// JSON object per line (`--json`). Under systemd, both reach the journal.
+public struct WatchLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level
+    public let json: Bool
+
+    public init(level: Logger.Level, json: Bool) {
+        logLevel = level
+        self.json = json
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        let message = "\(event.message)".withoutControlCharacters
+        let time = WatchStatus.now()
+        let line = json
+            ? JSON.encode(["time": time, "level": "\(event.level)", "message": message], pretty: false) + "\n"
+            : "\(time) \(event.level): \(message)\n"
+        _ = line.withCString { write(2, $0, strlen($0)) }
+    }
+}

@@ -114,7 +114,7 @@ public struct StateStore: Sendable {
         return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
     }
 
-    private func prepareDirectory() throws {
+    func prepareDirectory() throws {
         var parent = ""
         for component in directory.split(separator: "/") {
             parent += "/" + component
@@ -163,10 +163,16 @@ public struct StateStore: Sendable {
     }
 
     private func save(_ state: VLANWireState) throws {
-        let temporary = "\(statePath).\(getpid()).tmp"
+        try replaceFile(statePath, with: state.stateJSON(), sync: true)
+    }
+
+    /// Writes `bytes` to a temp file beside `path` (0600, never through a symlink) and renames it
+    /// over `path`, so a reader sees the old file or the new one; `sync` flushes it first.
+    func replaceFile(_ path: String, with bytes: [UInt8], sync: Bool) throws {
+        let temporary = "\(path).\(getpid()).tmp"
+        unlink(temporary)
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw failure(temporary, "cannot create") }
-        let bytes = state.stateJSON()
         var written = 0
         while written < bytes.count {
             let count = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
@@ -178,11 +184,11 @@ public struct StateStore: Sendable {
             }
             written += count
         }
-        fsync(fd)
+        if sync { fsync(fd) }
         close(fd)
-        guard rename(temporary, statePath) == 0 else {
+        guard rename(temporary, path) == 0 else {
             unlink(temporary)
-            throw failure(statePath, "rename")
+            throw failure(path, "rename")
         }
     }
 

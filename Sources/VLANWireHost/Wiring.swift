@@ -94,7 +94,10 @@ public struct Wiring {
             probed.capabilities = handle.probedCapabilities()
             plan = try planned(probed)
         }
-        for note in plan.notes { logger.notice("\(domain.name) \(operation.rawValue): \(note)") }
+        // Notes that come with changes are news; alone (a pending policy) they would repeat on every run.
+        for note in plan.notes {
+            logger.log(level: plan.actions.isEmpty ? .debug : .notice, "\(domain.name) \(operation.rawValue): \(note)")
+        }
         let report: ExecutionReport
         do throws(ExecutionError) {
             report = try Executor(handle: handle, mark: store.mark, faultInjection: faultInjection, logger: logger)

@@ -22,7 +22,7 @@ struct VLANWireCommand: ParsableCommand {
             from the kernel's bridges.
             """,
         subcommands: [HookCommand.self, PlanCommand.self, ApplyCommand.self, ReleaseCommand.self, Status.self,
-                      InterfaceXMLCommand.self, NetworksCommand.self, SetPortCommand.self, InstallHookCommand.self, ReconcileCommand.self, DoctorCommand.self, TraceCommand.self]
+                      InterfaceXMLCommand.self, NetworksCommand.self, SetPortCommand.self, InstallHookCommand.self, ReconcileCommand.self, WatchCommand.self, DoctorCommand.self, TraceCommand.self]
     )
 
     /// Usage errors exit 2 (as most Unix tools do); refusals exit 1.

@@ -53,6 +53,15 @@ struct clibvirt_functions {
     __typeof__(virNetworkSetAutostart) * _Nonnull virNetworkSetAutostart;
     __typeof__(virNetworkIsActive) * _Nonnull virNetworkIsActive;
     __typeof__(virNetworkIsPersistent) * _Nonnull virNetworkIsPersistent;
+
+    // Events (`vlanwire watch`): libvirt's own event loop, domain events, connection loss.
+    __typeof__(virEventRegisterDefaultImpl) * _Nonnull virEventRegisterDefaultImpl;
+    __typeof__(virEventRunDefaultImpl) * _Nonnull virEventRunDefaultImpl;
+    __typeof__(virConnectDomainEventRegisterAny) * _Nonnull virConnectDomainEventRegisterAny;
+    __typeof__(virConnectDomainEventDeregisterAny) * _Nonnull virConnectDomainEventDeregisterAny;
+    __typeof__(virConnectRegisterCloseCallback) * _Nonnull virConnectRegisterCloseCallback;
+    __typeof__(virConnectUnregisterCloseCallback) * _Nonnull virConnectUnregisterCloseCallback;
+    __typeof__(virConnectSetKeepAlive) * _Nonnull virConnectSetKeepAlive;
 };
 
 /// Loads libvirt.so.0 (RTLD_NOW | RTLD_LOCAL: every symbol resolved now, none leaked into the
@@ -64,5 +73,30 @@ int clibvirt_load(char * _Nonnull errbuf, size_t len);
 
 /// The table `clibvirt_load` filled. Only valid after it returned 0.
 const struct clibvirt_functions * _Nonnull clibvirt_table(void);
+
+/// The domain events `vlanwire watch` follows, in the order of `clibvirt_watch_domain_events`' ids.
+enum clibvirt_domain_event {
+    CLIBVIRT_EVENT_LIFECYCLE = 0,       // detail: virDomainEventType; text: NULL
+    CLIBVIRT_EVENT_DEVICE_ADDED = 1,    // text: the device's alias (net0)
+    CLIBVIRT_EVENT_DEVICE_REMOVED = 2,  // text: the device's alias
+    CLIBVIRT_EVENT_METADATA_CHANGE = 3, // detail: virDomainMetadataType; text: the namespace URI or NULL
+    CLIBVIRT_EVENT_COUNT = 4,
+};
+
+/// Where every domain event goes: `event` from `clibvirt_domain_event`, the domain (valid during
+/// the call only), an event-specific number and text (see the enum), and the caller's `opaque`.
+typedef void (*clibvirt_domain_event_sink)(int event, virDomainPtr _Nonnull domain, int detail,
+                                           const char * _Nullable text, void * _Nullable opaque);
+
+/// Why: each domain event has a callback of its own C type, registered through the one generic
+/// type with libvirt's VIR_DOMAIN_EVENT_CALLBACK cast, which Swift cannot spell. Registers the four
+/// events above on `conn` (all domains), each forwarding to `sink` with `opaque`, and writes the
+/// callback ids to `ids`. Once libvirt has dropped all four (deregistered, or the connection
+/// closed) it calls `release(opaque)`. Returns 0, or -1 with libvirt's error set after
+/// deregistering what was registered (`release` is called then too). Callbacks run on the thread
+/// that runs `virEventRunDefaultImpl`.
+int clibvirt_watch_domain_events(virConnectPtr _Nonnull conn, clibvirt_domain_event_sink _Nonnull sink,
+                                 void (* _Nonnull release)(void * _Nullable opaque), void * _Nullable opaque,
+                                 int ids[_Nonnull CLIBVIRT_EVENT_COUNT]);
 
 #endif

@@ -106,6 +106,32 @@ enum LinkParser {
         }
     }
 
+    /// A link announcement (RTM_NEWLINK/RTM_DELLINK of any family, RTM_NEWVLAN/RTM_DELVLAN);
+    /// nil for anything else or a malformed message.
+    static func change(_ header: UnsafeMutablePointer<nlmsghdr>) -> LinkMonitor.Change? {
+        switch Int32(header.pointee.nlmsg_type) {
+        case Int32(RTM_NEWLINK), Int32(RTM_DELLINK):
+            guard let info = info(header) else { return nil }
+            let table = attributes(of: header, maximum: CNETLINK_IFLA_MAX)
+            let name = table?[Int(IFLA_IFNAME)].map { String(cString: nla_get_string($0)) }
+            let master = table?[Int(IFLA_MASTER)].map { Int32(bitPattern: nla_get_u32($0)) }.flatMap { $0 > 0 ? $0 : nil }
+            // An AF_BRIDGE RTM_DELLINK removes port VLANs or a port, not the link itself.
+            let removed = header.pointee.nlmsg_type == UInt16(RTM_DELLINK) && info.ifi_family != UInt8(AF_BRIDGE)
+            let mac = table?[Int(IFLA_ADDRESS)].flatMap { address -> MACAddress? in
+                guard nla_len(address) == 6 else { return nil }
+                return MACAddress(octets: Array(UnsafeRawBufferPointer(start: nla_data(address), count: 6)))
+            }
+            return LinkMonitor.Change(index: info.ifi_index, name: name, masterIndex: master, mac: mac, removed: removed)
+        case Int32(RTM_NEWVLAN), Int32(RTM_DELVLAN):
+            // struct br_vlan_msg: family (u8), two reserved fields (u8, u16), then the port's ifindex (u32).
+            guard nlmsg_datalen(header) >= 8 else { return nil }
+            let index = Int32(bitPattern: nlmsg_data(header).loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+            return LinkMonitor.Change(index: index, name: nil, masterIndex: nil, mac: nil, removed: false)
+        default:
+            return nil
+        }
+    }
+
     /// nil for a message that is not a well-formed RTM_NEWLINK; empty ranges for a link without VLANs.
     static func bridgeVLANs(_ header: UnsafeMutablePointer<nlmsghdr>) -> ParsedBridgeVLANs? {
         guard header.pointee.nlmsg_type == UInt16(RTM_NEWLINK), let info = info(header),
