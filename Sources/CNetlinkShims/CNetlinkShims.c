@@ -16,12 +16,13 @@ static int put_vlan_info(struct nl_msg *msg, uint16_t vid, uint16_t flags) {
     return nla_put(msg, IFLA_BRIDGE_VLAN_INFO, sizeof(info), &info);
 }
 
-int cnetlink_bridge_vlan_request(int command, int port_index, const struct cnetlink_vlan_range *ranges,
+int cnetlink_bridge_vlan_request(int command, int port_index, int self, const struct cnetlink_vlan_range *ranges,
                                  size_t count, struct nl_msg **result) {
     if (command != RTM_SETLINK && command != RTM_DELLINK) return -NLE_INVAL;
     // Exact size: a range is two 8-byte attributes, a lone VLAN one; no page-size surprise for
     // ports with thousands of ranges.
-    size_t size = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct ifinfomsg)) + NLA_HDRLEN;
+    size_t size = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct ifinfomsg)) + NLA_HDRLEN
+        + (self ? nla_total_size(sizeof(uint16_t)) : 0);
     for (size_t i = 0; i < count; i++) {
         size += (ranges[i].first == ranges[i].last ? 1 : 2) * nla_total_size(sizeof(struct bridge_vlan_info));
     }
@@ -34,6 +35,7 @@ int cnetlink_bridge_vlan_request(int command, int port_index, const struct cnetl
 
     struct nlattr *af_spec = nla_nest_start(msg, IFLA_AF_SPEC);
     if (af_spec == NULL) goto full;
+    if (self && nla_put_u16(msg, IFLA_BRIDGE_FLAGS, BRIDGE_FLAGS_SELF) < 0) goto full;
     for (size_t i = 0; i < count; i++) {
         const struct cnetlink_vlan_range *range = &ranges[i];
         uint16_t flags = range->flags & (BRIDGE_VLAN_INFO_PVID | BRIDGE_VLAN_INFO_UNTAGGED);
@@ -117,6 +119,8 @@ int cnetlink_bridge_options_request(int ifindex, const char *name, int nlm_flags
         nla_put_u8(msg, IFLA_BR_NF_CALL_IP6TABLES, options->nf_call_ip6tables) < 0) goto full;
     if ((present & CNETLINK_BRIDGE_NF_CALL_ARPTABLES) &&
         nla_put_u8(msg, IFLA_BR_NF_CALL_ARPTABLES, options->nf_call_arptables) < 0) goto full;
+    if ((present & CNETLINK_BRIDGE_VLAN_DEFAULT_PVID) &&
+        nla_put_u16(msg, IFLA_BR_VLAN_DEFAULT_PVID, options->vlan_default_pvid) < 0) goto full;
     nla_nest_end(msg, data);
     nla_nest_end(msg, link_info);
     *result = msg;

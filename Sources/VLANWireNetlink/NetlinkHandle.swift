@@ -178,7 +178,9 @@ public final class NetlinkHandle {
                 forwardDelay: Int(options.forward_delay),
                 nfCallIPTables: flag(CNETLINK_BRIDGE_NF_CALL_IPTABLES, options.nf_call_iptables),
                 nfCallIP6Tables: flag(CNETLINK_BRIDGE_NF_CALL_IP6TABLES, options.nf_call_ip6tables),
-                nfCallARPTables: flag(CNETLINK_BRIDGE_NF_CALL_ARPTABLES, options.nf_call_arptables))
+                nfCallARPTables: flag(CNETLINK_BRIDGE_NF_CALL_ARPTABLES, options.nf_call_arptables),
+                defaultPVID: options.present & CNETLINK_BRIDGE_VLAN_DEFAULT_PVID.rawValue != 0 ? Int(options.vlan_default_pvid) : nil,
+                selfVLANs: vlans.map(Self.portVLANs))
         }
         if let master = link.masterIndex, bridges.contains(master) {
             let state = link.portState.flatMap { LinkParser.portStates.indices.contains(Int($0)) ? LinkParser.portStates[Int($0)] : nil }
@@ -308,6 +310,28 @@ public final class NetlinkHandle {
         options.vlan_filtering = enabled ? 1 : 0
         let context = RequestContext(operation: "set vlan_filtering \(enabled ? 1 : 0) on \(bridge)", links: [bridge.rawValue])
         try request(LinkRequest.bridgeOptions(bridge, create: false, options, context), context)
+    }
+
+    /// Fail closed: ports that join `bridge` from now on carry no VLAN (`vlan_default_pvid 0`)
+    /// until vlanwire wires them. Setting the default strips `defaultVLAN` from every port still on
+    /// it (PVID and untagged), the bridge itself included, so the same write gives it back to
+    /// `keeping` (the bridge's own name: its self entry): one write, handled back to back.
+    ///
+    /// Equivalent to: `ip link set BRIDGE type bridge vlan_default_pvid 0`, then per kept port
+    /// `bridge vlan add dev PORT vid 1 pvid untagged` (with `self` for the bridge).
+    public func closeNewPorts(bridge: LinkName, defaultVLAN: VLANID, keeping ports: [LinkName]) throws(NetlinkError) {
+        var options = cnetlink_bridge_options()
+        options.present = CNETLINK_BRIDGE_VLAN_DEFAULT_PVID.rawValue
+        options.vlan_default_pvid = 0
+        let context = RequestContext(operation: "set vlan_default_pvid 0 on \(bridge), keeping VLAN \(defaultVLAN) on \(ports.map(\.rawValue).joined(separator: ", "))",
+                                     links: [bridge.rawValue] + ports.map(\.rawValue))
+        let pinned = [cnetlink_vlan_range(first: defaultVLAN.value, last: defaultVLAN.value,
+                                          flags: UInt16(BRIDGE_VLAN_INFO_PVID) | UInt16(BRIDGE_VLAN_INFO_UNTAGGED))]
+        var messages = [try LinkRequest.bridgeOptions(bridge, create: false, options, context)]
+        for port in ports {
+            messages.append(try LinkRequest.portVLANs(portIndex: try index(of: port), add: true, isSelf: port == bridge, pinned, context))
+        }
+        try send(context) { () throws(NetlinkError) in try socket.acknowledgedTogether(messages, context) }
     }
 
     /// The bridge's own netfilter switches (kernels with br_netfilter built in or loaded).

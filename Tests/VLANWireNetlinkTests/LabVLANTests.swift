@@ -41,6 +41,34 @@ struct LabVLANTests {
         return result
     }
 
+    /// Fail closed: vlan_default_pvid 0 on a bridge in use. The kernel strips VLAN 1 from every
+    /// port still on it and from the bridge itself; `closeNewPorts` gives it back to those it keeps
+    /// in the same write (the frames across the change: lab scenario 26-watch). A port that joins
+    /// afterwards carries no VLAN at all.
+    @Test func closingABridgeKeepsTheDefaultOnKeptPortsAndNewPortsGetNone() throws {
+        try withScene { scene in
+            try Self.buildScene(scene)
+            try scene.ip("link", "set", "v0", "master", "br0")
+            let handle = try scene.handle()
+            let before = try handle.snapshot()
+            #expect(before.link(named: "br0")?.bridge?.defaultPVID == 1)
+            #expect(before.link(named: "br0")?.bridge?.selfVLANs == .kernelDefault, "the bridge's own VLAN 1")
+            let sent = handle.messagesSent
+            try handle.closeNewPorts(bridge: name("br0"), defaultVLAN: vid(1), keeping: [name("v0"), name("br0")])
+            #expect(handle.messagesSent - sent == 1, "one write")
+            let after = try handle.snapshot()
+            #expect(after.link(named: "br0")?.bridge?.defaultPVID == 0)
+            #expect(after.link(named: "v0")?.port?.vlans == .kernelDefault, "kept")
+            #expect(after.link(named: "br0")?.bridge?.selfVLANs == .kernelDefault, "kept (self)")
+            #expect(after.link(named: "t0")?.port?.vlans == before.link(named: "t0")?.port?.vlans, "not on the default: untouched")
+            let iproute2 = try Self.iproute2PortVLANs(scene)
+            #expect(iproute2["v0"] == .kernelDefault && iproute2["br0"] == .kernelDefault)
+            try scene.ip("link", "add", "v1", "type", "veth", "peer", "name", "v1peer")
+            try scene.ip("link", "set", "v1", "master", "br0")
+            #expect(try handle.snapshot().link(named: "v1")?.port?.vlans == PortVLANs(), "a joining port carries nothing")
+        }
+    }
+
     @Test func trunkOf4093VLANsIsOneMessageEachWay() throws {
         try withScene { scene in
             try Self.buildScene(scene)

@@ -41,7 +41,8 @@ struct KernelModel {
             let i = try index(of: link), b = try index(of: bridge)
             guard state.links[b].isBridge else { throw Failure(description: "\(bridge) is not a bridge") }
             state.links[i].master = bridge.rawValue
-            state.links[i].port = BridgePortInfo(vlans: state.links[b].bridge!.vlanFiltering ? .kernelDefault : nil)
+            let closed = state.links[b].bridge!.defaultPVID == 0
+            state.links[i].port = BridgePortInfo(vlans: state.links[b].bridge!.vlanFiltering ? (closed ? PortVLANs() : .kernelDefault) : nil)
         case .releaseFromBridge(let link):
             let i = try index(of: link)
             state.links[i].master = nil
@@ -72,6 +73,17 @@ struct KernelModel {
             state.links[i].port?.vlans = PortVLANs(members: current.members.subtracting(remove),
                                                    untagged: current.untagged.subtracting(remove),
                                                    pvid: current.pvid.flatMap { remove.contains($0) ? nil : $0 })
+        case .closeNewPorts(let bridge, let vlan, let keeping):
+            // The kernel strips the default from every port still on it; vlanwire gives it back to `keeping`.
+            let b = try index(of: bridge)
+            func onDefault(_ vlans: PortVLANs?) -> Bool { vlans?.pvid == vlan && vlans?.untagged.contains(vlan) == true }
+            for i in state.links.indices where state.links[i].master == bridge.rawValue && onDefault(state.links[i].port?.vlans)
+                && !keeping.contains(where: { $0.rawValue == state.links[i].name }) {
+                let current = state.links[i].port!.vlans!
+                state.links[i].port?.vlans = PortVLANs(members: current.members.subtracting(VLANSet(vlan)),
+                                                       untagged: current.untagged.subtracting(VLANSet(vlan)), pvid: nil)
+            }
+            state.links[b].bridge!.defaultPVID = 0
         case .deleteLink(let name):
             _ = try index(of: name)
             state.links.removeAll { $0.name == name.rawValue || $0.vlan?.parent == name.rawValue }
@@ -101,4 +113,12 @@ func host(trunk: String? = "br0", vlanFiltering: Bool = false, uplinkVLANs: Port
                                   port: BridgePortInfo(vlans: bridge?.bridge?.vlanFiltering == true ? .kernelDefault : nil)))
     }
     return ObservedState(complete: true, links: links + extra, capabilities: capabilities)
+}
+
+extension ObservedState {
+    /// Changes one link of the snapshot.
+    mutating func change(_ name: String, _ body: (inout ObservedLink) -> Void) {
+        let index = links.firstIndex { $0.name == name }!
+        body(&links[index])
+    }
 }

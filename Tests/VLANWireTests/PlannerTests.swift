@@ -196,6 +196,51 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
         #expect(throws: Refusal.self) { try plan(xml, config: vlanAwareBR0, observed: host(vlanFiltering: true)) }
     }
 
+    /// A real kernel reports br0's vlan_default_pvid (1) and its own VLANs: a configured vlan-aware
+    /// uplink closes the bridge, keeping VLAN 1 on every port still on it (eth0 here, and the tap
+    /// being wired, which then gets its policy) and on br0 itself; the uplink's VLANs follow.
+    @Test func failClosedClosesTheBridgeAndKeepsTheDefaultOnPortsThatHaveIt() throws {
+        let xml = domainXML(nics: [("52:54:00:00:00:01", "br0", "vnet0")],
+                            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface>")
+        var observed = host(vlanFiltering: true, taps: [("vnet0", "52:54:00:00:00:01", "br0")])
+        observed.change("br0") { $0.bridge?.defaultPVID = 1; $0.bridge?.selfVLANs = .kernelDefault }
+        let result = try plan(xml, config: vlanAwareBR0, observed: observed)
+        #expect(commands(result) == [
+            "ip link set br0 type bridge vlan_default_pvid 0; bridge vlan add dev eth0 vid 1 pvid untagged; bridge vlan add dev vnet0 vid 1 pvid untagged; bridge vlan add dev br0 vid 1 pvid untagged self",
+            "bridge vlan add dev eth0 vid 2-4094",
+            "bridge vlan del dev vnet0 vid 1", "bridge vlan add dev vnet0 vid 5 pvid untagged",
+        ])
+        #expect(result.notes.contains { $0.hasPrefix("closes br0 (fail-closed)") })
+        var model = KernelModel(state: observed)
+        try model.apply(result.actions)
+        #expect(model.state.link(named: "br0")?.bridge?.defaultPVID == 0)
+        #expect(model.state.link(named: "eth0")?.port?.vlans?.pvid == vid(1), "the uplink keeps its native VLAN")
+        #expect(model.state.link(named: "vnet0")?.port?.vlans == PortVLANs(policy: .access(vid(5))))
+        // Closed: nothing more to do; a tap that joins later starts with no VLAN, and gets only its policy.
+        #expect(try plan(xml, config: vlanAwareBR0, observed: model.state).actions.isEmpty)
+        model.state.links.append(ObservedLink(index: 40, name: "vnet9", kind: "tun", mac: mac("52:54:00:00:00:09").libvirtTapAddress))
+        try model.apply([.enslave(link: link("vnet9"), bridge: link("br0"))])
+        #expect(model.state.link(named: "vnet9")?.port?.vlans == PortVLANs(), "fail closed: no VLAN at all")
+        let hotPlugged = domainXML(nics: [("52:54:00:00:00:09", "br0", "vnet9")],
+                                   metadata: "<vw:interface mac='52:54:00:00:00:09'><vw:vlan tags='30'/></vw:interface>")
+        #expect(commands(try plan(hotPlugged, config: vlanAwareBR0, observed: model.state)) == ["bridge vlan add dev vnet9 vid 30 pvid untagged"])
+    }
+
+    @Test func failClosedIsAConfigChoice() throws {
+        var observed = host(vlanFiltering: true, taps: [("vnet0", "52:54:00:00:00:01", "br0")])
+        observed.change("br0") { $0.bridge?.defaultPVID = 1 }
+        let open = config("[[uplink]]\ninterface = \"eth0\"\nbridge = \"br0\"\nmode = \"vlan-aware\"\nfail-closed = false")
+        #expect(!open.uplinks[0].failClosed && vlanAwareBR0.uplinks[0].failClosed && !classicBR0.uplinks[0].failClosed)
+        let xml = domainXML(nics: [("52:54:00:00:00:01", "br0", "vnet0")],
+                            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface>")
+        #expect(!(try plan(xml, config: open, observed: observed)).actions.contains { if case .closeNewPorts = $0 { true } else { false } })
+        // Without a config (inferred uplinks) the bridge's default is left alone.
+        #expect(!(try plan(xml, config: nil, observed: observed)).actions.contains { if case .closeNewPorts = $0 { true } else { false } })
+        #expect(throws: ConfigError.self) {
+            try HostConfig(toml: "[[uplink]]\ninterface = \"eth0\"\nbridge = \"br0\"\nfail-closed = true", path: "t.toml")
+        }
+    }
+
     @Test func networkPortgroupGivesThePolicy() throws {
         let withNetwork = config("""
             [[uplink]]

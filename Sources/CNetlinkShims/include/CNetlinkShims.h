@@ -23,10 +23,11 @@ struct cnetlink_vlan_range {
 /// Why: libnl 3.7 can only read port VLANs (as bitmaps, from an uncompressed dump); it cannot
 /// build the change. Builds what iproute2's bridge/vlan.c vlan_modify() sends, for any number of
 /// ranges in ONE message: `command` RTM_SETLINK (add) or RTM_DELLINK (delete), family AF_BRIDGE,
-/// ifinfomsg for `port_index`, IFLA_AF_SPEC { IFLA_BRIDGE_VLAN_INFO ... } with
+/// ifinfomsg for `port_index`, IFLA_AF_SPEC { [IFLA_BRIDGE_FLAGS BRIDGE_FLAGS_SELF when `self`:
+/// the bridge device's own VLANs, `bridge vlan ... self`], IFLA_BRIDGE_VLAN_INFO ... } with
 /// BRIDGE_VLAN_INFO_RANGE_BEGIN/END pairs for ranges. The kernel refuses PVID on a range: callers
 /// give the PVID as a lone entry. On success `*result` is a message the caller frees (nlmsg_free).
-int cnetlink_bridge_vlan_request(int command, int port_index, const struct cnetlink_vlan_range *ranges,
+int cnetlink_bridge_vlan_request(int command, int port_index, int self, const struct cnetlink_vlan_range *ranges,
                                  size_t count, struct nl_msg **result);
 
 /// Why: the compressed dump (RTEXT_FILTER_BRVLAN_COMPRESSED) sends RANGE_BEGIN/RANGE_END pairs that
@@ -45,8 +46,9 @@ enum cnetlink_bridge_option {
     CNETLINK_BRIDGE_NF_CALL_IPTABLES = 1 << 3,
     CNETLINK_BRIDGE_NF_CALL_IP6TABLES = 1 << 4,
     CNETLINK_BRIDGE_NF_CALL_ARPTABLES = 1 << 5,
-    /// Reported only: the kernel sends IFLA_BR_VLAN_DEFAULT_PVID only when built with
-    /// CONFIG_BRIDGE_VLAN_FILTERING, so its presence proves VLAN filtering support.
+    /// The kernel reports IFLA_BR_VLAN_DEFAULT_PVID only when built with
+    /// CONFIG_BRIDGE_VLAN_FILTERING, so its presence proves VLAN filtering support. Written by
+    /// vlanwire to close a bridge (0: joining ports get no VLAN).
     CNETLINK_BRIDGE_VLAN_DEFAULT_PVID = 1 << 6,
 };
 

@@ -45,7 +45,7 @@ extension HostConfig {
 extension Uplink {
     static let keys: Set<String> = [
         "interface", "bridge", "mode", "vlans", "native-vlan", "access-bridge", "default-policy",
-        "access-networks", "stp", "forward-delay", "bridge-netfilter",
+        "access-networks", "stp", "forward-delay", "bridge-netfilter", "fail-closed",
     ]
 
     init(reading reader: TableReader) throws(ConfigError) {
@@ -83,9 +83,14 @@ extension Uplink {
         guard (0...3000).contains(forwardDelay) else {
             throw reader.error("forward-delay", "\(forwardDelay) is outside 0...3000 (hundredths of a second)")
         }
+        let failClosed = try reader.bool("fail-closed")
+        if failClosed == true, mode == .classic {
+            throw reader.error("fail-closed", "a classic bridge has no per-port VLANs to close: new ports see every VLAN until wired (use mode = \"vlan-aware\")")
+        }
         self.init(interface: interface, bridge: bridge, mode: mode, vlans: vlans, nativeVLAN: native,
                   accessBridgeTemplate: template, defaultPolicy: defaultPolicy, accessNetworks: accessNetworks,
-                  stp: try reader.bool("stp") ?? false, forwardDelay: forwardDelay, netfilterOff: netfilter == "off")
+                  stp: try reader.bool("stp") ?? false, forwardDelay: forwardDelay, netfilterOff: netfilter == "off",
+                  failClosed: failClosed)
     }
 
     static func checkTemplate(_ template: String, reader: TableReader, hasBridge: Bool) throws(ConfigError) {

@@ -31,11 +31,16 @@ public struct Uplink: Equatable, Sendable, Codable {
     public var netfilterOff: Bool
     /// True when vlanwire inferred this uplink from the kernel (no config file).
     public var inferred: Bool
+    /// vlan-aware: a port that joins the trunk bridge carries no VLAN until vlanwire wires it
+    /// (the bridge's `vlan_default_pvid` is 0), instead of the kernel's default VLAN 1 untagged.
+    /// On by default for configured vlan-aware uplinks; inferred ones leave the bridge's default alone.
+    public var failClosed: Bool
 
     public init(interface: LinkName?, bridge: LinkName?, mode: UplinkMode, vlans: VLANSet = .all,
                 nativeVLAN: VLANID? = nil, accessBridgeTemplate: String? = nil, defaultPolicy: PortPolicy? = nil,
                 accessNetworks: VLANSet = .empty, stp: Bool = false, forwardDelay: Int = 0,
-                netfilterOff: Bool = false, inferred: Bool = false) {
+                netfilterOff: Bool = false, inferred: Bool = false, failClosed: Bool? = nil) {
+        self.failClosed = failClosed ?? (mode == .vlanAware && !inferred)
         self.interface = interface
         self.bridge = bridge
         self.mode = mode

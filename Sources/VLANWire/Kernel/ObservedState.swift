@@ -97,9 +97,17 @@ public struct BridgeInfo: Codable, Equatable, Sendable {
     public var nfCallIPTables: Bool?
     public var nfCallIP6Tables: Bool?
     public var nfCallARPTables: Bool?
+    /// `vlan_default_pvid`: the VLAN a port gets (PVID, untagged) when it joins; 0 when ports join
+    /// with none (vlanwire's fail-closed bridges). nil when the kernel does not report it.
+    public var defaultPVID: Int?
+    /// The bridge device's own VLANs (`bridge vlan show dev BR`: the host's side, e.g. its address on br0).
+    public var selfVLANs: PortVLANs?
 
     public init(vlanFiltering: Bool = false, stpEnabled: Bool = false, forwardDelay: Int = 0,
-                nfCallIPTables: Bool? = nil, nfCallIP6Tables: Bool? = nil, nfCallARPTables: Bool? = nil) {
+                nfCallIPTables: Bool? = nil, nfCallIP6Tables: Bool? = nil, nfCallARPTables: Bool? = nil,
+                defaultPVID: Int? = nil, selfVLANs: PortVLANs? = nil) {
+        self.defaultPVID = defaultPVID
+        self.selfVLANs = selfVLANs
         self.vlanFiltering = vlanFiltering
         self.stpEnabled = stpEnabled
         self.forwardDelay = forwardDelay

@@ -29,6 +29,12 @@ public enum Action: Hashable, Sendable, Codable, CustomStringConvertible {
     case removePortVLANs(port: LinkName, vlans: VLANSet)
     /// Equivalent to: `ip link del NAME`.
     case deleteLink(LinkName)
+    /// Fail closed: ports that join BRIDGE carry no VLAN until vlanwire wires them. The ports in
+    /// `keeping` (the bridge's own name for its self entry) still carry `defaultVLAN` as PVID
+    /// untagged: setting the default would strip it from them, so it is given back in the same write.
+    /// Equivalent to: `ip link set BRIDGE type bridge vlan_default_pvid 0` and, per kept port,
+    /// `bridge vlan add dev PORT vid 1 pvid untagged` (`self` for the bridge itself).
+    case closeNewPorts(bridge: LinkName, defaultVLAN: VLANID, keeping: [LinkName])
 
     /// The iproute2 command(s) this action stands for (what an admin would type).
     public var description: String {
@@ -53,6 +59,10 @@ public enum Action: Hashable, Sendable, Codable, CustomStringConvertible {
         case .removePortVLANs(let port, let vlans):
             vlans.ranges.map { "bridge vlan del dev \(port) vid \(Self.rangeText($0))" }.joined(separator: "; ")
         case .deleteLink(let link): "ip link del \(link)"
+        case .closeNewPorts(let bridge, let vlan, let keeping):
+            (["ip link set \(bridge) type bridge vlan_default_pvid 0"] + keeping.map { port in
+                "bridge vlan add dev \(port) vid \(vlan) pvid untagged" + (port == bridge ? " self" : "")
+            }).joined(separator: "; ")
         }
     }
 
@@ -65,6 +75,7 @@ public enum Action: Hashable, Sendable, Codable, CustomStringConvertible {
         case .releaseFromBridge(let link), .setUp(let link), .setDown(let link), .deleteLink(let link): [link]
         case .setVLANFiltering(let bridge, _), .setBridgeNetfilter(let bridge, _): [bridge]
         case .addPortVLANs(let port, _), .removePortVLANs(let port, _): [port]
+        case .closeNewPorts(let bridge, _, let keeping): [bridge] + keeping.filter { $0 != bridge }
         }
     }
 

@@ -122,6 +122,8 @@ struct PlanBuilder {
     var uplinksDone: Set<LinkName> = []
     /// Bridges this plan turns vlan_filtering on for.
     var filteringEnabled: Set<LinkName> = []
+    /// Bridges this plan closes (fail-closed: joining ports get no VLAN).
+    var closed: Set<LinkName> = []
     /// Access bridge -> the leg that feeds it (an existing one may be named differently).
     var legInUse: [LinkName: LinkName] = [:]
 
@@ -182,6 +184,7 @@ struct PlanBuilder {
            info.nfCallIPTables == true || info.nfCallIP6Tables == true || info.nfCallARPTables == true {
             actions.append(.setBridgeNetfilter(bridge: bridge, enabled: false))
         }
+        closeNewPorts(of: observedBridge, bridge: bridge, uplink: uplink)
         guard !uplink.inferred, let interface = uplink.interface else { return }
         guard let uplinkLink = observed.link(named: interface) else {
             if observed.complete { problem(nic, "uplink \(interface) does not exist", fix: "check the interface name in the config") }
@@ -201,6 +204,28 @@ struct PlanBuilder {
             pvid = native
         }
         if !add.isEmpty { actions.append(.addPortVLANs(port: interface, vlans: PortVLANs(members: add, untagged: untagged, pvid: pvid))) }
+    }
+
+    /// Fail closed (`Uplink.failClosed`): the bridge's default VLAN goes, so a tap that joins it
+    /// (a hot-plug, a guest started without the hook) carries nothing until vlanwire wires it.
+    /// Every port still on the default, and the bridge itself, keeps it: no frame of existing
+    /// traffic is to be lost (the kernel strips the default from them when it changes).
+    mutating func closeNewPorts(of observedBridge: ObservedLink, bridge: LinkName, uplink: Uplink) {
+        guard uplink.failClosed, !uplink.inferred, let pvid = observedBridge.bridge?.defaultPVID, pvid != 0,
+              let vlan = try? VLANID(pvid) else { return }
+        func onDefault(_ vlans: PortVLANs?) -> Bool { vlans?.pvid == vlan && vlans?.untagged.contains(vlan) == true }
+        var keeping = observed.ports(of: bridge.rawValue).filter { onDefault($0.port?.vlans) }.compactMap { try? LinkName($0.name) }
+        if onDefault(observedBridge.bridge?.selfVLANs) { keeping.append(bridge) }
+        actions.append(.closeNewPorts(bridge: bridge, defaultVLAN: vlan, keeping: keeping))
+        closed.insert(bridge)
+        notes.append("closes \(bridge) (fail-closed): a port that joins it carries no VLAN until vlanwire wires it; "
+            + (keeping.isEmpty ? "no port was on VLAN \(vlan) by default" : "\(keeping.map(\.rawValue).joined(separator: ", ")) keep VLAN \(vlan)"))
+    }
+
+    /// What a port gets from the kernel when it joins `bridge` (or when filtering is turned on).
+    func joiningPortVLANs(_ bridge: LinkName) -> PortVLANs {
+        if closed.contains(bridge) || observed.link(named: bridge)?.bridge?.defaultPVID == 0 { return PortVLANs() }
+        return .kernelDefault
     }
 
     mutating func accessPath(for nic: ResolvedNIC, path: ResolvedNIC.AccessPath, uplink: Uplink) {
@@ -273,10 +298,13 @@ struct PlanBuilder {
         let desired = PortVLANs(policy: policy)
         record.portVLANs = desired
         let current: PortVLANs
-        if moved || filteringEnabled.contains(wiring.bridge) {
+        if moved {
+            current = joiningPortVLANs(wiring.bridge)
+        } else if filteringEnabled.contains(wiring.bridge) {
+            // A port before filtering was turned on: on the default (kept there if the bridge closes).
             current = .kernelDefault
         } else {
-            current = tap.link?.port?.vlans ?? .kernelDefault
+            current = tap.link?.port?.vlans ?? joiningPortVLANs(wiring.bridge)
         }
         let remove = current.members.subtracting(desired.members)
         if !remove.isEmpty { actions.append(.removePortVLANs(port: tap.name, vlans: remove)) }

@@ -50,6 +50,10 @@ extension Action {
             return kept.members.isEmpty ? [] : [.addPortVLANs(port: port, vlans: kept)]
         case .deleteLink:
             return nil
+        case .closeNewPorts:
+            // Not undone: a closed bridge is the config's steady state, and re-opening it would put
+            // the default VLAN back on every port without one (wired access ports included).
+            return []
         }
     }
 

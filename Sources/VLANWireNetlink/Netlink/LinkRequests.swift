@@ -89,11 +89,12 @@ enum LinkRequest {
     }
 
     /// AF_BRIDGE RTM_SETLINK (add) or RTM_DELLINK (delete) of port VLANs: ONE message for all ranges.
-    static func portVLANs(portIndex: Int32, add: Bool, _ ranges: [cnetlink_vlan_range],
+    /// `isSelf`: the bridge device's own VLANs (`portIndex` is the bridge).
+    static func portVLANs(portIndex: Int32, add: Bool, isSelf: Bool = false, _ ranges: [cnetlink_vlan_range],
                           _ context: RequestContext) throws(NetlinkError) -> NetlinkMessage {
         try ranges.withUnsafeBufferPointer { (buffer) throws(NetlinkError) in
             try NetlinkMessage(building: context.operation, links: context.links) { result in
-                cnetlink_bridge_vlan_request(Int32(add ? RTM_SETLINK : RTM_DELLINK), portIndex,
+                cnetlink_bridge_vlan_request(Int32(add ? RTM_SETLINK : RTM_DELLINK), portIndex, isSelf ? 1 : 0,
                                              buffer.baseAddress, buffer.count, result)
             }
         }

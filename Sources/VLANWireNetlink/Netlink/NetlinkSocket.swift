@@ -75,6 +75,33 @@ final class NetlinkSocket {
         try exchange(message, context, isDump: false, onReply: onReply ?? { _ in })
     }
 
+    /// Sends `messages` in ONE write, which the kernel handles back to back (microseconds apart),
+    /// and reads every ACK; the first refusal is thrown once all are read, so the socket stays in
+    /// step. For changes whose intermediate state must last as short as possible.
+    func acknowledgedTogether(_ messages: [NetlinkMessage], _ context: RequestContext) throws(NetlinkError) {
+        var buffer: [UInt8] = []
+        for message in messages {
+            let header = nlmsg_hdr(message.pointer)!
+            header.pointee.nlmsg_flags |= UInt16(NLM_F_ACK)
+            nl_complete_msg(socket, message.pointer)
+            let length = Int(header.pointee.nlmsg_len)
+            buffer += UnsafeRawBufferPointer(start: header, count: length)
+            buffer += [UInt8](repeating: 0, count: (4 - length % 4) % 4)
+        }
+        let sent = buffer.withUnsafeMutableBytes { nl_sendto(socket, $0.baseAddress, $0.count) }
+        guard sent >= 0 else { throw NetlinkError(.libnl(-sent), operation: context.operation, links: context.links) }
+        var first: NetlinkError?
+        for _ in messages {
+            do throws(NetlinkError) {
+                try receive(into: Receiver(onReply: { _ in }), isDump: false, context)
+            } catch {
+                first = first ?? error
+                if isDesynchronised { break }
+            }
+        }
+        if let first { throw first }
+    }
+
     /// Sends a dump request and hands every reply to `onReply` until the kernel says it is done.
     func dump(_ message: NetlinkMessage, _ context: RequestContext,
               onReply: (UnsafeMutablePointer<nlmsghdr>) -> Void) throws(NetlinkError) {
