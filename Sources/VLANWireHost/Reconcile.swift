@@ -18,9 +18,12 @@ extension Wiring {
     ///
     /// `unreadable` are running guests whose XML could not be had (failed already; reported with the rest).
     ///
+    /// `leavingStartingGuests` (watch): a guest whose `prepare` ran but not its `start` is left to
+    /// its hook (unchanged, with a note).
+    ///
     /// - Throws: only when the lock, the state directory or netlink cannot be used at all.
     public func reconcile(_ domains: [DomainDescription], everyRunningGuest: Bool,
-                          unreadable: [GuestReconcile] = []) throws -> ReconcileSummary {
+                          unreadable: [GuestReconcile] = [], leavingStartingGuests: Bool = false) throws -> ReconcileSummary {
         let handle = try NetlinkHandle(namespace: namespace, logger: logger)
         return try store.withLock { stored in
             var observed = try handle.snapshot(probingCapabilities: false)
@@ -28,6 +31,10 @@ extension Wiring {
             var state = before
             var results = unreadable
             for domain in domains {
+                if leavingStartingGuests, state.guest(named: domain.name)?.isStarting == true {
+                    results.append(GuestReconcile(guest: domain.name, status: .unchanged, notes: ["left to its hook, which is starting it"]))
+                    continue
+                }
                 let (result, next, changed) = reconcileOne(domain, state: state, observed: observed, handle: handle)
                 results.append(result)
                 state = next

@@ -43,7 +43,7 @@ extension Wiring {
             func left(_ reason: String) -> (VLANWireState?, GuestRepair) {
                 (stored, GuestRepair(guest: domain.name, status: .skipped(reason), lines: [], actions: [], problems: []))
             }
-            if let record = state.guest(named: domain.name), !record.nics.isEmpty, record.nics.allSatisfy({ $0.tap == nil }) {
+            if state.guest(named: domain.name)?.isStarting == true {
                 return left("its hook is starting it (prepared, not yet started)")
             }
             guard domain.interfaces.contains(where: { Self.hasTap($0, in: observed) }) else {

@@ -39,14 +39,18 @@ public struct WatchStatus: Codable, Equatable, Sendable {
         self.lastFailure = lastFailure
     }
 
-    /// Now, as `at` values are written.
+    /// Now, as `at` values (and watch's log lines) are written: UTC with milliseconds.
     public static func now() -> String {
-        var seconds = time(nil)
+        var clock = timespec()
+        clock_gettime(CLOCK_REALTIME, &clock)
+        var seconds = clock.tv_sec
         var parts = tm()
         gmtime_r(&seconds, &parts)
         var buffer = [CChar](repeating: 0, count: 32)
-        let count = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
+        let count = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%S", &parts)
+        let milliseconds = String(clock.tv_nsec / 1_000_000)
         return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            + "." + String(repeating: "0", count: 3 - milliseconds.count) + milliseconds + "Z"
     }
 
     /// Whether the process that wrote this is a live `vlanwire watch` (not a reused pid).

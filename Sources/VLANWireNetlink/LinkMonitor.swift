@@ -74,8 +74,13 @@ public final class LinkMonitor {
         if nl_socket_add_membership(socket, Int32(RTNLGRP_BRVLAN.rawValue)) != 0 {
             logger.debug("no RTNLGRP_BRVLAN on this kernel; port VLAN changes come as link announcements")
         }
-        // A burst (a guest with many NICs starting, ifreload recreating bridges) must not overflow.
-        _ = nl_socket_set_buffer_size(socket, 4 << 20, 0)
+        // A burst (guests with many NICs starting while watch waits for libvirt, ifreload
+        // recreating bridges) must not overflow: 4 MiB, past rmem_max where root may (FORCE).
+        var size: Int32 = 4 << 20
+        let descriptor = nl_socket_get_fd(socket)
+        if setsockopt(descriptor, SOL_SOCKET, SO_RCVBUFFORCE, &size, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+            _ = setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         _ = nl_socket_set_nonblocking(socket)
     }
 

@@ -268,7 +268,7 @@ public final class Watcher {
         let unreadable = running.filter { $0.domain == nil }.map { GuestReconcile(guest: $0.name, status: .failed, problems: $0.problems) }
         do {
             let summary = try wiring.reconcile(running.compactMap(\.domain), everyRunningGuest: options.guests == nil,
-                                               unreadable: unreadable)
+                                               unreadable: unreadable, leavingStartingGuests: true)
             for guest in summary.guests {
                 switch guest.status {
                 case .applied: repaired(["reconciled guest '\(guest.guest.escapedForDisplay)': " + guest.actions.joined(separator: "; ")])

@@ -119,6 +119,18 @@ import Testing
         #expect(vlanbr.interfaces.contains { $0.libvirtVLAN != nil })
     }
 
+    /// A policy for a MAC the guest has no NIC for waits for one (hot-plug): not an error; the
+    /// planner notes it. A bad one is still refused (see refusesBadMetadata).
+    @Test func aPolicyForAMissingNICIsPending() throws {
+        let xml = domainXML(name: "web1", nics: [("52:54:00:00:00:01", "br0", nil)],
+                            metadata: "<vw:interface mac='52:54:00:00:00:99'><vw:vlan tags='30'/></vw:interface>")
+        let guest = try domain(xml)
+        #expect(guest.pendingPolicies.map(\.mac) == [mac("52:54:00:00:00:99")])
+        #expect(guest.pendingPolicyNotes == ["NIC 52:54:00:00:00:99: policy access:30 is pending: no NIC with this MAC yet (it applies when one is hot-plugged)"])
+        let plan = try Planner(topology: Topology.resolve(config: nil, observed: .unknown), observed: .unknown).plan(guest, operation: .prepare)
+        #expect(plan.notes.contains(guest.pendingPolicyNotes[0]))
+    }
+
     // Bad metadata: each gets its own problem naming guest, MAC and cause.
     @Test(arguments: [
         ("<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='0'/></vw:interface>", "reserved"),
@@ -128,7 +140,7 @@ import Testing
         ("<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5a'/></vw:interface>", "not a decimal"),
         ("<vw:interface mac='52:54:00:00:00:01'><vw:vlan trunk='yes' tags='20-10'/></vw:interface>", "reversed"),
         ("<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface><vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='6'/></vw:interface>", "two entries"),
-        ("<vw:interface mac='52:54:00:00:00:99'><vw:vlan tags='5'/></vw:interface>", "no interface"),
+        ("<vw:interface mac='52:54:00:00:00:99'><vw:vlan tags='4095'/></vw:interface>", "reserved"),
         ("<vw:interface mac='52:54:00:00:00:01'><vw:vlan tag='5'/></vw:interface>", "unknown attribute"),
         ("<vw:interface mac='52:54:00:00:00:01'><vw:vlan trunk='no' tags='5,6'/></vw:interface>", "trunk=\"no\""),
         ("<vw:interface mac='52:54:00:00:00:01'><vw:vlan trunk='maybe' tags='5'/></vw:interface>", "yes or no"),

@@ -74,6 +74,10 @@ public struct GuestRecord: Codable, Equatable, Sendable {
     public var name: String
     public var uuid: String?
     public var nics: [NICRecord]
+
+    /// Recorded by `prepare` and not yet by `start`: its NICs have policies but no taps yet, so
+    /// its hook is starting it (watch leaves it to the hook).
+    public var isStarting: Bool { !nics.isEmpty && nics.allSatisfy { $0.tap == nil } }
     public init(name: String, uuid: String? = nil, nics: [NICRecord] = []) {
         self.name = name
         self.uuid = uuid
