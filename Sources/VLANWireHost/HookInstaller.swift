@@ -40,39 +40,51 @@ public struct HookInstaller: Sendable {
     }
 
     public func install() throws(InstallError) -> Result {
-        guard binary.hasPrefix("/"), !binary.contains(where: { $0 == "\"" || $0 == "'" || $0 == "\\" || $0 == "$" || $0 == "`" || $0.isNewline || $0 == " " }) else {
-            throw InstallError(description: "the binary path '\(binary.escapedForDisplay)' must be absolute and free of quotes, spaces and shell characters")
-        }
-        try makeDirectory(directory)
+        try Self.checkBinary(binary)
+        try Self.makeDirectory(directory)
         let main = directory + "/qemu"
         var target = main
         var foreign: String?
         if let existing = try? FileAccess.read(main, limit: 1 << 20, followSymlinks: false) {
             if !String(decoding: existing, as: UTF8.self).contains(Self.marker) {
                 foreign = main
-                try makeDirectory(directory + "/qemu.d")
+                try Self.makeDirectory(directory + "/qemu.d")
                 target = directory + "/qemu.d/vlanwire"
             }
         }
-        let bytes = Array(script.utf8)
+        let changed = try Self.writeFile(Array(script.utf8), to: target, mode: 0o755)
+        return Result(path: target, changed: changed, foreignHook: foreign)
+    }
+
+    /// The binary goes as it is into a shell script and a unit's ExecStart= (where systemd
+    /// expands `%` specifiers): nothing that either would read as more than a path.
+    static func checkBinary(_ binary: String) throws(InstallError) {
+        guard binary.hasPrefix("/"), !binary.contains(where: { $0 == "\"" || $0 == "'" || $0 == "\\" || $0 == "$" || $0 == "`" || $0 == "%" || $0.isNewline || $0 == " " }) else {
+            throw InstallError(description: "the binary path '\(binary.escapedForDisplay)' must be absolute and free of quotes, spaces, % and shell characters")
+        }
+    }
+
+    /// Writes `bytes` to `target` unless it already holds them (then only its mode is set); a
+    /// temp file and rename, so libvirt or systemd never reads half a file. True when written.
+    static func writeFile(_ bytes: [UInt8], to target: String, mode: mode_t) throws(InstallError) -> Bool {
         if let current = try? FileAccess.read(target, limit: 1 << 20, followSymlinks: false), current == bytes {
-            chmod(target, 0o755)
-            return Result(path: target, changed: false, foreignHook: foreign)
+            chmod(target, mode)
+            return false
         }
         let temporary = "\(target).\(getpid()).tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o755)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         guard fd >= 0 else { throw failure("create \(temporary)") }
         let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        fchmod(fd, 0o755)
+        fchmod(fd, mode)
         close(fd)
         guard written == bytes.count, rename(temporary, target) == 0 else {
             unlink(temporary)
             throw failure("write \(target)")
         }
-        return Result(path: target, changed: true, foreignHook: foreign)
+        return true
     }
 
-    private func makeDirectory(_ path: String) throws(InstallError) {
+    static func makeDirectory(_ path: String) throws(InstallError) {
         var info = stat()
         if lstat(path, &info) == 0 {
             guard info.st_mode & S_IFMT == S_IFDIR else { throw InstallError(description: "\(path) exists and is not a directory") }
@@ -81,7 +93,7 @@ public struct HookInstaller: Sendable {
         guard mkdir(path, 0o755) == 0 else { throw failure("mkdir \(path)") }
     }
 
-    private func failure(_ what: String) -> InstallError {
+    static func failure(_ what: String) -> InstallError {
         InstallError(description: "\(what): \(String(cString: strerror(errno)))")
     }
 }

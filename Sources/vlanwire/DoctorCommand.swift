@@ -15,7 +15,8 @@ struct DoctorCommand: ParsableCommand {
             links down, ports not forwarding, br_netfilter on, a kernel without 802.1Q or VLAN filtering \
             the config needs, trunks a classic bridge cannot enforce, taps in the wrong bridge or with \
             other VLANs than their policy, leftover vlanwire links, MTU bottlenecks, libvirt <vlan> next \
-            to vlanwire metadata. Changes nothing.
+            to vlanwire metadata; and whether `vlanwire watch` runs, hears libvirt, and last failed \
+            (not with --observed). Changes nothing.
 
             libvirt is optional: when it cannot be reached, doctor says so and checks the rest. With \
             --netns, libvirt is asked only when --connect is given (its guests' taps live in the host's \
@@ -71,9 +72,12 @@ struct DoctorCommand: ParsableCommand {
                 source = .unreachable(reason: "\(error)")
             }
         }
+        let store = StateStore.forNamespace(namespace.netns)
+        // A kernel read from a file may be another host's: this host's watch says nothing about it.
+        let watch: Doctor.Watch? = observed != nil ? nil : store.watchView().map(Doctor.Watch.seen) ?? .neverRan
         let doctor = Doctor(observed: observedState, topology: Topology.resolve(config: hostConfig, observed: observedState),
-                            state: StateStore.forNamespace(namespace.netns).peek(), guests: guests, guestSource: source,
-                            unreadableGuests: problems, commandPrefix: DiagnosisInputs.commandPrefix(namespace))
+                            state: store.peek(), guests: guests, guestSource: source,
+                            unreadableGuests: problems, commandPrefix: DiagnosisInputs.commandPrefix(namespace), watch: watch)
         return doctor.report()
     }
 }

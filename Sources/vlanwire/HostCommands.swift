@@ -195,11 +195,15 @@ func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
 struct InstallHookCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "install-hook",
-        abstract: "Install vlanwire as libvirt's qemu hook.",
+        abstract: "Install vlanwire as libvirt's qemu hook (and, with --watch, the unit that runs vlanwire watch).",
         discussion: """
             Writes DIR/qemu (a one-line `exec vlanwire hook qemu "$@"`), or DIR/qemu.d/vlanwire when \
             DIR/qemu belongs to another tool (libvirt >= 6.5 runs both). libvirtd finds hooks when it \
             starts: restart it afterwards.
+
+            --watch also writes UNITS-DIR/vlanwire-watch.service, which runs `vlanwire watch` (the \
+            hook only runs when guests start and stop; watch keeps them wired in between). It never \
+            replaces a unit it did not write, and runs no systemctl: it prints the command to enable it.
             """
     )
 
@@ -209,13 +213,30 @@ struct InstallHookCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The vlanwire binary the hook runs (default: this one).", valueName: "path"))
     var binary: String?
 
+    @Flag(help: "Also install vlanwire-watch.service, the systemd unit that runs `vlanwire watch`.")
+    var watch = false
+
+    @Option(name: .customLong("units-dir"), help: ArgumentHelp("Where --watch puts the unit.", valueName: "dir"))
+    var unitsDirectory = "/etc/systemd/system"
+
     func run() throws {
-        let installer = HookInstaller(directory: dir, binary: try binary ?? currentExecutable())
+        let binary = try binary ?? currentExecutable()
+        let installer = HookInstaller(directory: dir, binary: binary)
         let result: HookInstaller.Result
         do { result = try installer.install() } catch { throw CLIFailure(error.description) }
         if let foreign = result.foreignHook { print("\(foreign) belongs to another tool: left alone") }
         print(result.changed ? "installed \(result.path)" : "\(result.path) is already installed")
         print("restart libvirt so it finds the hook: systemctl restart libvirtd (or virtqemud)")
+        guard watch else {
+            print("keep guests wired between starts: vlanwire install-hook --watch")
+            return
+        }
+        let unit: WatchUnitInstaller.Result
+        do { unit = try WatchUnitInstaller(directory: unitsDirectory, binary: binary).install() } catch {
+            throw CLIFailure(error.description)
+        }
+        print(unit.changed ? "installed \(unit.path)" : "\(unit.path) is already installed")
+        print("start vlanwire watch now and at every boot: \(WatchUnitInstaller.enableCommand)")
     }
 
     func currentExecutable() throws -> String {

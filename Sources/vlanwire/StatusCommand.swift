@@ -2,11 +2,13 @@ import ArgumentParser
 import Foundation
 import Logging
 import VLANWire
+import VLANWireHost
 import VLANWireLibvirt
 import VLANWireNetlink
 
-/// `vlanwire status`: bridges, their ports, VLAN legs and port VLANs as the kernel has them; and,
-/// when libvirt answers, every running guest's NICs next to what the kernel has for them.
+/// `vlanwire status`: bridges, their ports, VLAN legs and port VLANs as the kernel has them;
+/// whether `vlanwire watch` keeps them; and, when libvirt answers, every running guest's NICs next
+/// to what the kernel has for them, last, so that its verdict ends the output.
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show bridges, ports and VLANs as the kernel has them, and running guests' NICs against their policies.",
@@ -17,17 +19,21 @@ struct Status: ParsableCommand {
             came from (as the hook resolves it), what the kernel has (the tap's bridge and port \
             VLANs), and a MISMATCH column: wrong bridge, VLANs that differ from the policy's, tap \
             missing, a refused policy. `vlanwire reconcile` fixes what it names. With --no-libvirt, \
-            or when libvirt is unreachable, the kernel's view only (the output says which).
+            or when libvirt is unreachable, the kernel's view only (the output says which). Between \
+            the two, whether `vlanwire watch` runs for this state directory: since when, its libvirt \
+            connection, its last repair and last failure.
 
             Reads only; needs no root for the current namespace (entering another one does).
             --json prints the kernel's state (what `vlanwire plan --observed FILE` reads) with a \
-            `libvirt` key: {state, uri, error, guests: [{name, uuid, error, nics: [...]}]}.
+            `libvirt` key: {state, uri, error, guests: [{name, uuid, error, nics: [...]}]}, and a \
+            `watch` key: null when watch never ran here, else {running, pid, startedAt, uri, libvirt, \
+            repairs, lastRepair: {at, line}, failures, lastFailure}.
             """)
 
     @Option(name: .customLong("netns"), help: "Look inside this network namespace (a name from `ip netns list`).")
     var namespaceName: String?
 
-    @Flag(help: "Print JSON: the observed state (the file `vlanwire plan --observed FILE` reads) plus a `libvirt` key.")
+    @Flag(help: "Print JSON: the observed state (the file `vlanwire plan --observed FILE` reads) plus `libvirt` and `watch` keys.")
     var json = false
 
     @Flag(name: .customLong("no-libvirt"), help: "Do not ask libvirt: the kernel's view only.")
@@ -48,8 +54,10 @@ struct Status: ParsableCommand {
         let libvirt = noLibvirt ? LibvirtView(state: .notAsked)
             : LibvirtView.gather(uri: connection.uri, topology: Topology.resolve(config: try config.load(), observed: state),
                                  observed: state, logger: Logger(label: "vlanwire.libvirt"))
-        return json ? try Self.json(StatusDocument(kernel: state, libvirt: libvirt))
-                    : Self.table(state) + "\n" + libvirt.text
+        let store = StateStore.forNamespace(namespaceName)
+        let watch = store.watchView()
+        return json ? try Self.json(StatusDocument(kernel: state, libvirt: libvirt, watch: watch))
+                    : Self.table(state) + "\n" + WatchView.text(watch, stateDirectory: store.directory) + "\n" + libvirt.text
     }
 
     static func json(_ value: some Encodable) throws -> String {

@@ -83,7 +83,8 @@ struct DoctorKernelTests {
             let files = try TestFiles()
             let report = try DoctorScene.report(scene, files: files) { DoctorScene.beyondInfo($0).isEmpty }
             #expect(DoctorScene.beyondInfo(report) == [])
-            #expect(report.findings.map(\.check) == [.guests])
+            // Info: libvirt not asked, and no watch ran for the namespace's state.
+            #expect(report.findings.map(\.check) == [.guests, .watch])
             let command = try DoctorCommand.parse(["--netns", scene.name, "--no-libvirt", "--config", try files.write("c.toml", DoctorScene.config)])
             try command.run()  // exit status 0: no throw
         }

@@ -221,7 +221,7 @@ private func tap(_ name: String, _ guestMAC: String, in bridge: String?, vlans: 
         #expect(try JSON.decode(ObservedState.self, from: Array(text.utf8), what: "status") == observed)
         #expect(try JSON.decode(StatusDocument.self, from: Array(text.utf8), what: "status") == document)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
-        #expect(Set(object.keys) == ["complete", "links", "capabilities", "libvirt"])
+        #expect(Set(object.keys) == ["complete", "links", "capabilities", "libvirt", "watch"])
         let nic = try #require(((object["libvirt"] as? [String: Any])?["guests"] as? [[String: Any]])?.first?["nics"] as? [[String: Any]])[0]
         #expect(nic["policy"] as? String == "access:5")
         #expect(nic["tapFoundBy"] as? String == "target-dev")

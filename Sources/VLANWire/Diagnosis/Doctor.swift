@@ -11,6 +11,13 @@ public struct Doctor: Sendable {
         case unreachable(reason: String)
     }
 
+    /// `vlanwire watch` for the state directory checked.
+    public enum Watch: Equatable, Sendable {
+        /// No `watch.json`: watch never ran with this state directory.
+        case neverRan
+        case seen(WatchView)
+    }
+
     public var observed: ObservedState
     public var topology: Topology
     /// vlanwire's state; nil when there is none.
@@ -21,9 +28,11 @@ public struct Doctor: Sendable {
     public var unreadableGuests: [Problem]
     /// Put before commands in fixes: "" or `ip netns exec NS `.
     public var commandPrefix: String
+    /// nil: not checked (the kernel was read from a file, perhaps another host's).
+    public var watch: Watch?
 
     public init(observed: ObservedState, topology: Topology, state: VLANWireState? = nil, guests: [DomainDescription] = [],
-                guestSource: GuestSource, unreadableGuests: [Problem] = [], commandPrefix: String = "") {
+                guestSource: GuestSource, unreadableGuests: [Problem] = [], commandPrefix: String = "", watch: Watch? = nil) {
         self.observed = observed
         self.topology = topology
         self.state = state
@@ -31,6 +40,7 @@ public struct Doctor: Sendable {
         self.guestSource = guestSource
         self.unreadableGuests = unreadableGuests
         self.commandPrefix = commandPrefix
+        self.watch = watch
     }
 
     var view: HostView { HostView(observed: observed, topology: topology) }
@@ -39,7 +49,7 @@ public struct Doctor: Sendable {
     public func findings() -> [Finding] {
         vlanLegsOnBridgePorts() + duplicateVLANLegs() + accessBridgesWithoutLegs() + uplinkWiring() + kernelCapabilities() + downLinks()
             + portsNotForwarding() + bridgeNetfilter() + mtuBottlenecks() + unusedLinks() + classicTrunkConfig()
-            + guestFindings() + guestSourceFindings()
+            + guestFindings() + guestSourceFindings() + watchFindings()
     }
 
     public func report() -> DoctorReport { DoctorReport(findings: findings()) }
@@ -545,5 +555,38 @@ extension Doctor {
             return [Finding(.info, .guests, message: "libvirt is not reachable (\(reason))\(files)" + (guests.isEmpty ? ": guest checks (drift, policies, metadata) need guests" : ""),
                             fix: "start libvirtd, pass --connect URI, or give domain XML files with --xml")]
         }
+    }
+}
+
+// MARK: - vlanwire watch
+
+extension Doctor {
+    /// Whether something keeps running guests wired between libvirt's hook calls, which come only
+    /// at start and stop: without watch, a hot-plugged NIC, a port VLAN removed by hand or a policy
+    /// changed live stays wrong until someone runs `vlanwire reconcile`. A watch that is gone is
+    /// not warned about for its libvirt connection: that part of its file is stale.
+    func watchFindings() -> [Finding] {
+        guard let watch else { return [] }
+        guard case .seen(let view) = watch else { return [notWatching("never ran here")] }
+        var findings: [Finding] = []
+        if !view.running {
+            findings.append(notWatching("last ran: started \(view.startedAt.withoutControlCharacters), pid \(view.pid)"))
+        } else if view.isReconnecting {
+            findings.append(Finding(.warning, .watch,
+                                    message: "vlanwire watch (pid \(view.pid)) has lost libvirt at \(view.uri.withoutControlCharacters) (\(view.libvirt.withoutControlCharacters)): until it reconnects, hot-plugged NICs and live policy changes are not repaired",
+                                    fix: "start libvirtd (or virtqemud): systemctl start libvirtd; watch reconnects by itself and then reconciles every running guest"))
+        }
+        if let failure = view.lastFailure {
+            findings.append(Finding(.info, .watch,
+                                    message: "vlanwire watch's last failure (\(failure.at.withoutControlCharacters), \(view.failures) since it started \(view.startedAt.withoutControlCharacters)): \(failure.line.withoutControlCharacters)",
+                                    fix: "journalctl -u vlanwire-watch.service shows every repair and failure"))
+        }
+        return findings
+    }
+
+    private func notWatching(_ why: String) -> Finding {
+        Finding(.info, .watch,
+                message: "vlanwire watch is not running (\(why)): hot-plugged NICs, drift and live policy changes are not repaired until `vlanwire reconcile`",
+                fix: "enable vlanwire-watch.service: vlanwire install-hook --watch, then systemctl daemon-reload && systemctl enable --now vlanwire-watch.service")
     }
 }

@@ -52,6 +52,8 @@ public struct Finding: Codable, Equatable, Sendable {
         case libvirtVLANAndMetadata = "libvirt-vlan-and-metadata"
         /// Where guests came from, and what could not be checked without them.
         case guests = "guests"
+        /// `vlanwire watch`: not running, cut off from libvirt, or its last failure.
+        case watch = "watch"
     }
 
     public var severity: Severity

@@ -352,27 +352,33 @@ public struct LibvirtView: Codable, Equatable, Sendable {
 }
 
 /// `vlanwire status --json`: the kernel's observed state — the very object `vlanwire plan
-/// --observed FILE` reads, whose decoder ignores the rest — with one more key, `libvirt`
-/// (a `LibvirtView`: state, uri, error, guests).
+/// --observed FILE` reads, whose decoder ignores the rest — with two more keys, `libvirt`
+/// (a `LibvirtView`: state, uri, error, guests) and `watch` (a `WatchView`, null when watch never
+/// ran with this state directory).
 public struct StatusDocument: Codable, Equatable, Sendable {
     public var kernel: ObservedState
     public var libvirt: LibvirtView
+    public var watch: WatchView?
 
-    public init(kernel: ObservedState, libvirt: LibvirtView) {
+    public init(kernel: ObservedState, libvirt: LibvirtView, watch: WatchView? = nil) {
         self.kernel = kernel
         self.libvirt = libvirt
+        self.watch = watch
     }
 
-    enum CodingKeys: String, CodingKey { case libvirt }
+    enum CodingKeys: String, CodingKey { case libvirt, watch }
 
     public init(from decoder: any Decoder) throws {
         kernel = try ObservedState(from: decoder)
-        libvirt = try decoder.container(keyedBy: CodingKeys.self).decode(LibvirtView.self, forKey: .libvirt)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        libvirt = try container.decode(LibvirtView.self, forKey: .libvirt)
+        watch = try container.decodeIfPresent(WatchView.self, forKey: .watch)
     }
 
     public func encode(to encoder: any Encoder) throws {
         try kernel.encode(to: encoder)
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(libvirt, forKey: .libvirt)
+        try container.encode(watch, forKey: .watch)
     }
 }

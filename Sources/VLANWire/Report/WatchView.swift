@@ -1,0 +1,74 @@
+/// `vlanwire watch` as `status` and `doctor` report it: what its `watch.json` says, and whether the
+/// process that wrote it still runs. The file's own type (`WatchStatus`) belongs to the host side;
+/// this copy of its fields lets the report and the doctor's checks stay pure and testable.
+public struct WatchView: Codable, Equatable, Sendable {
+    public struct Event: Codable, Equatable, Sendable {
+        /// UTC, ISO 8601.
+        public var at: String
+        public var line: String
+
+        public init(at: String, line: String) {
+            self.at = at
+            self.line = line
+        }
+    }
+
+    /// Whether `pid` is still a live `vlanwire watch`; false: the rest is what it left behind.
+    public var running: Bool
+    public var pid: Int32
+    public var startedAt: String
+    public var uri: String
+    /// `connected`, or why not (`reconnecting: libvirtd closed the connection`).
+    public var libvirt: String
+    public var repairs: Int
+    public var lastRepair: Event?
+    public var failures: Int
+    public var lastFailure: Event?
+
+    public init(running: Bool, pid: Int32, startedAt: String, uri: String, libvirt: String, repairs: Int = 0,
+                lastRepair: Event? = nil, failures: Int = 0, lastFailure: Event? = nil) {
+        self.running = running
+        self.pid = pid
+        self.startedAt = startedAt
+        self.uri = uri
+        self.libvirt = libvirt
+        self.repairs = repairs
+        self.lastRepair = lastRepair
+        self.failures = failures
+        self.lastFailure = lastFailure
+    }
+
+    /// Watch lost libvirt and retries: until it reconnects it hears of no guest change.
+    public var isReconnecting: Bool { libvirt.hasPrefix("reconnecting") }
+
+    /// `status`'s lines about watch for the state directory `stateDirectory`; `view` is nil when
+    /// watch never ran with it.
+    public static func text(_ view: WatchView?, stateDirectory: String) -> String {
+        guard let view else { return "watch: not running (never ran for \(stateDirectory.escapedForDisplay))\n" }
+        let counts = "\(view.repairs) repair\(view.repairs == 1 ? "" : "s"), \(view.failures) failure\(view.failures == 1 ? "" : "s")"
+        // watch.json is a file: its strings are shown one line each, whatever they hold.
+        let started = view.startedAt.withoutControlCharacters
+        var out = view.running
+            ? "watch: running since \(started) (pid \(view.pid)); libvirt \(view.uri.withoutControlCharacters): \(view.libvirt.withoutControlCharacters); \(counts)\n"
+            : "watch: not running (last ran: started \(started), pid \(view.pid)); \(counts)\n"
+        for (what, event) in [("repair", view.lastRepair), ("failure", view.lastFailure)] {
+            guard let event else { continue }
+            out += "  last \(what) \(event.at.withoutControlCharacters): \(event.line.withoutControlCharacters)\n"
+        }
+        return out
+    }
+
+    // Absent values are null, not left out (as in the rest of `status --json`).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(running, forKey: .running)
+        try container.encode(pid, forKey: .pid)
+        try container.encode(startedAt, forKey: .startedAt)
+        try container.encode(uri, forKey: .uri)
+        try container.encode(libvirt, forKey: .libvirt)
+        try container.encode(repairs, forKey: .repairs)
+        try container.encode(lastRepair, forKey: .lastRepair)
+        try container.encode(failures, forKey: .failures)
+        try container.encode(lastFailure, forKey: .lastFailure)
+    }
+}
