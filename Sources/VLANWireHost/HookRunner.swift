@@ -3,7 +3,7 @@ import VLANWire
 
 /// libvirt's qemu hook: `qemu GUEST OP SUBOP EXTRA`, the live domain XML on stdin.
 ///
-/// What each operation does (DESIGN.md): prepare/migrate/restore create what libvirt needs to
+/// What each operation does (ARCHITECTURE.md): prepare/migrate/restore create what libvirt needs to
 /// attach taps, refusing a bad policy (exit 1: the guest does not start); start/started set the
 /// taps' VLANs; stopped/release forget the guest and never fail; reconnect/attach (libvirtd
 /// restarted) re-apply and ALWAYS exit 0 — a failing reconnect hook makes libvirt kill the guest.

@@ -4,7 +4,7 @@ public import VLANWire
 public enum PortRequest: Equatable, Sendable, CustomStringConvertible {
     /// Give the NIC this policy (replacing any it has).
     case set(PortPolicy)
-    /// Remove the NIC's entry: its policy then comes from its bridge or network (DESIGN.md, rules 3-5).
+    /// Remove the NIC's entry: its policy then comes from its bridge or network (README, "How a NIC gets its VLANs", rules 3-5).
     case clear
 
     /// The NIC's metadata policy once the request is applied.

@@ -80,7 +80,7 @@ public struct Executor {
         case .addPortVLANs(let port, let vlans): try handle.addPortVLANs(port, vlans)
         case .removePortVLANs(let port, let vlans): try handle.removePortVLANs(port, vlans)
         case .deleteLink(let link): try handle.delete(link)
-        case .closeNewPorts(let bridge, let vlan, let keeping): try handle.closeNewPorts(bridge: bridge, defaultVLAN: vlan, keeping: keeping)
+        case .closeNewPorts(let bridge, _, let keeping, let spare): try handle.closeNewPorts(bridge: bridge, keeping: keeping, via: spare)
         }
         return nil
     }

@@ -313,23 +313,33 @@ public final class NetlinkHandle {
     }
 
     /// Fail closed: ports that join `bridge` from now on carry no VLAN (`vlan_default_pvid 0`)
-    /// until vlanwire wires them. Setting the default strips `defaultVLAN` from every port still on
-    /// it (PVID and untagged), the bridge itself included, so the same write gives it back to
-    /// `keeping` (the bridge's own name: its self entry): one write, handled back to back.
+    /// until vlanwire wires them, while `keeping` (ports on the default; the bridge's own name for its
+    /// self entry) keep their VLANs without a gap. Setting the default to 0 would strip the old
+    /// default from every port still on it; the kernel skips ports that already have the NEW default,
+    /// so it goes by way of `spare`, a VLAN no port uses (see `Action.closeNewPorts`). One write.
     ///
-    /// Equivalent to: `ip link set BRIDGE type bridge vlan_default_pvid 0`, then per kept port
-    /// `bridge vlan add dev PORT vid 1 pvid untagged` (with `self` for the bridge).
-    public func closeNewPorts(bridge: LinkName, defaultVLAN: VLANID, keeping ports: [LinkName]) throws(NetlinkError) {
-        var options = cnetlink_bridge_options()
-        options.present = CNETLINK_BRIDGE_VLAN_DEFAULT_PVID.rawValue
-        options.vlan_default_pvid = 0
-        let context = RequestContext(operation: "set vlan_default_pvid 0 on \(bridge), keeping VLAN \(defaultVLAN) on \(ports.map(\.rawValue).joined(separator: ", "))",
+    /// Equivalent to: `bridge vlan add dev PORT vid SPARE` per kept port, `ip link set BRIDGE type
+    /// bridge vlan_default_pvid SPARE`, `... vlan_default_pvid 0`, `bridge vlan del dev PORT vid SPARE`.
+    public func closeNewPorts(bridge: LinkName, keeping ports: [LinkName], via spare: VLANID) throws(NetlinkError) {
+        let context = RequestContext(operation: "set vlan_default_pvid 0 on \(bridge), keeping \(ports.map(\.rawValue).joined(separator: ", ")) as they are",
                                      links: [bridge.rawValue] + ports.map(\.rawValue))
-        let pinned = [cnetlink_vlan_range(first: defaultVLAN.value, last: defaultVLAN.value,
-                                          flags: UInt16(BRIDGE_VLAN_INFO_PVID) | UInt16(BRIDGE_VLAN_INFO_UNTAGGED))]
-        var messages = [try LinkRequest.bridgeOptions(bridge, create: false, options, context)]
-        for port in ports {
-            messages.append(try LinkRequest.portVLANs(portIndex: try index(of: port), add: true, isSelf: port == bridge, pinned, context))
+        func defaultPVID(_ vid: UInt16) throws(NetlinkError) -> NetlinkMessage {
+            var options = cnetlink_bridge_options()
+            options.present = CNETLINK_BRIDGE_VLAN_DEFAULT_PVID.rawValue
+            options.vlan_default_pvid = vid
+            return try LinkRequest.bridgeOptions(bridge, create: false, options, context)
+        }
+        let spareRange = [cnetlink_vlan_range(first: spare.value, last: spare.value, flags: 0)]
+        var indexes: [(index: Int32, isSelf: Bool)] = []
+        for port in ports { indexes.append((try index(of: port), port == bridge)) }
+        var messages: [NetlinkMessage] = []
+        for (index, isSelf) in indexes {
+            messages.append(try LinkRequest.portVLANs(portIndex: index, add: true, isSelf: isSelf, spareRange, context))
+        }
+        if !indexes.isEmpty { messages.append(try defaultPVID(spare.value)) }
+        messages.append(try defaultPVID(0))
+        for (index, isSelf) in indexes {
+            messages.append(try LinkRequest.portVLANs(portIndex: index, add: false, isSelf: isSelf, spareRange, context))
         }
         try send(context) { () throws(NetlinkError) in try socket.acknowledgedTogether(messages, context) }
     }

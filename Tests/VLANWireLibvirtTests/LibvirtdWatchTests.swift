@@ -88,7 +88,7 @@ struct LibvirtdWatchTests {
 
         // watch, as the service runs it, in libvirtd's namespace.
         let log = state.path + "/watch.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        #expect(FileManager.default.createFile(atPath: log, contents: nil))
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         let watch = Process()
         watch.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")

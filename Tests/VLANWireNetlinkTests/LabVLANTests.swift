@@ -41,10 +41,10 @@ struct LabVLANTests {
         return result
     }
 
-    /// Fail closed: vlan_default_pvid 0 on a bridge in use. The kernel strips VLAN 1 from every
-    /// port still on it and from the bridge itself; `closeNewPorts` gives it back to those it keeps
-    /// in the same write (the frames across the change: lab scenario 26-watch). A port that joins
-    /// afterwards carries no VLAN at all.
+    /// Fail closed: vlan_default_pvid 0 on a bridge in use. Set directly, the kernel strips VLAN 1
+    /// from every port still on it and from the bridge itself; `closeNewPorts` goes by way of a
+    /// spare VLAN so that the kept ports never lose it (frames across the change: lab scenario
+    /// 26-watch) and ends with no trace of the spare. A port that joins afterwards carries no VLAN.
     @Test func closingABridgeKeepsTheDefaultOnKeptPortsAndNewPortsGetNone() throws {
         try withScene { scene in
             try Self.buildScene(scene)
@@ -54,7 +54,7 @@ struct LabVLANTests {
             #expect(before.link(named: "br0")?.bridge?.defaultPVID == 1)
             #expect(before.link(named: "br0")?.bridge?.selfVLANs == .kernelDefault, "the bridge's own VLAN 1")
             let sent = handle.messagesSent
-            try handle.closeNewPorts(bridge: name("br0"), defaultVLAN: vid(1), keeping: [name("v0"), name("br0")])
+            try handle.closeNewPorts(bridge: name("br0"), keeping: [name("v0"), name("br0")], via: vid(4094))
             #expect(handle.messagesSent - sent == 1, "one write")
             let after = try handle.snapshot()
             #expect(after.link(named: "br0")?.bridge?.defaultPVID == 0)

@@ -73,7 +73,7 @@ struct KernelModel {
             state.links[i].port?.vlans = PortVLANs(members: current.members.subtracting(remove),
                                                    untagged: current.untagged.subtracting(remove),
                                                    pvid: current.pvid.flatMap { remove.contains($0) ? nil : $0 })
-        case .closeNewPorts(let bridge, let vlan, let keeping):
+        case .closeNewPorts(let bridge, let vlan, let keeping, _):
             // The kernel strips the default from every port still on it; vlanwire gives it back to `keeping`.
             let b = try index(of: bridge)
             func onDefault(_ vlans: PortVLANs?) -> Bool { vlans?.pvid == vlan && vlans?.untagged.contains(vlan) == true }

@@ -206,7 +206,9 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
         observed.change("br0") { $0.bridge?.defaultPVID = 1; $0.bridge?.selfVLANs = .kernelDefault }
         let result = try plan(xml, config: vlanAwareBR0, observed: observed)
         #expect(commands(result) == [
-            "ip link set br0 type bridge vlan_default_pvid 0; bridge vlan add dev eth0 vid 1 pvid untagged; bridge vlan add dev vnet0 vid 1 pvid untagged; bridge vlan add dev br0 vid 1 pvid untagged self",
+            "bridge vlan add dev eth0 vid 4094; bridge vlan add dev vnet0 vid 4094; bridge vlan add dev br0 vid 4094 self; "
+                + "ip link set br0 type bridge vlan_default_pvid 4094; ip link set br0 type bridge vlan_default_pvid 0; "
+                + "bridge vlan del dev eth0 vid 4094; bridge vlan del dev vnet0 vid 4094; bridge vlan del dev br0 vid 4094 self",
             "bridge vlan add dev eth0 vid 2-4094",
             "bridge vlan del dev vnet0 vid 1", "bridge vlan add dev vnet0 vid 5 pvid untagged",
         ])

@@ -78,7 +78,7 @@ struct HostView {
     }
 
     /// The policy a NIC asks for, before vlanwire checks it against the uplink (rules 2, 4 and 5
-    /// of DESIGN.md; rule 3, an access bridge, cannot ask for a trunk): what `doctor` and `trace`
+    /// of the README's "How a NIC gets its VLANs"; rule 3, an access bridge, cannot ask for a trunk): what `doctor` and `trace`
     /// explain when vlanwire refuses the NIC.
     func requestedPolicy(of interface: DomainInterface, guest: DomainDescription, uplink: Uplink) -> PortPolicy? {
         if let mac = interface.mac, let policy = guest.metadata[mac] { return policy }

@@ -1,7 +1,7 @@
 /// A value that failed validation: what it was meant to be, the text given, and why it was refused.
 ///
 /// Every validated type (`VLANID`, `VLANSet`, `LinkName`, `MACAddress`, `PortPolicy`) throws this,
-/// so callers can add the guest and NIC the value belongs to (see `NICProblem`).
+/// so callers can add the guest and NIC the value belongs to (see `Problem`).
 public struct ValueError: Error, Equatable, Sendable, CustomStringConvertible {
     public enum Subject: String, Sendable, Codable {
         case vlanID = "VLAN id"

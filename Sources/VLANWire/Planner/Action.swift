@@ -29,12 +29,17 @@ public enum Action: Hashable, Sendable, Codable, CustomStringConvertible {
     case removePortVLANs(port: LinkName, vlans: VLANSet)
     /// Equivalent to: `ip link del NAME`.
     case deleteLink(LinkName)
-    /// Fail closed: ports that join BRIDGE carry no VLAN until vlanwire wires them. The ports in
-    /// `keeping` (the bridge's own name for its self entry) still carry `defaultVLAN` as PVID
-    /// untagged: setting the default would strip it from them, so it is given back in the same write.
-    /// Equivalent to: `ip link set BRIDGE type bridge vlan_default_pvid 0` and, per kept port,
-    /// `bridge vlan add dev PORT vid 1 pvid untagged` (`self` for the bridge itself).
-    case closeNewPorts(bridge: LinkName, defaultVLAN: VLANID, keeping: [LinkName])
+    /// Fail closed: ports that join BRIDGE carry no VLAN until vlanwire wires them
+    /// (`vlan_default_pvid 0`), while the ports in `keeping` (the bridge's own name: its self entry),
+    /// which are on the default `defaultVLAN`, keep it without a gap. Setting the default to 0
+    /// strips it from every port still on it; the kernel skips a port that already has the NEW
+    /// default, so the default goes to 0 by way of `spare` (a VLAN no port uses): the kept ports get
+    /// `spare` as a tagged member, the default moves to `spare` (they are skipped), then to 0 (they
+    /// are not on `spare`'s default), then `spare` goes again. One write.
+    /// Equivalent to: `bridge vlan add dev PORT vid SPARE` per kept port (`self` for the bridge),
+    /// `ip link set BRIDGE type bridge vlan_default_pvid SPARE`, `... vlan_default_pvid 0`,
+    /// `bridge vlan del dev PORT vid SPARE` per kept port.
+    case closeNewPorts(bridge: LinkName, defaultVLAN: VLANID, keeping: [LinkName], spare: VLANID)
 
     /// The iproute2 command(s) this action stands for (what an admin would type).
     public var description: String {
@@ -59,10 +64,12 @@ public enum Action: Hashable, Sendable, Codable, CustomStringConvertible {
         case .removePortVLANs(let port, let vlans):
             vlans.ranges.map { "bridge vlan del dev \(port) vid \(Self.rangeText($0))" }.joined(separator: "; ")
         case .deleteLink(let link): "ip link del \(link)"
-        case .closeNewPorts(let bridge, let vlan, let keeping):
-            (["ip link set \(bridge) type bridge vlan_default_pvid 0"] + keeping.map { port in
-                "bridge vlan add dev \(port) vid \(vlan) pvid untagged" + (port == bridge ? " self" : "")
-            }).joined(separator: "; ")
+        case .closeNewPorts(let bridge, _, let keeping, let spare):
+            (keeping.map { "bridge vlan add dev \($0) vid \(spare)" + ($0 == bridge ? " self" : "") }
+                + ["ip link set \(bridge) type bridge vlan_default_pvid \(spare)"].filter { _ in !keeping.isEmpty }
+                + ["ip link set \(bridge) type bridge vlan_default_pvid 0"]
+                + keeping.map { "bridge vlan del dev \($0) vid \(spare)" + ($0 == bridge ? " self" : "") })
+                .joined(separator: "; ")
         }
     }
 
@@ -75,7 +82,7 @@ public enum Action: Hashable, Sendable, Codable, CustomStringConvertible {
         case .releaseFromBridge(let link), .setUp(let link), .setDown(let link), .deleteLink(let link): [link]
         case .setVLANFiltering(let bridge, _), .setBridgeNetfilter(let bridge, _): [bridge]
         case .addPortVLANs(let port, _), .removePortVLANs(let port, _): [port]
-        case .closeNewPorts(let bridge, _, let keeping): [bridge] + keeping.filter { $0 != bridge }
+        case .closeNewPorts(let bridge, _, let keeping, _): [bridge] + keeping.filter { $0 != bridge }
         }
     }
 

@@ -214,9 +214,16 @@ struct PlanBuilder {
         guard uplink.failClosed, !uplink.inferred, let pvid = observedBridge.bridge?.defaultPVID, pvid != 0,
               let vlan = try? VLANID(pvid) else { return }
         func onDefault(_ vlans: PortVLANs?) -> Bool { vlans?.pvid == vlan && vlans?.untagged.contains(vlan) == true }
-        var keeping = observed.ports(of: bridge.rawValue).filter { onDefault($0.port?.vlans) }.compactMap { try? LinkName($0.name) }
+        let ports = observed.ports(of: bridge.rawValue)
+        var keeping = ports.filter { onDefault($0.port?.vlans) }.compactMap { try? LinkName($0.name) }
         if onDefault(observedBridge.bridge?.selfVLANs) { keeping.append(bridge) }
-        actions.append(.closeNewPorts(bridge: bridge, defaultVLAN: vlan, keeping: keeping))
+        // The way over: the highest VLAN no port of the bridge (nor the bridge itself) is a member of.
+        let used = ports.reduce(observedBridge.bridge?.selfVLANs?.members ?? .empty) { $0.union($1.port?.vlans?.members ?? .empty) }
+            .union(VLANSet(vlan))
+        guard let spare = (2...4094).reversed().lazy.compactMap({ try? VLANID($0) }).first(where: { !used.contains($0) }) else {
+            return notes.append("\(bridge) is not closed (fail-closed): its ports use every VLAN, none is left to pass the default through")
+        }
+        actions.append(.closeNewPorts(bridge: bridge, defaultVLAN: vlan, keeping: keeping, spare: spare))
         closed.insert(bridge)
         notes.append("closes \(bridge) (fail-closed): a port that joins it carries no VLAN until vlanwire wires it; "
             + (keeping.isEmpty ? "no port was on VLAN \(vlan) by default" : "\(keeping.map(\.rawValue).joined(separator: ", ")) keep VLAN \(vlan)"))

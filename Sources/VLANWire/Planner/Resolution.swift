@@ -1,4 +1,4 @@
-/// Where a NIC's policy came from (DESIGN.md, "first match wins").
+/// Where a NIC's policy came from (README, "How a NIC gets its VLANs": first match wins).
 public enum PolicySource: Equatable, Sendable, Codable, CustomStringConvertible {
     case metadata
     case accessBridge(String)

@@ -25,7 +25,7 @@ public struct NICStatus: Codable, Equatable, Sendable {
     public var type: String
     /// What libvirt's XML attaches it to: `bridge br0`, `network lan portgroup office`, `dev eth0`.
     public var source: String
-    /// Whether vlanwire wires this NIC (rule 1 of DESIGN.md leaves some alone).
+    /// Whether vlanwire wires this NIC (rule 1 of the README's "How a NIC gets its VLANs" leaves some alone).
     public var managed: Bool
     /// The port policy; nil for unmanaged NICs and for NICs nothing gives a policy (kernel default).
     public var policy: PortPolicy?
