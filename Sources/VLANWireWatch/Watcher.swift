@@ -283,19 +283,16 @@ public final class Watcher {
         }
     }
 
-    private func repaired(_ lines: [String]) {
-        for line in lines { logger.notice("\(line)") }
-        guard let last = lines.last else { return }
-        status.repairs += lines.count
-        status.lastRepair = WatchStatus.Event(at: WatchStatus.now(), line: last)
-        writeStatus()
-    }
+    private func repaired(_ lines: [String]) { report(lines, level: .notice, count: \.repairs, last: \.lastRepair) }
+    private func failed(_ lines: [String]) { report(lines, level: .error, count: \.failures, last: \.lastFailure) }
 
-    private func failed(_ lines: [String]) {
-        for line in lines { logger.error("\(line)") }
-        guard let last = lines.last else { return }
-        status.failures += lines.count
-        status.lastFailure = WatchStatus.Event(at: WatchStatus.now(), line: last)
+    /// Logs each line and counts it in watch.json, whose last event it becomes.
+    private func report(_ lines: [String], level: Logger.Level, count: WritableKeyPath<WatchStatus, Int>,
+                        last: WritableKeyPath<WatchStatus, WatchStatus.Event?>) {
+        for line in lines { logger.log(level: level, "\(line)") }
+        guard let line = lines.last else { return }
+        status[keyPath: count] += lines.count
+        status[keyPath: last] = WatchStatus.Event(at: WatchStatus.now(), line: line)
         writeStatus()
     }
 

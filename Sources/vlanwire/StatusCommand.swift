@@ -55,9 +55,9 @@ struct Status: ParsableCommand {
             : LibvirtView.gather(uri: connection.uri, topology: Topology.resolve(config: try config.load(), observed: state),
                                  observed: state, logger: Logger(label: "vlanwire.libvirt"))
         let store = StateStore.forNamespace(namespaceName)
-        let watch = store.watchView()
+        let watch = store.watchStatus()
         return json ? try Self.json(StatusDocument(kernel: state, libvirt: libvirt, watch: watch))
-                    : Self.table(state) + "\n" + WatchView.text(watch, stateDirectory: store.directory) + "\n" + libvirt.text
+                    : Self.table(state) + "\n" + WatchStatus.text(watch, stateDirectory: store.directory) + "\n" + libvirt.text
     }
 
     static func json(_ value: some Encodable) throws -> String {

@@ -47,28 +47,28 @@ private func watchStatus(pid: Int32) -> WatchStatus {
 private let deadPID: Int32 = 1 << 23
 
 @Suite("watch.json as status and doctor read it")
-struct WatchViewReadingTests {
+struct WatchStatusReadingTests {
     @Test func neverRanIsNil() throws {
         let files = try TestFiles()
-        #expect(StateStore(directory: files.directory.path + "/state").watchView() == nil)
+        #expect(StateStore(directory: files.directory.path + "/state").watchStatus() == nil)
     }
 
     @Test func runningIsWhetherItsPidIsALiveWatch() throws {
         let files = try TestFiles()
         let store = StateStore(directory: files.directory.path + "/state")
         try store.writeWatchStatus(watchStatus(pid: deadPID))
-        let gone = try #require(store.watchView())
-        #expect(!gone.running)
-        #expect(gone == WatchView(running: false, pid: deadPID, startedAt: "2025-06-01T10:00:00Z", uri: "qemu:///system", libvirt: "connected",
-                                  repairs: 2, lastRepair: WatchView.Event(at: "2025-06-01T10:05:00Z", line: "guest 'web1': re-applied access:5"),
-                                  failures: 1, lastFailure: WatchView.Event(at: "2025-06-01T10:06:00Z", line: "guest 'db1': refused")))
+        let gone = try #require(store.watchStatus())
+        #expect(gone.running == false)
+        #expect(gone == WatchStatus(running: false, pid: deadPID, startedAt: "2025-06-01T10:00:00Z", uri: "qemu:///system", libvirt: "connected",
+                                  repairs: 2, lastRepair: WatchStatus.Event(at: "2025-06-01T10:05:00Z", line: "guest 'web1': re-applied access:5"),
+                                  failures: 1, lastFailure: WatchStatus.Event(at: "2025-06-01T10:06:00Z", line: "guest 'db1': refused")))
 
         let watch = try FakeWatch()
         try store.writeWatchStatus(watchStatus(pid: watch.pid))
-        #expect(store.watchView()?.running == true)
+        #expect(store.watchStatus()?.running == true)
         // A live process that is not a watch (a reused pid) is not one.
         try store.writeWatchStatus(watchStatus(pid: getpid()))
-        #expect(store.watchView()?.running == false)
+        #expect(store.watchStatus()?.running == false)
     }
 }
 

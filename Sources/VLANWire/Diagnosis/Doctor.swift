@@ -15,7 +15,7 @@ public struct Doctor: Sendable {
     public enum Watch: Equatable, Sendable {
         /// No `watch.json`: watch never ran with this state directory.
         case neverRan
-        case seen(WatchView)
+        case seen(WatchStatus)
     }
 
     public var observed: ObservedState
@@ -569,7 +569,7 @@ extension Doctor {
         guard let watch else { return [] }
         guard case .seen(let view) = watch else { return [notWatching("never ran here")] }
         var findings: [Finding] = []
-        if !view.running {
+        if view.running != true {
             findings.append(notWatching("last ran: started \(view.startedAt.withoutControlCharacters), pid \(view.pid)"))
         } else if view.isReconnecting {
             findings.append(Finding(.warning, .watch,

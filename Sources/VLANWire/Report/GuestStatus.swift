@@ -353,14 +353,14 @@ public struct LibvirtView: Codable, Equatable, Sendable {
 
 /// `vlanwire status --json`: the kernel's observed state — the very object `vlanwire plan
 /// --observed FILE` reads, whose decoder ignores the rest — with two more keys, `libvirt`
-/// (a `LibvirtView`: state, uri, error, guests) and `watch` (a `WatchView`, null when watch never
+/// (a `LibvirtView`: state, uri, error, guests) and `watch` (a `WatchStatus`, null when watch never
 /// ran with this state directory).
 public struct StatusDocument: Codable, Equatable, Sendable {
     public var kernel: ObservedState
     public var libvirt: LibvirtView
-    public var watch: WatchView?
+    public var watch: WatchStatus?
 
-    public init(kernel: ObservedState, libvirt: LibvirtView, watch: WatchView? = nil) {
+    public init(kernel: ObservedState, libvirt: LibvirtView, watch: WatchStatus? = nil) {
         self.kernel = kernel
         self.libvirt = libvirt
         self.watch = watch
@@ -372,7 +372,7 @@ public struct StatusDocument: Codable, Equatable, Sendable {
         kernel = try ObservedState(from: decoder)
         let container = try decoder.container(keyedBy: CodingKeys.self)
         libvirt = try container.decode(LibvirtView.self, forKey: .libvirt)
-        watch = try container.decodeIfPresent(WatchView.self, forKey: .watch)
+        watch = try container.decodeIfPresent(WatchStatus.self, forKey: .watch)
     }
 
     public func encode(to encoder: any Encoder) throws {

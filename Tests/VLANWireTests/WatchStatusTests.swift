@@ -2,30 +2,30 @@ import Foundation
 import Testing
 @testable import VLANWire
 
-private let repair = WatchView.Event(at: "2025-06-01T10:05:00Z", line: "guest 'web1', NIC 52:54:00:00:00:01, tap vnet0: port VLANs pvid 1; re-applied access:5")
-private let failure = WatchView.Event(at: "2025-06-01T10:06:00Z", line: "guest 'db1': vlanwire metadata: invalid VLAN id '0'")
+private let repair = WatchStatus.Event(at: "2025-06-01T10:05:00Z", line: "guest 'web1', NIC 52:54:00:00:00:01, tap vnet0: port VLANs pvid 1; re-applied access:5")
+private let failure = WatchStatus.Event(at: "2025-06-01T10:06:00Z", line: "guest 'db1': vlanwire metadata: invalid VLAN id '0'")
 
-private func view(running: Bool = true, libvirt: String = "connected", lastRepair: WatchView.Event? = repair,
-                  lastFailure: WatchView.Event? = nil) -> WatchView {
-    WatchView(running: running, pid: 812, startedAt: "2025-06-01T10:00:00Z", uri: "qemu:///system", libvirt: libvirt,
+private func view(running: Bool = true, libvirt: String = "connected", lastRepair: WatchStatus.Event? = repair,
+                  lastFailure: WatchStatus.Event? = nil) -> WatchStatus {
+    WatchStatus(running: running, pid: 812, startedAt: "2025-06-01T10:00:00Z", uri: "qemu:///system", libvirt: libvirt,
               repairs: 3, lastRepair: lastRepair, failures: lastFailure == nil ? 0 : 1, lastFailure: lastFailure)
 }
 
 @Suite("vlanwire status: watch")
 struct WatchStatusTextTests {
     @Test func runningSaysSinceWhenItsLibvirtAndItsLastRepairAndFailure() {
-        #expect(WatchView.text(view(lastFailure: failure), stateDirectory: "/run/vlanwire") == """
+        #expect(WatchStatus.text(view(lastFailure: failure), stateDirectory: "/run/vlanwire") == """
             watch: running since 2025-06-01T10:00:00Z (pid 812); libvirt qemu:///system: connected; 3 repairs, 1 failure
               last repair 2025-06-01T10:05:00Z: guest 'web1', NIC 52:54:00:00:00:01, tap vnet0: port VLANs pvid 1; re-applied access:5
               last failure 2025-06-01T10:06:00Z: guest 'db1': vlanwire metadata: invalid VLAN id '0'
 
             """)
-        #expect(WatchView.text(view(libvirt: "reconnecting: libvirtd closed the connection", lastRepair: nil), stateDirectory: "/run/vlanwire")
+        #expect(WatchStatus.text(view(libvirt: "reconnecting: libvirtd closed the connection", lastRepair: nil), stateDirectory: "/run/vlanwire")
                 == "watch: running since 2025-06-01T10:00:00Z (pid 812); libvirt qemu:///system: reconnecting: libvirtd closed the connection; 3 repairs, 0 failures\n")
     }
 
     @Test func goneSaysWhenItLastRanAndItsPid() {
-        #expect(WatchView.text(view(running: false), stateDirectory: "/run/vlanwire") == """
+        #expect(WatchStatus.text(view(running: false), stateDirectory: "/run/vlanwire") == """
             watch: not running (last ran: started 2025-06-01T10:00:00Z, pid 812); 3 repairs, 0 failures
               last repair 2025-06-01T10:05:00Z: guest 'web1', NIC 52:54:00:00:00:01, tap vnet0: port VLANs pvid 1; re-applied access:5
 
@@ -33,12 +33,12 @@ struct WatchStatusTextTests {
     }
 
     @Test func neverRanNamesTheStateDirectory() {
-        #expect(WatchView.text(nil, stateDirectory: "/run/vlanwire/netns/lab1") == "watch: not running (never ran for /run/vlanwire/netns/lab1)\n")
+        #expect(WatchStatus.text(nil, stateDirectory: "/run/vlanwire/netns/lab1") == "watch: not running (never ran for /run/vlanwire/netns/lab1)\n")
     }
 
     /// watch.json is a file: a line in it cannot forge more lines of status.
     @Test func linesFromTheFileStayOneLine() {
-        let text = WatchView.text(view(lastRepair: WatchView.Event(at: "now", line: "a\nwatch: running")), stateDirectory: "/run/vlanwire")
+        let text = WatchStatus.text(view(lastRepair: WatchStatus.Event(at: "now", line: "a\nwatch: running")), stateDirectory: "/run/vlanwire")
         #expect(text.split(separator: "\n").count == 2)
         #expect(text.contains("a\\nwatch: running"))
     }
