@@ -27,7 +27,7 @@ extension Wiring {
         let handle = try NetlinkHandle(namespace: namespace, logger: logger)
         return try store.withLock { stored in
             var observed = try handle.snapshot(probingCapabilities: false)
-            let before = known(stored, observed)
+            let before = known(stored, observed, reconciling: true)
             var state = before
             var results = unreadable
             for domain in domains {

@@ -149,8 +149,9 @@ public struct Wiring {
     }
 
     /// The stored state (or one rebuilt from the kernel), plus links a killed run created unrecorded.
-    func known(_ stored: VLANWireState?, _ observed: ObservedState) -> VLANWireState {
-        guard let stored else { return rebuiltState(observed) }
+    /// `reconciling`: the caller rebuilds the users itself (and reports it), so no warning.
+    func known(_ stored: VLANWireState?, _ observed: ObservedState, reconciling: Bool = false) -> VLANWireState {
+        guard let stored else { return rebuiltState(observed, warn: !reconciling) }
         let (state, adopted) = stored.adoptingOrphans(in: observed, mark: store.mark)
         if !adopted.isEmpty {
             logger.notice("adopted \(adopted.map(\.rawValue).joined(separator: ", ")): marked by vlanwire but not in the state (an interrupted run created them)")
@@ -158,9 +159,9 @@ public struct Wiring {
         return state
     }
 
-    private func rebuiltState(_ observed: ObservedState) -> VLANWireState {
+    private func rebuiltState(_ observed: ObservedState, warn: Bool) -> VLANWireState {
         let state = VLANWireState.rebuilt(from: observed, mark: store.mark)
-        if !state.createdLinks.isEmpty {
+        if warn, !state.createdLinks.isEmpty {
             logger.warning("state file missing or unreadable; found \(state.createdLinks.count) link(s) marked by vlanwire, which will not be deleted until `vlanwire reconcile` rebuilds their users")
         }
         return state

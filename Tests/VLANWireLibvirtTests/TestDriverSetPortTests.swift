@@ -226,6 +226,6 @@ struct TestDriverSetPortTests {
         let change = PortChange(guest: "web1", mac: try mac(Self.web1), policy: nil, previous: try policy("5"),
                                 persistent: .updated, live: .notRunning, running: false)
         #expect(JSON.encode(change, pretty: false)
-            == #"{"guest":"web1","live":"not-running","mac":"52:54:00:00:00:01","persistent":"updated","policy":null,"previous":"access:5","reapplied":null,"running":false}"#)
+            == #"{"guest":"web1","live":"not-running","mac":"52:54:00:00:00:01","pending":false,"persistent":"updated","policy":null,"previous":"access:5","reapplied":null,"running":false}"#)
     }
 }

@@ -83,8 +83,9 @@ extension Reliability {
                 add("source bridge with \(label)", bytes(domain(metadata: vlan("tags='5'"), interface: nic(bridge: bad))), [mac, "source bridge"])
             }
             add("two metadata entries for one MAC", bytes(domain(metadata: vlan("tags='5'") + vlan("tags='10'"))), [mac, "two entries"])
-            add("metadata for a MAC the guest lacks", bytes(domain(metadata: vlan("tags='5'", mac: "52:54:00:00:00:99"))),
-                ["52:54:00:00:00:99", "no interface"])
+            // A MAC the guest lacks is a pending policy (hot-plug), checked like any other.
+            add("a bad pending policy (a MAC the guest lacks)", bytes(domain(metadata: vlan("tags='4095'", mac: "52:54:00:00:00:99"))),
+                ["52:54:00:00:00:99", "4095"])
             add("malformed MAC in metadata", bytes(domain(metadata: vlan("tags='5'", mac: "52:54:00:zz:00:01"))), ["52:54:00:zz:00:01"])
             add("malformed MAC on the NIC", bytes(domain(interface: "<interface type='bridge'><mac address='nonsense'/><source bridge='br0'/></interface>")),
                 ["nonsense"])
