@@ -23,8 +23,9 @@ private final class FakeWatch {
         try process.run()
         // Until the exec, /proc shows the outer bash.
         for _ in 0..<100 {
-            if let words = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/cmdline", encoding: .utf8),
-               words.hasPrefix("/usr/local/bin/vlanwire") { return }
+            // FileAccess, not String(contentsOfFile:): Foundation's reader leaks on /proc files (LeakSanitizer).
+            if let bytes = try? FileAccess.read("/proc/\(process.processIdentifier)/cmdline", limit: 4096),
+               String(decoding: bytes, as: UTF8.self).hasPrefix("/usr/local/bin/vlanwire") { return }
             usleep(10_000)
         }
     }
