@@ -403,3 +403,61 @@ struct DoctorReportTests {
         #expect(DoctorReport(findings: [Finding(.warning, .unusedLink, message: "x")]).hasErrors == false)
     }
 }
+
+/// status and doctor read a NIC through one `NICAudit`: three cases where they used to disagree
+/// (found by reading), each now said the same way by both.
+@Suite("status and doctor agree on a NIC")
+struct StatusAndDoctorAgreeTests {
+    static let nic = "52:54:00:00:00:09"
+
+    static func guest(metadata: String = "", target: String = "vnet9") throws -> DomainDescription {
+        try domain(domainXML(name: "db1", nics: [(nic, "br0", target)], metadata: metadata))
+    }
+
+    func both(_ guest: DomainDescription, config: HostConfig? = nil, observed: ObservedState) -> (NICStatus, [Finding]) {
+        let topology = Topology.resolve(config: config, observed: observed)
+        let status = GuestStatus.compare(guest, topology: topology, observed: observed).nics[0]
+        let findings = Doctor(observed: observed, topology: topology, guests: [guest], guestSource: .libvirt).findings()
+            .filter { $0.guest == "db1" }
+        return (status, findings)
+    }
+
+    /// A NIC without a policy whose tap is in another bridge: vlanwire does not move it, so
+    /// reconcile does not fix it (doctor used to say it did).
+    @Test func noPolicyTapInAnotherBridgeIsNotReconciles() throws {
+        var observed = host(taps: [("vnet9", Self.nic, "br1")], extra: [ObservedLink(index: 50, name: "br1", kind: "bridge", bridge: BridgeInfo())])
+        observed.links.sort { $0.index < $1.index }
+        let (status, findings) = both(try Self.guest(), observed: observed)
+        #expect(status.mismatches.map(\.kind) == [.wrongBridge] && status.mismatches[0].reconcileFixes == false)
+        let finding = try #require(findings.first { $0.check == .tapBridgeDrift })
+        #expect(finding.message.contains("the NIC has no policy, so vlanwire does not move it"), "\(finding)")
+        #expect(finding.fix?.hasPrefix("ip link set vnet9 master br0") == true, "\(finding)")
+    }
+
+    /// An inferred vlan-aware uplink port without a VLAN the policy uses: both report it, and
+    /// neither says reconcile fixes it (vlanwire does not manage an inferred uplink's VLANs;
+    /// status used to say nothing).
+    @Test func inferredUplinkWithoutThePolicysVLAN() throws {
+        let observed = host(vlanFiltering: true, uplinkVLANs: PortVLANs(members: vset("1"), untagged: vset("1"), pvid: vid(1)),
+                            taps: [("vnet9", Self.nic, "br0")])
+        var wired = KernelModel(state: observed)
+        try wired.apply([.removePortVLANs(port: link("vnet9"), vlans: vset("1")),
+                         .addPortVLANs(port: link("vnet9"), vlans: PortVLANs(members: vset("5"), untagged: vset("5"), pvid: vid(5)))])
+        let (status, findings) = both(try Self.guest(metadata: "<vw:interface mac='\(Self.nic)'><vw:vlan tags='5'/></vw:interface>"),
+                                      observed: wired.state)
+        #expect(status.mismatches.map(\.kind) == [.uplinkVLANs] && status.mismatches[0].reconcileFixes == false, "\(status.mismatches)")
+        let finding = try #require(findings.first { $0.check == .uplinkWiring })
+        #expect(finding.fix == "bridge vlan add dev eth0 vid 5", "\(finding)")
+    }
+
+    /// `<target dev>` names another NIC's tap: status and doctor both say so, and both find the
+    /// NIC's own tap by its MAC (doctor used to fall back without a word).
+    @Test func targetDevWithAnotherNICsMAC() throws {
+        let observed = host(taps: [("vnet9", Self.nic, "br0"), ("vnet3", "52:54:00:00:00:03", "br0")])
+        let (status, findings) = both(try Self.guest(metadata: "<vw:interface mac='\(Self.nic)'><vw:vlan trunk='yes' tags='1-4094'/></vw:interface>",
+                                                     target: "vnet3"), observed: observed)
+        #expect(status.mismatches.map(\.kind) == [.tapMAC] && status.tap == "vnet9" && status.tapFoundBy == .mac)
+        let finding = try #require(findings.first { $0.check == .tapMAC })
+        #expect(finding.message.hasPrefix("target dev vnet3 has MAC fe:54:00:00:00:03, not this NIC's tap MAC fe:54:00:00:00:09: the NIC's tap is vnet9"), "\(finding)")
+    }
+}

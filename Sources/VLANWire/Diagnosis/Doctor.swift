@@ -491,43 +491,48 @@ extension Doctor {
         }
     }
 
-    /// The tap against the policy: in the bridge the policy puts it in, with (vlan-aware) exactly
-    /// the policy's port VLANs.
+    /// The NIC's `NICAudit`, as findings with their fixes. The bridge-level drifts (filtering off,
+    /// an access bridge or leg missing or down) are the config and link checks' findings.
     func drift(_ nic: ResolvedNIC, wiring: ResolvedNIC.Wiring, guest: DomainDescription) -> [Finding] {
         let label = nic.interface.label
-        guard let tap = view.tap(of: nic.interface) else {
-            return [Finding(.info, .tapMissing, guest: guest.name, nic: label,
-                            message: "no tap for this NIC in this namespace (the guest is not running here), so its wiring is not checked")]
+        let audit = NICAudit.audit(nic, observed: observed)
+        return audit.drifts.compactMap { drift -> Finding? in
+            switch drift {
+            case .tapMissing:
+                return Finding(.info, .tapMissing, guest: guest.name, nic: label,
+                               message: "no tap for this NIC in this namespace (the guest is not running here), so its wiring is not checked")
+            case .tapMAC(let target, let has, let wants):
+                return Finding(.error, .tapMAC, links: [target], guest: guest.name, nic: label,
+                               message: "target dev \(target.escapedForDisplay) has MAC \(has?.description ?? "none"), not this NIC's tap MAC \(wants): "
+                                   + (audit.tap.map { "the NIC's tap is \($0.link.name)" } ?? "the NIC has no tap here"),
+                               fix: "let libvirt recreate the tap: virsh destroy \(guest.name.escapedForDisplay); virsh start \(guest.name.escapedForDisplay)")
+            case .wrongBridge(let tap, let bridge, let wants, let policy):
+                let move = command("ip link set \(tap) master \(wants)")
+                guard let policy else {
+                    return Finding(.error, .tapBridgeDrift, links: [tap, bridge ?? "-", wants.rawValue], guest: guest.name, nic: label,
+                                   message: "tap \(tap) is \(bridge.map { "in \($0)" } ?? "in no bridge"), but libvirt's definition puts it in \(wants) (the NIC has no policy, so vlanwire does not move it)",
+                                   fix: move + ", or give the NIC a policy (vlanwire set-port) and run vlanwire reconcile")
+                }
+                return Finding(.error, .tapBridgeDrift, links: [tap, bridge ?? "-", wants.rawValue], guest: guest.name, nic: label,
+                               message: "tap \(tap) is \(bridge.map { "in \($0)" } ?? "in no bridge"), but its policy (\(policy), from \(wiring.source)) puts it in \(wants)",
+                               fix: (guestSource == .libvirt ? "vlanwire reconcile" : "vlanwire apply on the guest's XML") + ", or: " + move)
+            case .vlansDiffer(let tap, let has, let wants):
+                guard let policy = wiring.policy, let name = try? LinkName(tap) else { return nil }
+                return portVLANDrift(tap: name, actual: has, wanted: wants, policy: policy, wiring: wiring, guest: guest.name, nic: label)
+            case .uplinkVLANs(let uplink, let missing, let inferred):
+                guard let policy = wiring.policy else { return nil }
+                let add = command(Action.addPortVLANs(port: uplink, vlans: PortVLANs(members: missing)).description)
+                return Finding(.error, .uplinkWiring, links: [uplink.rawValue, wiring.bridge.rawValue], guest: guest.name, nic: label,
+                               message: "uplink \(uplink) does not carry VLAN\(missing.count == 1 ? "" : "s") \(missing) that the NIC's policy \(policy) uses: those frames never reach the wire",
+                               fix: inferred ? add : "vlanwire reconcile, or: " + add)
+            case .notVLANAware, .accessBridgeMissing, .accessBridgeDown, .legMissing, .legDown:
+                return nil
+            }
         }
-        guard tap.master == wiring.bridge.rawValue else {
-            let policy = wiring.policy.map { "\($0)" } ?? "no policy"
-            return [Finding(.error, .tapBridgeDrift, links: [tap.name, tap.master ?? "-", wiring.bridge.rawValue], guest: guest.name, nic: label,
-                            message: "tap \(tap.name) is \(tap.master.map { "in \($0)" } ?? "in no bridge"), but its policy (\(policy), from \(wiring.source)) puts it in \(wiring.bridge)",
-                            fix: (guestSource == .libvirt ? "vlanwire reconcile" : "vlanwire apply on the guest's XML")
-                                + ", or: " + command("ip link set \(tap.name) master \(wiring.bridge)"))]
-        }
-        guard wiring.uplink.mode == .vlanAware, let policy = wiring.policy, let name = try? LinkName(tap.name) else { return [] }
-        return uplinkCarries(policy, wiring: wiring, guest: guest.name, nic: label)
-            + portVLANDrift(tap: tap, name: name, policy: policy, wiring: wiring, guest: guest.name, nic: label)
     }
 
-    /// A vlan-aware uplink port that lacks a VLAN the NIC's policy uses: those frames never reach the wire.
-    func uplinkCarries(_ policy: PortPolicy, wiring: ResolvedNIC.Wiring, guest: String, nic: String) -> [Finding] {
-        guard let uplink = wiring.uplink.interface, let port = observed.link(named: uplink),
-              port.master == wiring.bridge.rawValue, let carried = port.port?.vlans else { return [] }
-        let missing = policy.memberVLANs.subtracting(carried.members)
-        guard !missing.isEmpty else { return [] }
-        let add = command(Action.addPortVLANs(port: uplink, vlans: PortVLANs(members: missing)).description)
-        return [Finding(.error, .uplinkWiring, links: [uplink.rawValue, wiring.bridge.rawValue], guest: guest, nic: nic,
-                        message: "uplink \(uplink) does not carry VLAN\(missing.count == 1 ? "" : "s") \(missing) that the NIC's policy \(policy) uses: those frames never reach the wire",
-                        fix: wiring.uplink.inferred ? add : "vlanwire reconcile, or: " + add)]
-    }
-
-    func portVLANDrift(tap: ObservedLink, name: LinkName, policy: PortPolicy, wiring: ResolvedNIC.Wiring,
-                       guest: String, nic label: String) -> [Finding] {
-        let wanted = PortVLANs(policy: policy)
-        let actual = tap.port?.vlans ?? PortVLANs()
-        guard actual != wanted else { return [] }
+    func portVLANDrift(tap name: LinkName, actual: PortVLANs, wanted: PortVLANs, policy: PortPolicy, wiring: ResolvedNIC.Wiring,
+                       guest: String, nic label: String) -> Finding {
         var differences: [String] = []
         let extra = actual.members.subtracting(wanted.members)
         let missing = wanted.members.subtracting(actual.members)
@@ -539,9 +544,9 @@ extension Doctor {
         var steps: [Action] = []
         if !extra.isEmpty { steps.append(.removePortVLANs(port: name, vlans: extra)) }
         steps.append(.addPortVLANs(port: name, vlans: wanted))
-        return [Finding(.error, .portVLANDrift, links: [tap.name, wiring.bridge.rawValue], guest: guest, nic: label,
-                        message: "tap \(tap.name) has VLANs \(actual); its policy \(policy) (from \(wiring.source)) gives \(wanted): " + differences.joined(separator: "; "),
-                        fix: steps.map { command($0.description) }.joined(separator: "; "))]
+        return Finding(.error, .portVLANDrift, links: [name.rawValue, wiring.bridge.rawValue], guest: guest, nic: label,
+                       message: "tap \(name) has VLANs \(actual); its policy \(policy) (from \(wiring.source)) gives \(wanted): " + differences.joined(separator: "; "),
+                       fix: steps.map { command($0.description) }.joined(separator: "; "))
     }
 
     func guestSourceFindings() -> [Finding] {

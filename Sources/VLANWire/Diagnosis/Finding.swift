@@ -44,6 +44,8 @@ public struct Finding: Codable, Equatable, Sendable {
         case portVLANDrift = "port-vlan-drift"
         /// A guest NIC has no tap (guest not running), so its wiring cannot be checked.
         case tapMissing = "tap-missing"
+        /// A NIC's `<target dev>` is a link with another MAC: not this NIC's tap.
+        case tapMAC = "tap-mac"
         /// A link vlanwire created that no guest uses.
         case unusedLink = "unused-vlanwire-link"
         /// A link inside a guest's path has a smaller MTU than both ends.

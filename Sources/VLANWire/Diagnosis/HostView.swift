@@ -4,16 +4,9 @@ struct HostView {
     let observed: ObservedState
     let topology: Topology
 
-    /// The NIC's tap: `<target dev>` when its MAC fits, else the link carrying the tap's MAC
-    /// (libvirt gives a tap the guest's MAC with first octet 0xfe). Nil when the guest is not running.
+    /// The NIC's tap (`NICAudit.locateTap`). Nil when the guest is not running here.
     func tap(of interface: DomainInterface) -> ObservedLink? {
-        func fits(_ link: ObservedLink) -> Bool {
-            guard let mac = interface.mac else { return true }
-            return link.mac == mac.libvirtTapAddress || link.mac == mac
-        }
-        if let target = interface.targetDevice, let link = observed.link(named: target), fits(link) { return link }
-        guard interface.mac != nil else { return nil }
-        return observed.links.first { !$0.isBridge && $0.vlan == nil && fits($0) }
+        NICAudit.locateTap(interface, observed: observed).tap?.link
     }
 
     /// The bridge's uplink port: the configured uplink's interface when it is a port of `bridge`,

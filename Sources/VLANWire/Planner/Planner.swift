@@ -336,14 +336,9 @@ struct PlanBuilder {
         var link: ObservedLink?
     }
 
-    /// The NIC's tap: `<target dev>` when its MAC matches, else the link with the tap's MAC
-    /// (libvirt gives taps the guest's MAC with first octet 0xfe). Target dev names are not stable.
+    /// The NIC's tap (`NICAudit.locateTap`); a `<target dev>` that is not a link name, or that names
+    /// a link with another MAC, is a problem. Target dev names are not stable.
     mutating func findTap(_ nic: ResolvedNIC) -> Tap? {
-        let mac = nic.interface.mac
-        func matches(_ link: ObservedLink) -> Bool {
-            guard let mac, let linkMAC = link.mac else { return false }
-            return linkMAC == mac.libvirtTapAddress || linkMAC == mac
-        }
         var targetName: LinkName?
         if let target = nic.interface.targetDevice {
             do { targetName = try LinkName(target) } catch {
@@ -351,18 +346,13 @@ struct PlanBuilder {
                 return nil
             }
         }
-        if let targetName, let link = observed.link(named: targetName) {
-            if mac == nil || matches(link) { return Tap(name: targetName, link: link) }
-            if observed.complete {
-                problem(nic, "tap \(targetName) has MAC \(link.mac?.description ?? "none"), not this NIC's",
-                        fix: "let libvirt recreate the tap (virsh destroy/start)")
-                return nil
-            }
+        let (found, drift) = NICAudit.locateTap(nic.interface, observed: observed)
+        if case .tapMAC(let target, let has, _)? = drift, observed.complete {
+            problem(nic, "tap \(target) has MAC \(has?.description ?? "none"), not this NIC's",
+                    fix: "let libvirt recreate the tap (virsh destroy/start)")
+            return nil
         }
-        if let link = observed.links.first(where: { !$0.isBridge && $0.kind != "vlan" && matches($0) }),
-           let name = try? LinkName(link.name) {
-            return Tap(name: name, link: link)
-        }
+        if let found, let name = try? LinkName(found.link.name) { return Tap(name: name, link: found.link) }
         if observed.complete {
             problem(nic, "no tap found for this NIC (target dev \(targetName?.rawValue ?? "unknown"))",
                     fix: "the tap exists only while the guest runs: use the start/started operations")

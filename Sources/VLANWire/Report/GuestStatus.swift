@@ -150,7 +150,9 @@ extension GuestStatus {
                 var status = NICStatus(interface: interface, managed: true)
                 let cause = error.problems.map { $0.cause + ($0.fix.map { " — fix: \($0)" } ?? "") }.joined(separator: "; ")
                 status.reason = cause
-                status.locateTap(interface, observed: observed)
+                let (tap, tapDrift) = NICAudit.locateTap(interface, observed: observed)
+                status.located(tap)
+                status.mismatches = tapDrift.map { [Mismatch($0)] } ?? []
                 status.mismatches.append(Mismatch(.policyRefused, "policy refused: \(cause)", reconcileFixes: false))
                 return status
             }
@@ -168,10 +170,12 @@ extension NICStatus {
         self.init(mac: interface.mac, type: interface.type, source: source.escapedForDisplay, managed: managed)
     }
 
-    /// One resolved NIC against the kernel.
+    /// One resolved NIC against the kernel (the `NICAudit`, in status's words).
     public static func compare(_ nic: ResolvedNIC, observed: ObservedState) -> NICStatus {
         var status = NICStatus(interface: nic.interface, managed: nic.wiring != nil)
-        let tapLink = status.locateTap(nic.interface, observed: observed)
+        let audit = NICAudit.audit(nic, observed: observed)
+        status.located(audit.tap)
+        status.mismatches = audit.drifts.map(Mismatch.init)
         guard let wiring = nic.wiring else {
             status.reason = nic.unmanagedReason
             return status
@@ -179,90 +183,51 @@ extension NICStatus {
         status.policy = wiring.policy
         status.policySource = wiring.source.description
         status.bridge = wiring.bridge.rawValue
-        let bridge = wiring.bridge.rawValue
-
-        // Without a policy vlanwire changes nothing (least privilege): differences are shown, not fixed.
-        let fixable = wiring.policy != nil
-        if let path = wiring.accessPath {
-            status.mismatches += accessPathMismatches(path, observed: observed)
-        }
-        if let tapLink {
-            if tapLink.master != bridge {
-                let place = tapLink.master.map { "in \($0)" } ?? "in no bridge"
-                let why = fixable ? "its policy \(wiring.policy!) needs \(bridge)"
-                                  : "libvirt's definition says \(bridge) (vlanwire does not move NICs without a policy)"
-                status.mismatches.append(Mismatch(.wrongBridge, "tap \(tapLink.name) is \(place); \(why)", reconcileFixes: fixable))
-            }
-        } else if status.mismatches.allSatisfy({ $0.kind != .tapMAC }) {
-            status.mismatches.append(Mismatch(.tapMissing, "no tap with this NIC's MAC (\(nic.interface.mac?.libvirtTapAddress.description ?? "no MAC"))",
-                                              reconcileFixes: false))
-        }
-
-        guard wiring.uplink.mode == .vlanAware, let policy = wiring.policy else { return status }
-        let expected = PortVLANs(policy: policy)
-        status.expectedVLANs = expected
-        let bridgeLink = observed.link(named: bridge)
-        if let bridgeLink, bridgeLink.bridge?.vlanFiltering == false {
-            status.mismatches.append(Mismatch(.notVLANAware, "\(bridge) has vlan_filtering off: the policy's VLANs are not enforced",
-                                              reconcileFixes: true))
-        } else if let tapLink, tapLink.master == bridge, let actual = tapLink.port?.vlans, actual != expected {
-            let has = actual.members.isEmpty ? "the port has no VLANs" : "port VLANs are \(actual)"
-            status.mismatches.append(Mismatch(.vlansDiffer, "\(has); the policy needs \(expected)", reconcileFixes: true))
-        }
-        if !wiring.uplink.inferred, let uplink = wiring.uplink.interface, let uplinkLink = observed.link(named: uplink),
-           uplinkLink.master == bridge, let carried = uplinkLink.port?.vlans {
-            let missing = policy.memberVLANs.subtracting(carried.members)
-            if !missing.isEmpty {
-                status.mismatches.append(Mismatch(.uplinkVLANs, "uplink \(uplink) does not carry VLAN\(missing.count == 1 ? "" : "s") \(missing)",
-                                                  reconcileFixes: true))
-            }
-        }
+        if wiring.uplink.mode == .vlanAware, let policy = wiring.policy { status.expectedVLANs = PortVLANs(policy: policy) }
         return status
     }
 
-    /// Finds the NIC's tap: `<target dev>` when its MAC is the NIC's tap MAC, else the link with that MAC.
-    /// Fills `tap`, `tapFoundBy`, `kernelBridge`, `kernelVLANs`; a `<target dev>` with a foreign MAC is a mismatch.
-    @discardableResult
-    mutating func locateTap(_ interface: DomainInterface, observed: ObservedState) -> ObservedLink? {
-        let mac = interface.mac
-        func matches(_ link: ObservedLink) -> Bool {
-            guard let mac, let linkMAC = link.mac else { return false }
-            return linkMAC == mac.libvirtTapAddress || linkMAC == mac
-        }
-        var found: (ObservedLink, TapMatch)?
-        if let target = interface.targetDevice, let link = observed.link(named: target) {
-            if mac == nil || matches(link) {
-                found = (link, .targetDevice)
-            } else {
-                mismatches.append(Mismatch(.tapMAC, "target dev \(target.escapedForDisplay) has MAC \(link.mac?.description ?? "none"), not this NIC's tap MAC \(mac!.libvirtTapAddress)",
-                                           reconcileFixes: false))
-            }
-        }
-        if found == nil, mac != nil, let link = observed.links.first(where: { !$0.isBridge && $0.kind != "vlan" && matches($0) }) {
-            found = (link, .mac)
-        }
-        guard let (link, how) = found else { return nil }
-        tap = link.name
-        tapFoundBy = how
-        kernelBridge = link.master
-        kernelVLANs = link.port?.vlans
-        return link
+    /// Fills in where the tap is (`tap`, `tapFoundBy`, its bridge and port VLANs).
+    mutating func located(_ tap: NICAudit.Tap?) {
+        guard let tap else { return }
+        self.tap = tap.link.name
+        tapFoundBy = tap.foundBy
+        kernelBridge = tap.link.master
+        kernelVLANs = tap.link.port?.vlans
     }
+}
 
-    static func accessPathMismatches(_ path: ResolvedNIC.AccessPath, observed: ObservedState) -> [Mismatch] {
-        guard let bridge = observed.link(named: path.bridge) else {
-            return [Mismatch(.accessPath, "access bridge \(path.bridge) of VLAN \(path.vid) does not exist", reconcileFixes: true)]
+extension Mismatch {
+    /// A drift as `vlanwire status` words it.
+    init(_ drift: NICAudit.Drift) {
+        switch drift {
+        case .tapMissing(let mac):
+            self.init(.tapMissing, "no tap with this NIC's MAC (\(mac?.description ?? "no MAC"))", reconcileFixes: drift.reconcileFixes)
+        case .tapMAC(let target, let has, let wants):
+            self.init(.tapMAC, "target dev \(target.escapedForDisplay) has MAC \(has?.description ?? "none"), not this NIC's tap MAC \(wants)",
+                      reconcileFixes: drift.reconcileFixes)
+        case .wrongBridge(let tap, let bridge, let wants, let policy):
+            let place = bridge.map { "in \($0)" } ?? "in no bridge"
+            let why = policy.map { "its policy \($0) needs \(wants)" }
+                ?? "libvirt's definition says \(wants) (vlanwire does not move NICs without a policy)"
+            self.init(.wrongBridge, "tap \(tap) is \(place); \(why)", reconcileFixes: drift.reconcileFixes)
+        case .vlansDiffer(_, let has, let wants):
+            let what = has.members.isEmpty ? "the port has no VLANs" : "port VLANs are \(has)"
+            self.init(.vlansDiffer, "\(what); the policy needs \(wants)", reconcileFixes: drift.reconcileFixes)
+        case .notVLANAware(let bridge):
+            self.init(.notVLANAware, "\(bridge) has vlan_filtering off: the policy's VLANs are not enforced", reconcileFixes: drift.reconcileFixes)
+        case .uplinkVLANs(let uplink, let missing, _):
+            self.init(.uplinkVLANs, "uplink \(uplink) does not carry VLAN\(missing.count == 1 ? "" : "s") \(missing)",
+                      reconcileFixes: drift.reconcileFixes)
+        case .accessBridgeMissing(let bridge, let vid):
+            self.init(.accessPath, "access bridge \(bridge) of VLAN \(vid) does not exist", reconcileFixes: drift.reconcileFixes)
+        case .accessBridgeDown(let bridge):
+            self.init(.accessPath, "access bridge \(bridge) is down", reconcileFixes: drift.reconcileFixes)
+        case .legMissing(let bridge, let vid, let leg):
+            self.init(.accessPath, "access bridge \(bridge) has no VLAN \(vid) leg (\(leg))", reconcileFixes: drift.reconcileFixes)
+        case .legDown(let leg):
+            self.init(.accessPath, "VLAN leg \(leg) is down", reconcileFixes: drift.reconcileFixes)
         }
-        var found: [Mismatch] = []
-        if !bridge.adminUp {
-            found.append(Mismatch(.accessPath, "access bridge \(path.bridge) is down", reconcileFixes: true))
-        }
-        if let leg = observed.ports(of: path.bridge.rawValue).first(where: { $0.vlan?.id == path.vid }) {
-            if !leg.adminUp { found.append(Mismatch(.accessPath, "VLAN leg \(leg.name) is down", reconcileFixes: true)) }
-        } else {
-            found.append(Mismatch(.accessPath, "access bridge \(path.bridge) has no VLAN \(path.vid) leg (\(path.leg))", reconcileFixes: true))
-        }
-        return found
     }
 }
 
