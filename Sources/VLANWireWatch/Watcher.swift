@@ -55,6 +55,9 @@ public final class Watcher {
     private let logger: Logger
     private var config: HostConfig?
     private var router = WatchRouter()
+    /// The failure last reported per guest: the same refusal on the next change of that guest is
+    /// not reported again (status shows it as the last failure) until the guest is fine or fails otherwise.
+    private var reportedFailures: [String: [String]] = [:]
     private var status: WatchStatus
     private var connection: LibvirtConnection?
     private var subscription: DomainEventSubscription?
@@ -243,7 +246,7 @@ public final class Watcher {
                 if guest.problems.allSatisfy({ $0.cause == "not running" || $0.cause.hasPrefix("no such guest") }) {
                     logger.debug("\(name): not running")
                 } else {
-                    failed(guest.problems.map(\.description))
+                    failed(guest.problems.map(\.description), guest: name)
                 }
                 continue
             }
@@ -251,13 +254,17 @@ public final class Watcher {
             do {
                 let repair = try wiring.repair(domain)
                 switch repair.status {
-                case .repaired: repaired(repair.lines)
-                case .failed: failed(repair.problems.map(\.description))
+                case .repaired:
+                    reportedFailures[name] = nil
+                    repaired(repair.lines)
+                case .failed: failed(repair.problems.map(\.description), guest: name)
                 case .skipped(let why): logger.debug("\(name): left alone: \(why)")
-                case .unchanged: logger.debug("\(name): as its policies say")
+                case .unchanged:
+                    reportedFailures[name] = nil
+                    logger.debug("\(name): as its policies say")
                 }
             } catch {
-                failed(["guest '\(name.escapedForDisplay)': \(error)"])
+                failed(["guest '\(name.escapedForDisplay)': \(error)"], guest: name)
             }
         }
     }
@@ -272,8 +279,8 @@ public final class Watcher {
             for guest in summary.guests {
                 switch guest.status {
                 case .applied: repaired(["reconciled guest '\(guest.guest.escapedForDisplay)': " + guest.actions.joined(separator: "; ")])
-                case .failed: failed(guest.problems.map(\.description))
-                case .unchanged, .planned: break
+                case .failed: failed(guest.problems.map(\.description), guest: guest.guest)
+                case .unchanged, .planned: reportedFailures[guest.guest] = nil
                 }
             }
             for name in summary.forgotten { logger.info("forgot guest '\(name.escapedForDisplay)': not running any more") }
@@ -284,7 +291,13 @@ public final class Watcher {
     }
 
     private func repaired(_ lines: [String]) { report(lines, level: .notice, count: \.repairs, last: \.lastRepair) }
-    private func failed(_ lines: [String]) { report(lines, level: .error, count: \.failures, last: \.lastFailure) }
+    private func failed(_ lines: [String], guest: String? = nil) {
+        if let guest {
+            guard reportedFailures[guest] != lines else { return logger.debug("\(guest): fails as reported before") }
+            reportedFailures[guest] = lines
+        }
+        report(lines, level: .error, count: \.failures, last: \.lastFailure)
+    }
 
     /// Logs each line and counts it in watch.json, whose last event it becomes.
     private func report(_ lines: [String], level: Logger.Level, count: WritableKeyPath<WatchStatus, Int>,

@@ -26,6 +26,23 @@ private func report(_ outcomes: [NetworkOutcome], json: Bool) throws {
     if outcomes.contains(where: { $0.action == .failed }) { throw ExitCode(1) }
 }
 
+struct NetworksPrintCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "print",
+        abstract: "Print the config's <network> definitions (no libvirt needed).",
+        discussion: "EXIT STATUS: 0, or 1 when there is no config file or a template fails."
+    )
+
+    @OptionGroup var config: ConfigOptions
+
+    @Option(help: ArgumentHelp("Directory of templates overriding the built-in ones.", valueName: "dir"))
+    var templates: String?
+
+    func run() throws {
+        for definition in try configuredNetworks(config, templates: templates) { print(definition.xml, terminator: "") }
+    }
+}
+
 struct NetworksDefineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "define",

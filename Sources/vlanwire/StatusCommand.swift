@@ -30,8 +30,7 @@ struct Status: ParsableCommand {
             repairs, lastRepair: {at, line}, failures, lastFailure}.
             """)
 
-    @Option(name: .customLong("netns"), help: "Look inside this network namespace (a name from `ip netns list`).")
-    var namespaceName: String?
+    @OptionGroup var namespace: NamespaceOption
 
     @Flag(help: "Print JSON: the observed state (the file `vlanwire plan --observed FILE` reads) plus `libvirt` and `watch` keys.")
     var json = false
@@ -48,28 +47,21 @@ struct Status: ParsableCommand {
 
     /// What `run` prints.
     func output() throws -> String {
-        let namespace = try namespaceName.map(NetworkNamespace.named) ?? .current
-        let handle = try NetlinkHandle(namespace: namespace, logger: Logger(label: "vlanwire.status"))
+        let handle = try NetlinkHandle(namespace: try namespace.namespace(), logger: Logger(label: "vlanwire.status"))
         let state = try handle.snapshot()
         let libvirt = noLibvirt ? LibvirtView(state: .notAsked)
             : LibvirtView.gather(uri: connection.uri, topology: Topology.resolve(config: try config.load(), observed: state),
                                  observed: state, logger: Logger(label: "vlanwire.libvirt"))
-        let store = StateStore.forNamespace(namespaceName)
+        let store = StateStore.forNamespace(namespace.netns)
         let watch = store.watchStatus()
-        return json ? try Self.json(StatusDocument(kernel: state, libvirt: libvirt, watch: watch))
+        return json ? JSON.encode(StatusDocument(kernel: state, libvirt: libvirt, watch: watch)) + "\n"
                     : Self.table(state) + "\n" + WatchStatus.text(watch, stateDirectory: store.directory) + "\n" + libvirt.text
-    }
-
-    static func json(_ value: some Encodable) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
     }
 
     /// Bridges with their ports and VLAN legs beneath them, then VLAN legs on other links, then
     /// what the kernel lacks and which bridge netfilter sysctls are on.
     static func table(_ state: ObservedState) -> String {
-        var rows: [[String]] = [["LINK", "KIND", "ADMIN", "OPER", "DETAILS"]]
+        var rows = TextTable(["LINK", "KIND", "ADMIN", "OPER", "DETAILS"])
         func row(_ link: ObservedLink, indent: String, _ details: String) {
             rows.append([indent + link.name, link.kind ?? "-", link.adminUp ? "up" : "down", link.operState, details])
         }
@@ -91,7 +83,7 @@ struct Status: ParsableCommand {
         for leg in otherLegs.sorted(by: { $0.name < $1.name }) {
             row(leg, indent: "", "VLAN \(leg.vlan!.id) leg on \(leg.vlan!.parent)" + (leg.master.map { ", port of \($0)" } ?? "") + mark(leg))
         }
-        var text = rows.count == 1 ? "No bridges or VLAN legs.\n" : aligned(rows)
+        var text = rows.rows.isEmpty ? "No bridges or VLAN legs.\n" : rows.render() + "\n"
         if let missing = state.capabilities?.missingDescription { text += "\nKernel: \(missing).\n" }
         if let sysctls = state.bridgeNetfilter {
             let enabled = sysctls.enabled
@@ -115,14 +107,5 @@ struct Status: ParsableCommand {
 
     private static func mark(_ link: ObservedLink) -> String {
         link.isMarkedByVLANWire ? "; created by vlanwire" : ""
-    }
-
-    private static func aligned(_ rows: [[String]]) -> String {
-        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-        return rows.map { row in
-            row.enumerated().map { column, cell in
-                column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
-        }.joined(separator: "\n") + "\n"
     }
 }

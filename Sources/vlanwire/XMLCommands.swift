@@ -71,31 +71,9 @@ struct NetworksCommand: ParsableCommand {
         discussion: """
             One network per [[network]] in the config (over its uplink's trunk bridge, one portgroup per \
             policy), and one per VLAN in a classic uplink's access-networks (bridge = that VLAN's access \
-            bridge). `--print` writes them to stdout; no libvirt needed. `networks define` and \
+            bridge). `networks print` writes them to stdout (no libvirt needed); `networks define` and \
             `networks undefine` put them into libvirt, or take them out.
             """,
-        subcommands: [NetworksDefineCommand.self, NetworksUndefineCommand.self]
+        subcommands: [NetworksPrintCommand.self, NetworksDefineCommand.self, NetworksUndefineCommand.self]
     )
-
-    @Flag(help: "Print the definitions.")
-    var print = false
-
-    @OptionGroup var config: ConfigOptions
-
-    @Option(help: ArgumentHelp("Directory of templates overriding the built-in ones.", valueName: "dir"))
-    var templates: String?
-
-    func run() throws {
-        // Here, not in validate(): ArgumentParser validates every command on the path, so a
-        // check there would also refuse `networks define`.
-        guard print else { throw ValidationError("say what to do: --print, define or undefine") }
-        guard let config = try config.load() else {
-            throw CLIFailure("no config file: networks are written from the config's [[network]] and access-networks")
-        }
-        let xml: XMLTemplates
-        do { xml = try XMLTemplates(overrideDirectory: templates) } catch { throw CLIFailure(error.description) }
-        let definitions = config.networkDefinitions(templates: xml)
-        if definitions.isEmpty { printError("the config defines no [[network]] and no access-networks") }
-        for definition in definitions { Swift.print(definition.xml, terminator: "") }
-    }
 }

@@ -5,7 +5,7 @@ import VLANWireLibvirt
 /// The semantic comparison of network definitions: no libvirt needed.
 @Suite("network definitions compared semantically")
 struct NetworkShapeTests {
-    /// What `vlanwire networks --print` renders for Examples/mixed's `lan`.
+    /// What `vlanwire networks print` renders for Examples/mixed's `lan`.
     static let ours = """
         <!-- vlanwire: libvirt network for the trunk bridge br0 on uplink eth0 (bridge br0). -->
         <network>

@@ -39,7 +39,7 @@ struct SchemaValidationTests {
     func networksPrintIsExactlyTheseDefinitions(configPath: String) throws {
         let config = try #require(try HostConfig.load(path: configPath))
         let definitions = config.networkDefinitions(templates: try XMLTemplates())
-        let run = try Tools.vlanwire("networks", "--print", "--config", configPath)
+        let run = try Tools.vlanwire("networks", "print", "--config", configPath)
         #expect(run.status == 0, "\(run)")
         #expect(run.stdout == definitions.map(\.xml).joined(), "what is validated is what the CLI prints")
     }

@@ -42,7 +42,7 @@ struct StatusCommandTests {
     }
 
     @Test func jsonIsTheObservedStateThatPlanReads() throws {
-        let text = try Status.json(Self.state)
+        let text = JSON.encode(Self.state)
         #expect(try JSONDecoder().decode(ObservedState.self, from: Data(text.utf8)) == Self.state)
     }
 

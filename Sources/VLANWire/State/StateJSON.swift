@@ -2,10 +2,10 @@
 /// FoundationEssentials' JSONEncoder/JSONDecoder.
 ///
 /// Why: every hook run reads and rewrites the whole state, so its cost grows with the number of
-/// guests on the host. Profiled with 200 guests x 4 NICs (a 100 KB file), decoding took 69 M and
-/// encoding 51 M instructions of a 158 M-instruction hook run (Benchmarks/BENCHMARKS.md); these
-/// take a small fraction of that. The format is the same bytes JSONEncoder(.sortedKeys) writes —
-/// compact, keys sorted, `/` escaped — and either side reads the other's files (tests check both).
+/// guests on the host, and Codable's JSON was most of a hook run's instructions at a few hundred
+/// guests (Benchmarks/BENCHMARKS.md has the profile). The format is the same bytes vlanwire's
+/// `JSON.encode(_:pretty: false)` writes — compact, keys sorted — and either side reads the other's
+/// files (tests check both).
 extension VLANWireState {
     /// The state as compact JSON with sorted keys.
     public func stateJSON() -> [UInt8] {
@@ -224,7 +224,7 @@ final class StateJSONWriter {
         separate()
         bytes.append(UInt8(ascii: "\""))
         let utf8 = text.utf8
-        if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "/") }) {
+        if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
             bytes += utf8
             bytes.append(UInt8(ascii: "\""))
             needsComma = true
@@ -234,7 +234,6 @@ final class StateJSONWriter {
             switch byte {
             case UInt8(ascii: "\""): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
             case UInt8(ascii: "\\"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-            case UInt8(ascii: "/"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "/")]
             case 0x08: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "b")]
             case 0x0C: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "f")]
             case 0x0A: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "n")]

@@ -15,7 +15,8 @@ public enum JSON {
 
     public static func encode(_ value: some Encodable, pretty: Bool = true) -> String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
+        // Slashes as they are: URIs (qemu:///system) and paths read as written.
+        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
         // Encoding our own value types cannot fail (no floats, no non-string keys).
         let data = try! encoder.encode(value)
         return String(decoding: data, as: UTF8.self)
