@@ -80,7 +80,8 @@ public struct Executor {
         case .addPortVLANs(let port, let vlans): try handle.addPortVLANs(port, vlans)
         case .removePortVLANs(let port, let vlans): try handle.removePortVLANs(port, vlans)
         case .deleteLink(let link): try handle.delete(link)
-        case .closeNewPorts(let bridge, _, let keeping, let spare): try handle.closeNewPorts(bridge: bridge, keeping: keeping, via: spare)
+        case .setDefaultPVID(let bridge, let to, let keeping, let spare):
+            try handle.setDefaultPVID(bridge: bridge, to: to, keeping: keeping, via: spare)
         }
         return nil
     }

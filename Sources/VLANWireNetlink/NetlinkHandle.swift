@@ -312,16 +312,14 @@ public final class NetlinkHandle {
         try request(LinkRequest.bridgeOptions(bridge, create: false, options, context), context)
     }
 
-    /// Fail closed: ports that join `bridge` from now on carry no VLAN (`vlan_default_pvid 0`)
-    /// until vlanwire wires them, while `keeping` (ports on the default; the bridge's own name for its
-    /// self entry) keep their VLANs without a gap. Setting the default to 0 would strip the old
-    /// default from every port still on it; the kernel skips ports that already have the NEW default,
-    /// so it goes by way of `spare`, a VLAN no port uses (see `Action.closeNewPorts`). One write.
+    /// Sets the VLAN a joining port gets (`vlan_default_pvid`; nil: none, so a new port carries no
+    /// VLAN until vlanwire wires it) without touching any port in `keeping` (the bridge's own name:
+    /// its self entry): by way of `spare`, a VLAN no port uses (see `Action.setDefaultPVID`). One write.
     ///
     /// Equivalent to: `bridge vlan add dev PORT vid SPARE` per kept port, `ip link set BRIDGE type
-    /// bridge vlan_default_pvid SPARE`, `... vlan_default_pvid 0`, `bridge vlan del dev PORT vid SPARE`.
-    public func closeNewPorts(bridge: LinkName, keeping ports: [LinkName], via spare: VLANID) throws(NetlinkError) {
-        let context = RequestContext(operation: "set vlan_default_pvid 0 on \(bridge), keeping \(ports.map(\.rawValue).joined(separator: ", ")) as they are",
+    /// bridge vlan_default_pvid SPARE`, `... vlan_default_pvid TO|0`, `bridge vlan del dev PORT vid SPARE`.
+    public func setDefaultPVID(bridge: LinkName, to target: VLANID?, keeping ports: [LinkName], via spare: VLANID) throws(NetlinkError) {
+        let context = RequestContext(operation: "set vlan_default_pvid \(target.map { "\($0)" } ?? "0") on \(bridge), keeping \(ports.map(\.rawValue).joined(separator: ", ")) as they are",
                                      links: [bridge.rawValue] + ports.map(\.rawValue))
         func defaultPVID(_ vid: UInt16) throws(NetlinkError) -> NetlinkMessage {
             var options = cnetlink_bridge_options()
@@ -336,8 +334,8 @@ public final class NetlinkHandle {
         for (index, isSelf) in indexes {
             messages.append(try LinkRequest.portVLANs(portIndex: index, add: true, isSelf: isSelf, spareRange, context))
         }
-        if !indexes.isEmpty { messages.append(try defaultPVID(spare.value)) }
-        messages.append(try defaultPVID(0))
+        messages.append(try defaultPVID(spare.value))
+        messages.append(try defaultPVID(target?.value ?? 0))
         for (index, isSelf) in indexes {
             messages.append(try LinkRequest.portVLANs(portIndex: index, add: false, isSelf: isSelf, spareRange, context))
         }

@@ -42,9 +42,10 @@ struct LabVLANTests {
     }
 
     /// Fail closed: vlan_default_pvid 0 on a bridge in use. Set directly, the kernel strips VLAN 1
-    /// from every port still on it and from the bridge itself; `closeNewPorts` goes by way of a
-    /// spare VLAN so that the kept ports never lose it (frames across the change: lab scenario
-    /// 26-watch) and ends with no trace of the spare. A port that joins afterwards carries no VLAN.
+    /// from every port still on it and from the bridge itself; `setDefaultPVID` goes by way of a
+    /// spare VLAN so that no port changes (frames across the change: lab scenario 26-watch) and
+    /// ends with no trace of the spare. A port that joins afterwards carries no VLAN. Back to 1 (a
+    /// rollback) the same way: no port changes, not even the one without any VLAN.
     @Test func closingABridgeKeepsTheDefaultOnKeptPortsAndNewPortsGetNone() throws {
         try withScene { scene in
             try Self.buildScene(scene)
@@ -54,7 +55,7 @@ struct LabVLANTests {
             #expect(before.link(named: "br0")?.bridge?.defaultPVID == 1)
             #expect(before.link(named: "br0")?.bridge?.selfVLANs == .kernelDefault, "the bridge's own VLAN 1")
             let sent = handle.messagesSent
-            try handle.closeNewPorts(bridge: name("br0"), keeping: [name("v0"), name("br0")], via: vid(4094))
+            try handle.setDefaultPVID(bridge: name("br0"), to: nil, keeping: [name("t0"), name("v0"), name("br0")], via: vid(4094))
             #expect(handle.messagesSent - sent == 1, "one write")
             let after = try handle.snapshot()
             #expect(after.link(named: "br0")?.bridge?.defaultPVID == 0)
@@ -66,6 +67,19 @@ struct LabVLANTests {
             try scene.ip("link", "add", "v1", "type", "veth", "peer", "name", "v1peer")
             try scene.ip("link", "set", "v1", "master", "br0")
             #expect(try handle.snapshot().link(named: "v1")?.port?.vlans == PortVLANs(), "a joining port carries nothing")
+
+            let closed = try handle.snapshot()
+            try handle.setDefaultPVID(bridge: name("br0"), to: vid(1), keeping: [name("t0"), name("v0"), name("v1"), name("br0")],
+                                      via: vid(4094))
+            let reopened = try handle.snapshot()
+            #expect(reopened.link(named: "br0")?.bridge?.defaultPVID == 1)
+            for port in ["t0", "v0", "v1"] {
+                #expect(reopened.link(named: port)?.port?.vlans == closed.link(named: port)?.port?.vlans, "\(port) untouched")
+            }
+            #expect(reopened.link(named: "br0")?.bridge?.selfVLANs == .kernelDefault)
+            try scene.ip("link", "add", "v2", "type", "veth", "peer", "name", "v2peer")
+            try scene.ip("link", "set", "v2", "master", "br0")
+            #expect(try handle.snapshot().link(named: "v2")?.port?.vlans == .kernelDefault, "open again: the kernel's default")
         }
     }
 

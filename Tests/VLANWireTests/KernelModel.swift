@@ -73,17 +73,9 @@ struct KernelModel {
             state.links[i].port?.vlans = PortVLANs(members: current.members.subtracting(remove),
                                                    untagged: current.untagged.subtracting(remove),
                                                    pvid: current.pvid.flatMap { remove.contains($0) ? nil : $0 })
-        case .closeNewPorts(let bridge, let vlan, let keeping, _):
-            // The kernel strips the default from every port still on it; vlanwire gives it back to `keeping`.
-            let b = try index(of: bridge)
-            func onDefault(_ vlans: PortVLANs?) -> Bool { vlans?.pvid == vlan && vlans?.untagged.contains(vlan) == true }
-            for i in state.links.indices where state.links[i].master == bridge.rawValue && onDefault(state.links[i].port?.vlans)
-                && !keeping.contains(where: { $0.rawValue == state.links[i].name }) {
-                let current = state.links[i].port!.vlans!
-                state.links[i].port?.vlans = PortVLANs(members: current.members.subtracting(VLANSet(vlan)),
-                                                       untagged: current.untagged.subtracting(VLANSet(vlan)), pvid: nil)
-            }
-            state.links[b].bridge!.defaultPVID = 0
+        case .setDefaultPVID(let bridge, let to, _, _):
+            // By way of the spare VLAN, no port changes (Action.setDefaultPVID).
+            state.links[try index(of: bridge)].bridge!.defaultPVID = to.map { Int($0.value) } ?? 0
         case .deleteLink(let name):
             _ = try index(of: name)
             state.links.removeAll { $0.name == name.rawValue || $0.vlan?.parent == name.rawValue }

@@ -213,6 +213,9 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
             "bridge vlan del dev vnet0 vid 1", "bridge vlan add dev vnet0 vid 5 pvid untagged",
         ])
         #expect(result.notes.contains { $0.hasPrefix("closes br0 (fail-closed)") })
+        // Undone exactly: back to VLAN 1 by the same way round, no port touched.
+        #expect(result.actions[0].inverse(before: observed) == [.setDefaultPVID(bridge: link("br0"), to: vid(1),
+                                                                                keeping: [link("eth0"), link("vnet0"), link("br0")], spare: vid(4094))])
         var model = KernelModel(state: observed)
         try model.apply(result.actions)
         #expect(model.state.link(named: "br0")?.bridge?.defaultPVID == 0)
@@ -235,9 +238,9 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
         #expect(!open.uplinks[0].failClosed && vlanAwareBR0.uplinks[0].failClosed && !classicBR0.uplinks[0].failClosed)
         let xml = domainXML(nics: [("52:54:00:00:00:01", "br0", "vnet0")],
                             metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface>")
-        #expect(!(try plan(xml, config: open, observed: observed)).actions.contains { if case .closeNewPorts = $0 { true } else { false } })
+        #expect(!(try plan(xml, config: open, observed: observed)).actions.contains { if case .setDefaultPVID = $0 { true } else { false } })
         // Without a config (inferred uplinks) the bridge's default is left alone.
-        #expect(!(try plan(xml, config: nil, observed: observed)).actions.contains { if case .closeNewPorts = $0 { true } else { false } })
+        #expect(!(try plan(xml, config: nil, observed: observed)).actions.contains { if case .setDefaultPVID = $0 { true } else { false } })
         #expect(throws: ConfigError.self) {
             try HostConfig(toml: "[[uplink]]\ninterface = \"eth0\"\nbridge = \"br0\"\nfail-closed = true", path: "t.toml")
         }

@@ -29,17 +29,18 @@ public enum Action: Hashable, Sendable, Codable, CustomStringConvertible {
     case removePortVLANs(port: LinkName, vlans: VLANSet)
     /// Equivalent to: `ip link del NAME`.
     case deleteLink(LinkName)
-    /// Fail closed: ports that join BRIDGE carry no VLAN until vlanwire wires them
-    /// (`vlan_default_pvid 0`), while the ports in `keeping` (the bridge's own name: its self entry),
-    /// which are on the default `defaultVLAN`, keep it without a gap. Setting the default to 0
-    /// strips it from every port still on it; the kernel skips a port that already has the NEW
-    /// default, so the default goes to 0 by way of `spare` (a VLAN no port uses): the kept ports get
-    /// `spare` as a tagged member, the default moves to `spare` (they are skipped), then to 0 (they
-    /// are not on `spare`'s default), then `spare` goes again. One write.
+    /// The VLAN a port gets when it joins BRIDGE (`vlan_default_pvid`; nil: none, vlanwire's
+    /// fail-closed bridges), changed without touching any port in `keeping` (every port, and the
+    /// bridge's own name for its self entry). Set directly, the kernel would strip the old default
+    /// from every port still on it, or (from none) add the new one to every port lacking it; it
+    /// skips a port that already has the NEW default, and a port whose PVID is not the OLD one, so
+    /// the default moves by way of `spare`, a VLAN no port uses: the kept ports get it as a tagged
+    /// member, the default moves to it (all skipped), then to `to` (all skipped, none is on
+    /// `spare`), and `spare` goes again. One write.
     /// Equivalent to: `bridge vlan add dev PORT vid SPARE` per kept port (`self` for the bridge),
-    /// `ip link set BRIDGE type bridge vlan_default_pvid SPARE`, `... vlan_default_pvid 0`,
+    /// `ip link set BRIDGE type bridge vlan_default_pvid SPARE`, `... vlan_default_pvid TO|0`,
     /// `bridge vlan del dev PORT vid SPARE` per kept port.
-    case closeNewPorts(bridge: LinkName, defaultVLAN: VLANID, keeping: [LinkName], spare: VLANID)
+    case setDefaultPVID(bridge: LinkName, to: VLANID?, keeping: [LinkName], spare: VLANID)
 
     /// The iproute2 command(s) this action stands for (what an admin would type).
     public var description: String {
@@ -64,10 +65,10 @@ public enum Action: Hashable, Sendable, Codable, CustomStringConvertible {
         case .removePortVLANs(let port, let vlans):
             vlans.ranges.map { "bridge vlan del dev \(port) vid \(Self.rangeText($0))" }.joined(separator: "; ")
         case .deleteLink(let link): "ip link del \(link)"
-        case .closeNewPorts(let bridge, _, let keeping, let spare):
+        case .setDefaultPVID(let bridge, let to, let keeping, let spare):
             (keeping.map { "bridge vlan add dev \($0) vid \(spare)" + ($0 == bridge ? " self" : "") }
-                + ["ip link set \(bridge) type bridge vlan_default_pvid \(spare)"].filter { _ in !keeping.isEmpty }
-                + ["ip link set \(bridge) type bridge vlan_default_pvid 0"]
+                + ["ip link set \(bridge) type bridge vlan_default_pvid \(spare)"]
+                + ["ip link set \(bridge) type bridge vlan_default_pvid \(to.map { "\($0)" } ?? "0")"]
                 + keeping.map { "bridge vlan del dev \($0) vid \(spare)" + ($0 == bridge ? " self" : "") })
                 .joined(separator: "; ")
         }
@@ -82,7 +83,7 @@ public enum Action: Hashable, Sendable, Codable, CustomStringConvertible {
         case .releaseFromBridge(let link), .setUp(let link), .setDown(let link), .deleteLink(let link): [link]
         case .setVLANFiltering(let bridge, _), .setBridgeNetfilter(let bridge, _): [bridge]
         case .addPortVLANs(let port, _), .removePortVLANs(let port, _): [port]
-        case .closeNewPorts(let bridge, _, let keeping, _): [bridge] + keeping.filter { $0 != bridge }
+        case .setDefaultPVID(let bridge, _, let keeping, _): [bridge] + keeping.filter { $0 != bridge }
         }
     }
 

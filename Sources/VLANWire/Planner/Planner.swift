@@ -207,26 +207,20 @@ struct PlanBuilder {
     }
 
     /// Fail closed (`Uplink.failClosed`): the bridge's default VLAN goes, so a tap that joins it
-    /// (a hot-plug, a guest started without the hook) carries nothing until vlanwire wires it.
-    /// Every port still on the default, and the bridge itself, keeps it: no frame of existing
-    /// traffic is to be lost (the kernel strips the default from them when it changes).
+    /// (a hot-plug, a guest started without the hook) carries nothing until vlanwire wires it. No
+    /// existing port, nor the bridge itself, loses a VLAN (see `Action.setDefaultPVID`).
     mutating func closeNewPorts(of observedBridge: ObservedLink, bridge: LinkName, uplink: Uplink) {
-        guard uplink.failClosed, !uplink.inferred, let pvid = observedBridge.bridge?.defaultPVID, pvid != 0,
-              let vlan = try? VLANID(pvid) else { return }
-        func onDefault(_ vlans: PortVLANs?) -> Bool { vlans?.pvid == vlan && vlans?.untagged.contains(vlan) == true }
+        guard uplink.failClosed, !uplink.inferred, let pvid = observedBridge.bridge?.defaultPVID, pvid != 0 else { return }
         let ports = observed.ports(of: bridge.rawValue)
-        var keeping = ports.filter { onDefault($0.port?.vlans) }.compactMap { try? LinkName($0.name) }
-        if onDefault(observedBridge.bridge?.selfVLANs) { keeping.append(bridge) }
-        // The way over: the highest VLAN no port of the bridge (nor the bridge itself) is a member of.
+        // The way round: the highest VLAN no port of the bridge (nor the bridge itself) is a member of.
         let used = ports.reduce(observedBridge.bridge?.selfVLANs?.members ?? .empty) { $0.union($1.port?.vlans?.members ?? .empty) }
-            .union(VLANSet(vlan))
         guard let spare = (2...4094).reversed().lazy.compactMap({ try? VLANID($0) }).first(where: { !used.contains($0) }) else {
             return notes.append("\(bridge) is not closed (fail-closed): its ports use every VLAN, none is left to pass the default through")
         }
-        actions.append(.closeNewPorts(bridge: bridge, defaultVLAN: vlan, keeping: keeping, spare: spare))
+        let keeping = ports.compactMap { try? LinkName($0.name) } + [bridge]
+        actions.append(.setDefaultPVID(bridge: bridge, to: nil, keeping: keeping, spare: spare))
         closed.insert(bridge)
-        notes.append("closes \(bridge) (fail-closed): a port that joins it carries no VLAN until vlanwire wires it; "
-            + (keeping.isEmpty ? "no port was on VLAN \(vlan) by default" : "\(keeping.map(\.rawValue).joined(separator: ", ")) keep VLAN \(vlan)"))
+        notes.append("closes \(bridge) (fail-closed): a port that joins it carries no VLAN until vlanwire wires it; no port's VLANs change")
     }
 
     /// What a port gets from the kernel when it joins `bridge` (or when filtering is turned on).

@@ -50,10 +50,11 @@ extension Action {
             return kept.members.isEmpty ? [] : [.addPortVLANs(port: port, vlans: kept)]
         case .deleteLink:
             return nil
-        case .closeNewPorts:
-            // Not undone: a closed bridge is the config's steady state, and re-opening it would put
-            // the default VLAN back on every port without one (wired access ports included).
-            return []
+        case .setDefaultPVID(let bridge, _, _, let spare):
+            // Back to the default `before` had, by the same way round: no port changes.
+            guard let link = before.link(named: bridge), let previous = link.bridge?.defaultPVID else { return nil }
+            let ports = before.ports(of: bridge.rawValue).compactMap { try? LinkName($0.name) } + [bridge]
+            return [.setDefaultPVID(bridge: bridge, to: previous == 0 ? nil : try? VLANID(previous), keeping: ports, spare: spare)]
         }
     }
 

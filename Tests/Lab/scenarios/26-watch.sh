@@ -1,6 +1,6 @@
 #!/bin/bash
 # vlanwire watch with real libvirtd: fail-closed br0 with no frame lost across the change; hot-plugged NICs (virsh attach-interface --live) wired from their pending policies (latency measured); a paused watch leaves a new tap with no VLAN at all; port VLAN, leg, access bridge and tap drift repaired; a live metadata change applied; libvirtd restarted under watch; guests started in parallel with no repair fighting the hook; idle cost; SIGTERM.
-# lab-timeout: 420
+# lab-timeout: 600
 #
 # LAB_WATCH_ATTACHES hot-plugs (default 20, as issue 14 asks), LAB_WATCH_GUESTS guests x 4 NICs started
 # in parallel while watch runs (default 4; LAB_WATCH_GUESTS=20 for the issue's 20). Latencies come
