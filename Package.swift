@@ -26,7 +26,6 @@ let package = Package(
         .target(
             name: "VLANWire",
             dependencies: [
-                .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Mustache", package: "swift-mustache"),
             ],
