@@ -22,14 +22,29 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
-        // Pure Swift: values, domain XML, config, observed state, planner, XML writing.
+        // Pure Swift: values, domain XML, config, observed state, planner, state records, the NIC audit.
         .target(
             name: "VLANWire",
             dependencies: [
                 .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            swiftSettings: strict
+        ),
+        // The libvirt XML vlanwire writes (networks, interfaces, metadata), from the mustache
+        // templates beside this package's manifest, embedded in the binary. The only user of swift-mustache.
+        .target(
+            name: "VLANWireTemplates",
+            dependencies: [
+                "VLANWire",
                 .product(name: "Mustache", package: "swift-mustache"),
             ],
-            resources: [.embedInCode("xml-templates")],
+            path: "xml-templates",
+            resources: [
+                .embedInCode("interface.xml.mustache"),
+                .embedInCode("metadata.xml.mustache"),
+                .embedInCode("network-access.xml.mustache"),
+                .embedInCode("network-trunk.xml.mustache"),
+            ],
             swiftSettings: strict
         ),
         // libnl-3 + libnl-route-3 from the system (Debian: libnl-3-dev, libnl-route-3-dev).
@@ -61,6 +76,7 @@ let package = Package(
             name: "VLANWireLibvirt",
             dependencies: [
                 "VLANWire",
+                "VLANWireTemplates",
                 "CLibvirtShims",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -98,6 +114,7 @@ let package = Package(
                 "VLANWireNetlink",
                 "VLANWireHost",
                 "VLANWireLibvirt",
+                "VLANWireTemplates",
                 "VLANWireWatch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -115,6 +132,7 @@ let package = Package(
             dependencies: [
                 "VLANWire",
                 "VLANWireLibvirt",
+                "VLANWireTemplates",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

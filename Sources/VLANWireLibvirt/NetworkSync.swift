@@ -1,4 +1,5 @@
-public import VLANWire
+import VLANWire
+public import VLANWireTemplates
 
 /// What `defineNetworks` or `undefineNetworks` did to one network (`vlanwire networks define|undefine`).
 public struct NetworkOutcome: Equatable, Sendable, Codable, CustomStringConvertible {

@@ -1,4 +1,5 @@
 public import VLANWire
+public import VLANWireTemplates
 
 /// What `vlanwire set-port` asks for one guest NIC.
 public enum PortRequest: Equatable, Sendable, CustomStringConvertible {

@@ -1,4 +1,5 @@
 public import VLANWire
+public import VLANWireTemplates
 
 /// What `setPort` did (`vlanwire set-port`), for printing and `--json`.
 public struct PortChange: Equatable, Sendable, Codable, CustomStringConvertible {

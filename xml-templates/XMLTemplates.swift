@@ -1,9 +1,10 @@
 internal import Mustache
+public import VLANWire
 
 /// libvirt XML vlanwire writes: `<network>` definitions and `<interface>` snippets with their metadata.
 ///
 /// Rendered from mustache templates (values XML-escaped). The built-in templates are
-/// `Sources/VLANWire/xml-templates/*.mustache`, embedded in the binary; a file of the same name in a
+/// `xml-templates/*.mustache` (beside this file), embedded in the binary; a file of the same name in a
 /// user template directory (`--templates DIR`) overrides one.
 public struct XMLTemplates: Sendable {
     public enum Name: String, CaseIterable, Sendable {
