@@ -47,6 +47,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // What vlanwire tells people: doctor's findings, trace, status and plan reports (values, JSON and text).
+        .target(
+            name: "VLANWireReports",
+            dependencies: ["VLANWire"],
+            swiftSettings: strict
+        ),
         // libnl-3 + libnl-route-3 from the system (Debian: libnl-3-dev, libnl-route-3-dev).
         .systemLibrary(
             name: "CNetlink",
@@ -76,6 +82,7 @@ let package = Package(
             name: "VLANWireLibvirt",
             dependencies: [
                 "VLANWire",
+                "VLANWireReports",
                 "VLANWireTemplates",
                 "CLibvirtShims",
                 .product(name: "Logging", package: "swift-log"),
@@ -114,6 +121,7 @@ let package = Package(
                 "VLANWireNetlink",
                 "VLANWireHost",
                 "VLANWireLibvirt",
+                "VLANWireReports",
                 "VLANWireTemplates",
                 "VLANWireWatch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -123,7 +131,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VLANWireTests",
-            dependencies: ["VLANWire"],
+            dependencies: ["VLANWire", "VLANWireReports"],
             exclude: ["Fixtures", "Golden"],
             swiftSettings: strict
         ),
@@ -132,6 +140,7 @@ let package = Package(
             dependencies: [
                 "VLANWire",
                 "VLANWireLibvirt",
+                "VLANWireReports",
                 "VLANWireTemplates",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -146,6 +155,7 @@ let package = Package(
                 "VLANWire",
                 "VLANWireNetlink",
                 "VLANWireHost",
+                "VLANWireReports",
                 "vlanwire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -50,7 +50,7 @@ extension Wiring {
                 return left("none of its NICs has a tap here (stopping, or not running in this namespace)")
             }
             let topology = Topology.resolve(config: config, observed: observed)
-            let drift = GuestStatus.compare(domain, topology: topology, observed: observed)
+            let drift = NICAudit.audit(domain, topology: topology, observed: observed)
             let wired: WiredGuest
             do throws(WiringFailure) {
                 wired = try wire(domain, operation: .reconnect, state: state, observed: observed, handle: handle)
@@ -74,7 +74,7 @@ extension Wiring {
 
     /// One line per NIC that drifted or got actions; actions on no NIC's links (the trunk bridge,
     /// the uplink) go on a line of their own.
-    static func repairLines(guest: String, record: GuestRecord?, drift: GuestStatus, actions: [Action]) -> [String] {
+    static func repairLines(guest: String, record: GuestRecord?, drift: [NICAudit.GuestNIC], actions: [Action]) -> [String] {
         var remaining = actions
         var lines: [String] = []
         for nic in record?.nics ?? [] {
@@ -82,7 +82,7 @@ extension Wiring {
             let links = Set([nic.tap].compactMap { $0 } + nic.uses)
             let mine = remaining.filter { !links.isDisjoint(with: $0.links) }
             remaining.removeAll { mine.contains($0) }
-            let changed = drift.nics.first { $0.mac == nic.mac }?.mismatches.map(\.message) ?? []
+            let changed = drift.first { $0.interface.mac == nic.mac }?.mismatches.map(\.message) ?? []
             guard !mine.isEmpty else { continue }
             let tap = nic.tap.map { " (\($0))" } ?? ""
             lines.append("repaired guest '\(guest.escapedForDisplay)', NIC \(nic.mac)\(tap), \(nic.policy.map { "\($0)" } ?? "no policy"): "

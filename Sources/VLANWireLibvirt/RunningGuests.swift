@@ -1,6 +1,7 @@
 internal import Glibc
 public import Logging
 public import VLANWire
+public import VLANWireReports
 
 /// A running guest's live definition, as `vlanwire status` and `vlanwire reconcile` read it.
 public struct RunningGuest: Sendable {

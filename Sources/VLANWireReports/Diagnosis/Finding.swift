@@ -1,3 +1,5 @@
+import VLANWire
+
 /// One thing `vlanwire doctor` noticed: how bad it is, which check saw it, the links and guest
 /// involved, what is wrong, and how to fix it.
 public struct Finding: Codable, Equatable, Sendable {

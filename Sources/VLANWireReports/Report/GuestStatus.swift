@@ -1,3 +1,5 @@
+public import VLANWire
+
 /// A running guest's NICs as libvirt defines them, next to what the kernel has: the libvirt half of
 /// `vlanwire status`. Pure: (live domain XML, topology, kernel snapshot) -> per-NIC comparison.
 public struct GuestStatus: Codable, Equatable, Sendable {
@@ -91,71 +93,19 @@ public struct NICStatus: Codable, Equatable, Sendable {
     }
 }
 
-/// How a NIC's tap was found.
-public enum TapMatch: String, Codable, Equatable, Sendable {
-    /// The live XML's `<target dev>`, whose MAC is the NIC's tap MAC.
-    case targetDevice = "target-dev"
-    /// The link carrying the NIC's tap MAC (`MACAddress.libvirtTapAddress`) or the NIC's own MAC.
-    case mac
-}
-
-/// One way the kernel differs from what a NIC's definition and policy ask for.
-public struct Mismatch: Codable, Equatable, Sendable, CustomStringConvertible {
-    public enum Kind: String, Codable, Equatable, Sendable {
-        /// No link with the NIC's tap MAC (nor its `<target dev>`).
-        case tapMissing = "tap-missing"
-        /// `<target dev>` names a link with another MAC.
-        case tapMAC = "tap-mac"
-        /// The tap is in another bridge (or none).
-        case wrongBridge = "wrong-bridge"
-        /// The tap's port VLANs are not the policy's.
-        case vlansDiffer = "vlans-differ"
-        /// The policy needs VLAN filtering and the bridge has it off.
-        case notVLANAware = "not-vlan-aware"
-        /// The uplink port does not carry VLANs the policy uses.
-        case uplinkVLANs = "uplink-vlans"
-        /// Classic access: the access bridge or its VLAN leg is missing or down.
-        case accessPath = "access-path"
-        /// vlanwire refuses the NIC's policy (the hook would refuse to start the guest).
-        case policyRefused = "policy-refused"
-    }
-
-    public var kind: Kind
-    public var message: String
-    /// Whether `vlanwire reconcile` puts it right (vlanwire does not move NICs without a policy,
-    /// and cannot fix a refused policy or a missing tap).
-    public var reconcileFixes: Bool
-
-    public init(_ kind: Kind, _ message: String, reconcileFixes: Bool) {
-        self.kind = kind
-        self.message = message
-        self.reconcileFixes = reconcileFixes
-    }
-
-    public var description: String { message }
-}
-
 extension GuestStatus {
-    /// Compares each NIC of `domain` (live XML) with the kernel. The policy is resolved as the hook
-    /// resolves it (`Planner.resolve`), one NIC at a time so that one refused NIC does not hide the others.
+    /// Compares each NIC of `domain` (live XML) with the kernel (`NICAudit.audit`: the policy is
+    /// resolved as the hook resolves it, one NIC at a time so that one refused NIC does not hide the others).
     public static func compare(_ domain: DomainDescription, topology: Topology, observed: ObservedState) -> GuestStatus {
-        let planner = Planner(topology: topology, observed: observed)
-        let nics = domain.interfaces.map { interface -> NICStatus in
-            let single = DomainDescription(name: domain.name, uuid: domain.uuid, interfaces: [interface],
-                                           metadata: domain.metadata)
-            do throws(Refusal) {
-                let resolved = try planner.resolve(single)
-                return NICStatus.compare(resolved[0], observed: observed)
-            } catch {
-                var status = NICStatus(interface: interface, managed: true)
-                let cause = error.problems.map { $0.cause + ($0.fix.map { " — fix: \($0)" } ?? "") }.joined(separator: "; ")
-                status.reason = cause
-                let (tap, tapDrift) = NICAudit.locateTap(interface, observed: observed)
-                status.located(tap)
-                status.mismatches = tapDrift.map { [Mismatch($0)] } ?? []
-                status.mismatches.append(Mismatch(.policyRefused, "policy refused: \(cause)", reconcileFixes: false))
+        let nics = NICAudit.audit(domain, topology: topology, observed: observed).map { nic -> NICStatus in
+            guard let resolved = nic.resolved else {
+                var status = NICStatus(interface: nic.interface, managed: true)
+                status.reason = nic.refusal
+                status.located(nic.audit.tap)
+                status.mismatches = nic.mismatches
                 return status
             }
+            return NICStatus(resolved, audit: nic.audit)
         }
         return GuestStatus(name: domain.name, uuid: domain.uuid, nics: nics)
     }
@@ -172,19 +122,21 @@ extension NICStatus {
 
     /// One resolved NIC against the kernel (the `NICAudit`, in status's words).
     public static func compare(_ nic: ResolvedNIC, observed: ObservedState) -> NICStatus {
-        var status = NICStatus(interface: nic.interface, managed: nic.wiring != nil)
-        let audit = NICAudit.audit(nic, observed: observed)
-        status.located(audit.tap)
-        status.mismatches = audit.drifts.map(Mismatch.init)
+        NICStatus(nic, audit: NICAudit.audit(nic, observed: observed))
+    }
+
+    init(_ nic: ResolvedNIC, audit: NICAudit) {
+        self.init(interface: nic.interface, managed: nic.wiring != nil)
+        located(audit.tap)
+        mismatches = audit.drifts.map(Mismatch.init)
         guard let wiring = nic.wiring else {
-            status.reason = nic.unmanagedReason
-            return status
+            reason = nic.unmanagedReason
+            return
         }
-        status.policy = wiring.policy
-        status.policySource = wiring.source.description
-        status.bridge = wiring.bridge.rawValue
-        if wiring.uplink.mode == .vlanAware, let policy = wiring.policy { status.expectedVLANs = PortVLANs(policy: policy) }
-        return status
+        policy = wiring.policy
+        policySource = wiring.source.description
+        bridge = wiring.bridge.rawValue
+        if wiring.uplink.mode == .vlanAware, let policy = wiring.policy { expectedVLANs = PortVLANs(policy: policy) }
     }
 
     /// Fills in where the tap is (`tap`, `tapFoundBy`, its bridge and port VLANs).
@@ -194,40 +146,6 @@ extension NICStatus {
         tapFoundBy = tap.foundBy
         kernelBridge = tap.link.master
         kernelVLANs = tap.link.port?.vlans
-    }
-}
-
-extension Mismatch {
-    /// A drift as `vlanwire status` words it.
-    init(_ drift: NICAudit.Drift) {
-        switch drift {
-        case .tapMissing(let mac):
-            self.init(.tapMissing, "no tap with this NIC's MAC (\(mac?.description ?? "no MAC"))", reconcileFixes: drift.reconcileFixes)
-        case .tapMAC(let target, let has, let wants):
-            self.init(.tapMAC, "target dev \(target.escapedForDisplay) has MAC \(has?.description ?? "none"), not this NIC's tap MAC \(wants)",
-                      reconcileFixes: drift.reconcileFixes)
-        case .wrongBridge(let tap, let bridge, let wants, let policy):
-            let place = bridge.map { "in \($0)" } ?? "in no bridge"
-            let why = policy.map { "its policy \($0) needs \(wants)" }
-                ?? "libvirt's definition says \(wants) (vlanwire does not move NICs without a policy)"
-            self.init(.wrongBridge, "tap \(tap) is \(place); \(why)", reconcileFixes: drift.reconcileFixes)
-        case .vlansDiffer(_, let has, let wants):
-            let what = has.members.isEmpty ? "the port has no VLANs" : "port VLANs are \(has)"
-            self.init(.vlansDiffer, "\(what); the policy needs \(wants)", reconcileFixes: drift.reconcileFixes)
-        case .notVLANAware(let bridge):
-            self.init(.notVLANAware, "\(bridge) has vlan_filtering off: the policy's VLANs are not enforced", reconcileFixes: drift.reconcileFixes)
-        case .uplinkVLANs(let uplink, let missing, _):
-            self.init(.uplinkVLANs, "uplink \(uplink) does not carry VLAN\(missing.count == 1 ? "" : "s") \(missing)",
-                      reconcileFixes: drift.reconcileFixes)
-        case .accessBridgeMissing(let bridge, let vid):
-            self.init(.accessPath, "access bridge \(bridge) of VLAN \(vid) does not exist", reconcileFixes: drift.reconcileFixes)
-        case .accessBridgeDown(let bridge):
-            self.init(.accessPath, "access bridge \(bridge) is down", reconcileFixes: drift.reconcileFixes)
-        case .legMissing(let bridge, let vid, let leg):
-            self.init(.accessPath, "access bridge \(bridge) has no VLAN \(vid) leg (\(leg))", reconcileFixes: drift.reconcileFixes)
-        case .legDown(let leg):
-            self.init(.accessPath, "VLAN leg \(leg) is down", reconcileFixes: drift.reconcileFixes)
-        }
     }
 }
 

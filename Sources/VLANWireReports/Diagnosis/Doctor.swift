@@ -1,3 +1,5 @@
+public import VLANWire
+
 /// The seed's troubleshooting notes as checks: pure, from what was read (kernel snapshot, topology,
 /// vlanwire's state, guests' domain XML) to findings. `vlanwire doctor` gathers the input and prints.
 public struct Doctor: Sendable {

@@ -1,3 +1,5 @@
+public import VLANWire
+
 /// Where a guest NIC's frames go, hop by hop, from the wire to the guest and back: what each hop
 /// sees (tagged or untagged, which VLAN), each link's state, where a frame is dropped and why, and
 /// the capture command for each hop. The seed's troubleshooting note 2 ("know the traffic flow to

@@ -1,3 +1,5 @@
+import VLANWire
+
 extension GuestTrace {
     /// For people: per NIC its path, then per VLAN both directions as hop tables, then notes.
     public var text: String {

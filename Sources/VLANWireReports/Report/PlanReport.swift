@@ -1,3 +1,5 @@
+public import VLANWire
+
 /// A plan as `vlanwire plan` shows it: JSON for scripts, text for people.
 public struct PlanReport: Codable, Equatable, Sendable {
     public struct NIC: Codable, Equatable, Sendable {
