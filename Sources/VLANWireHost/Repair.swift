@@ -1,11 +1,11 @@
 import Logging
-public import VLANWire
+package import VLANWire
 import VLANWireNetlink
 
 /// What `vlanwire watch` did about one guest: its drift and the actions that repaired it, one
 /// line per NIC for the log.
-public struct GuestRepair: Sendable {
-    public enum Status: Equatable, Sendable {
+package struct GuestRepair: Sendable {
+    package enum Status: Equatable, Sendable {
         /// The kernel already matched the guest's policies.
         case unchanged
         /// Actions were applied.
@@ -16,12 +16,12 @@ public struct GuestRepair: Sendable {
         case failed
     }
 
-    public var guest: String
-    public var status: Status
+    package var guest: String
+    package var status: Status
     /// One line per repaired NIC: guest, MAC, tap, what had changed, what was done.
-    public var lines: [String]
-    public var actions: [Action]
-    public var problems: [Problem]
+    package var lines: [String]
+    package var actions: [Action]
+    package var problems: [Problem]
 }
 
 extension Wiring {
@@ -35,7 +35,7 @@ extension Wiring {
     /// or stopping, and never re-creates links for a guest that is gone.
     ///
     /// - Throws: only when the lock, the state directory or netlink cannot be used at all.
-    public func repair(_ domain: DomainDescription) throws -> GuestRepair {
+    package func repair(_ domain: DomainDescription) throws -> GuestRepair {
         let handle = try NetlinkHandle(namespace: namespace, logger: logger)
         return try store.withLock { stored in
             let observed = try handle.snapshot(probingCapabilities: false)
