@@ -22,15 +22,35 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
-        // Pure Swift: values, domain XML, config, observed state, planner, XML writing.
+        // Pure Swift: values, domain XML, config, observed state, planner, state records, the NIC audit.
         .target(
             name: "VLANWire",
             dependencies: [
-                .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            swiftSettings: strict
+        ),
+        // The libvirt XML vlanwire writes (networks, interfaces, metadata), from the mustache
+        // templates beside this package's manifest, embedded in the binary. The only user of swift-mustache.
+        .target(
+            name: "VLANWireTemplates",
+            dependencies: [
+                "VLANWire",
                 .product(name: "Mustache", package: "swift-mustache"),
             ],
-            resources: [.embedInCode("xml-templates")],
+            path: "xml-templates",
+            resources: [
+                .embedInCode("interface.xml.mustache"),
+                .embedInCode("metadata.xml.mustache"),
+                .embedInCode("network-access.xml.mustache"),
+                .embedInCode("network-trunk.xml.mustache"),
+            ],
+            swiftSettings: strict
+        ),
+        // What vlanwire tells people: doctor's findings, trace, status and plan reports (values, JSON and text).
+        .target(
+            name: "VLANWireReports",
+            dependencies: ["VLANWire"],
             swiftSettings: strict
         ),
         // libnl-3 + libnl-route-3 from the system (Debian: libnl-3-dev, libnl-route-3-dev).
@@ -62,6 +82,8 @@ let package = Package(
             name: "VLANWireLibvirt",
             dependencies: [
                 "VLANWire",
+                "VLANWireReports",
+                "VLANWireTemplates",
                 "CLibvirtShims",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -99,6 +121,8 @@ let package = Package(
                 "VLANWireNetlink",
                 "VLANWireHost",
                 "VLANWireLibvirt",
+                "VLANWireReports",
+                "VLANWireTemplates",
                 "VLANWireWatch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -107,7 +131,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VLANWireTests",
-            dependencies: ["VLANWire"],
+            dependencies: ["VLANWire", "VLANWireReports"],
             exclude: ["Fixtures", "Golden"],
             swiftSettings: strict
         ),
@@ -116,6 +140,8 @@ let package = Package(
             dependencies: [
                 "VLANWire",
                 "VLANWireLibvirt",
+                "VLANWireReports",
+                "VLANWireTemplates",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -129,6 +155,7 @@ let package = Package(
                 "VLANWire",
                 "VLANWireNetlink",
                 "VLANWireHost",
+                "VLANWireReports",
                 "vlanwire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -5,31 +5,31 @@ import Glibc
 
 /// Installs the hook libvirt runs: `<dir>/qemu`, or `<dir>/qemu.d/vlanwire` when `<dir>/qemu`
 /// belongs to something else (libvirt >= 6.5 runs every executable in qemu.d/ as well).
-public struct HookInstaller: Sendable {
-    public var directory: String
+package struct HookInstaller: Sendable {
+    package var directory: String
     /// The vlanwire binary the hook execs (an absolute path).
-    public var binary: String
+    package var binary: String
 
-    public init(directory: String = "/etc/libvirt/hooks", binary: String) {
+    package init(directory: String = "/etc/libvirt/hooks", binary: String) {
         self.directory = directory
         self.binary = binary
     }
 
-    public struct InstallError: Error, Sendable, CustomStringConvertible {
-        public var description: String
+    package struct InstallError: Error, Sendable, CustomStringConvertible {
+        package var description: String
     }
 
-    public struct Result: Sendable, Equatable {
-        public var path: String
+    package struct Result: Sendable, Equatable {
+        package var path: String
         /// False when the file already had this content.
-        public var changed: Bool
+        package var changed: Bool
         /// Set when `<dir>/qemu` belongs to another tool and was left alone.
-        public var foreignHook: String?
+        package var foreignHook: String?
     }
 
-    public static let marker = "vlanwire hook qemu"
+    package static let marker = "vlanwire hook qemu"
 
-    public var script: String {
+    package var script: String {
         """
         #!/bin/sh
         # libvirt's qemu hook, installed by `vlanwire install-hook`: libvirt runs it as
@@ -39,7 +39,7 @@ public struct HookInstaller: Sendable {
         """
     }
 
-    public func install() throws(InstallError) -> Result {
+    package func install() throws(InstallError) -> Result {
         try Self.checkBinary(binary)
         try Self.makeDirectory(directory)
         let main = directory + "/qemu"

@@ -1,4 +1,4 @@
-public import Logging
+package import Logging
 import VLANWire
 #if canImport(Glibc)
 import Glibc
@@ -6,21 +6,21 @@ import Glibc
 
 /// swift-log to syslog (journald picks it up): one line per action at info; `VLANWIRE_LOG=debug`
 /// for more. libvirt runs the hook without a terminal, so syslog is where an admin looks.
-public struct SyslogLogHandler: LogHandler {
-    public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level
+package struct SyslogLogHandler: LogHandler {
+    package var metadata: Logger.Metadata = [:]
+    package var logLevel: Logger.Level
 
-    public init(label: String, level: Logger.Level) {
+    package init(label: String, level: Logger.Level) {
         logLevel = level
         SyslogOpener.openOnce()
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         let priority: Int32 = switch event.level {
         case .trace, .debug: LOG_DEBUG
         case .info: LOG_INFO
@@ -44,18 +44,18 @@ private enum SyslogOpener {
 }
 
 /// Log lines on stderr, for commands run by an admin (and the hook with `VLANWIRE_LOG=debug`).
-public struct StderrLogHandler: LogHandler {
-    public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level
+package struct StderrLogHandler: LogHandler {
+    package var metadata: Logger.Metadata = [:]
+    package var logLevel: Logger.Level
 
-    public init(label: String, level: Logger.Level) { logLevel = level }
+    package init(label: String, level: Logger.Level) { logLevel = level }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         let line = "vlanwire: \(event.level): \("\(event.message)".withoutControlCharacters)\n"
         _ = line.withCString { write(2, $0, strlen($0)) }
     }
@@ -63,7 +63,7 @@ public struct StderrLogHandler: LogHandler {
 
 extension Logger {
     /// The hook's logger: syslog at info (debug with `VLANWIRE_LOG=debug`, then also stderr).
-    public static func forHook() -> Logger {
+    package static func forHook() -> Logger {
         let debug = getenv("VLANWIRE_LOG").map { String(cString: $0) } == "debug"
         return Logger(label: "vlanwire.hook") { label in
             var handlers: [any LogHandler] = [SyslogLogHandler(label: label, level: debug ? .debug : .info)]
@@ -73,7 +73,7 @@ extension Logger {
     }
 
     /// An admin command's logger: warnings and errors on stderr (`VLANWIRE_LOG=debug|info` for more).
-    public static func forCommand(_ name: String) -> Logger {
+    package static func forCommand(_ name: String) -> Logger {
         let level: Logger.Level = switch getenv("VLANWIRE_LOG").map({ String(cString: $0) }) {
         case "debug": .debug
         case "info": .info
@@ -85,22 +85,22 @@ extension Logger {
 
 /// `vlanwire watch`'s log: one line per event on stderr, as text (`TIME LEVEL: message`) or as a
 /// JSON object per line (`--json`). Under systemd, both reach the journal.
-public struct WatchLogHandler: LogHandler {
-    public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level
-    public let json: Bool
+package struct WatchLogHandler: LogHandler {
+    package var metadata: Logger.Metadata = [:]
+    package var logLevel: Logger.Level
+    package let json: Bool
 
-    public init(level: Logger.Level, json: Bool) {
+    package init(level: Logger.Level, json: Bool) {
         logLevel = level
         self.json = json
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         let message = "\(event.message)".withoutControlCharacters
         let time = WatchStatus.now()
         let line = json

@@ -8,21 +8,21 @@ import VLANWire
 /// taps' VLANs; stopped/release forget the guest and never fail; reconnect/attach (libvirtd
 /// restarted) re-apply and ALWAYS exit 0 — a failing reconnect hook makes libvirt kill the guest.
 /// migrate/restore also write the XML back on stdout. Anything else: exit 0.
-public struct HookRunner {
-    public var wiring: Wiring
+package struct HookRunner {
+    package var wiring: Wiring
 
-    public init(wiring: Wiring) { self.wiring = wiring }
+    package init(wiring: Wiring) { self.wiring = wiring }
 
-    public struct Result: Sendable {
-        public var exitCode: Int32
+    package struct Result: Sendable {
+        package var exitCode: Int32
         /// What to write on stdout (migrate/restore: the domain XML libvirt should use).
-        public var stdout: [UInt8]
+        package var stdout: [UInt8]
         /// One line per problem, for stderr (libvirt shows it in `virsh start`'s error).
-        public var errors: [String]
+        package var errors: [String]
     }
 
     /// `arguments` are what libvirt passes after the program name: GUEST OP SUBOP EXTRA.
-    public func run(arguments: [String], xml: [UInt8]) -> Result {
+    package func run(arguments: [String], xml: [UInt8]) -> Result {
         guard arguments.count >= 2 else {
             return Result(exitCode: 0, stdout: [], errors: [])
         }

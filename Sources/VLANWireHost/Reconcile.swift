@@ -1,5 +1,5 @@
 import Logging
-public import VLANWire
+package import VLANWire
 import VLANWireNetlink
 
 extension Wiring {
@@ -22,7 +22,7 @@ extension Wiring {
     /// its hook (unchanged, with a note).
     ///
     /// - Throws: only when the lock, the state directory or netlink cannot be used at all.
-    public func reconcile(_ domains: [DomainDescription], everyRunningGuest: Bool,
+    package func reconcile(_ domains: [DomainDescription], everyRunningGuest: Bool,
                           unreadable: [GuestReconcile] = [], leavingStartingGuests: Bool = false) throws -> ReconcileSummary {
         let handle = try NetlinkHandle(namespace: namespace, logger: logger)
         return try store.withLock { stored in

@@ -1,11 +1,11 @@
 import Logging
-public import VLANWire
+package import VLANWire
 import VLANWireNetlink
 
 /// What `vlanwire watch` did about one guest: its drift and the actions that repaired it, one
 /// line per NIC for the log.
-public struct GuestRepair: Sendable {
-    public enum Status: Equatable, Sendable {
+package struct GuestRepair: Sendable {
+    package enum Status: Equatable, Sendable {
         /// The kernel already matched the guest's policies.
         case unchanged
         /// Actions were applied.
@@ -16,12 +16,12 @@ public struct GuestRepair: Sendable {
         case failed
     }
 
-    public var guest: String
-    public var status: Status
+    package var guest: String
+    package var status: Status
     /// One line per repaired NIC: guest, MAC, tap, what had changed, what was done.
-    public var lines: [String]
-    public var actions: [Action]
-    public var problems: [Problem]
+    package var lines: [String]
+    package var actions: [Action]
+    package var problems: [Problem]
 }
 
 extension Wiring {
@@ -35,7 +35,7 @@ extension Wiring {
     /// or stopping, and never re-creates links for a guest that is gone.
     ///
     /// - Throws: only when the lock, the state directory or netlink cannot be used at all.
-    public func repair(_ domain: DomainDescription) throws -> GuestRepair {
+    package func repair(_ domain: DomainDescription) throws -> GuestRepair {
         let handle = try NetlinkHandle(namespace: namespace, logger: logger)
         return try store.withLock { stored in
             let observed = try handle.snapshot(probingCapabilities: false)
@@ -50,7 +50,7 @@ extension Wiring {
                 return left("none of its NICs has a tap here (stopping, or not running in this namespace)")
             }
             let topology = Topology.resolve(config: config, observed: observed)
-            let drift = GuestStatus.compare(domain, topology: topology, observed: observed)
+            let drift = NICAudit.audit(domain, topology: topology, observed: observed)
             let wired: WiredGuest
             do throws(WiringFailure) {
                 wired = try wire(domain, operation: .reconnect, state: state, observed: observed, handle: handle)
@@ -74,7 +74,7 @@ extension Wiring {
 
     /// One line per NIC that drifted or got actions; actions on no NIC's links (the trunk bridge,
     /// the uplink) go on a line of their own.
-    static func repairLines(guest: String, record: GuestRecord?, drift: GuestStatus, actions: [Action]) -> [String] {
+    static func repairLines(guest: String, record: GuestRecord?, drift: [NICAudit.GuestNIC], actions: [Action]) -> [String] {
         var remaining = actions
         var lines: [String] = []
         for nic in record?.nics ?? [] {
@@ -82,7 +82,7 @@ extension Wiring {
             let links = Set([nic.tap].compactMap { $0 } + nic.uses)
             let mine = remaining.filter { !links.isDisjoint(with: $0.links) }
             remaining.removeAll { mine.contains($0) }
-            let changed = drift.nics.first { $0.mac == nic.mac }?.mismatches.map(\.message) ?? []
+            let changed = drift.first { $0.interface.mac == nic.mac }?.mismatches.map(\.message) ?? []
             guard !mine.isEmpty else { continue }
             let tap = nic.tap.map { " (\($0))" } ?? ""
             lines.append("repaired guest '\(guest.escapedForDisplay)', NIC \(nic.mac)\(tap), \(nic.policy.map { "\($0)" } ?? "no policy"): "

@@ -1,4 +1,4 @@
-public import VLANWire
+package import VLANWire
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,22 +14,22 @@ import Glibc
 /// must be a real directory owned by this user (root) with no group/other write access, else it is
 /// refused; it is kept 0700, files 0600. Nothing is followed through a symlink, and a state file
 /// owned by another user is ignored (treated as missing: rebuilt from the kernel, deleting nothing).
-public struct StateStore: Sendable {
-    public static let defaultDirectory = "/run/vlanwire"
+package struct StateStore: Sendable {
+    package static let defaultDirectory = "/run/vlanwire"
 
-    public let directory: String
-    public let lockTimeout: Duration
+    package let directory: String
+    package let lockTimeout: Duration
     /// What links recorded here are marked with: the plain mark for a namespace's own state
     /// (`/run/vlanwire`, `/run/vlanwire/netns/NAME`), `vlanwire:DIR` for any other directory.
-    public let mark: LinkMark
+    package let mark: LinkMark
 
-    public struct StoreError: Error, Sendable, CustomStringConvertible {
-        public var path: String
-        public var message: String
-        public var description: String { "state \(path): \(message)" }
+    package struct StoreError: Error, Sendable, CustomStringConvertible {
+        package var path: String
+        package var message: String
+        package var description: String { "state \(path): \(message)" }
     }
 
-    public init(directory: String, lockTimeout: Duration = .seconds(30)) {
+    package init(directory: String, lockTimeout: Duration = .seconds(30)) {
         self.directory = directory
         self.lockTimeout = lockTimeout
         let isNamespaceDefault = directory == Self.defaultDirectory
@@ -39,12 +39,12 @@ public struct StateStore: Sendable {
 
     /// The state directory for a network namespace: the default one for the current namespace,
     /// a subdirectory per named namespace, or `VLANWIRE_STATE_DIR` (only an absolute path is trusted).
-    public static func forNamespace(_ name: String?, environment: String? = Self.environmentDirectory) -> StateStore {
+    package static func forNamespace(_ name: String?, environment: String? = Self.environmentDirectory) -> StateStore {
         let base = environment ?? defaultDirectory
         return StateStore(directory: name.map { base + "/netns/" + $0 } ?? base)
     }
 
-    public static var environmentDirectory: String? {
+    package static var environmentDirectory: String? {
         guard let value = getenv("VLANWIRE_STATE_DIR").map({ String(cString: $0) }), value.hasPrefix("/"),
               !value.split(separator: "/").contains("..") else { return nil }
         return value
@@ -55,7 +55,7 @@ public struct StateStore: Sendable {
 
     /// Runs `body` holding the lock, with the stored state (nil when missing or unreadable: the
     /// caller rebuilds it from the kernel), and stores what `body` returns as the new state.
-    public func withLock<T>(_ body: (VLANWireState?) throws -> (VLANWireState?, T)) throws -> T {
+    package func withLock<T>(_ body: (VLANWireState?) throws -> (VLANWireState?, T)) throws -> T {
         try prepareDirectory()
         let lock = open(lockPath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard lock >= 0 else { throw failure(lockPath, "cannot open lock") }
@@ -70,7 +70,7 @@ public struct StateStore: Sendable {
     }
 
     /// The stored state, without taking the lock (for read-only commands).
-    public func peek() -> VLANWireState? { load() }
+    package func peek() -> VLANWireState? { load() }
 
     /// Waits for the lock. `lockTimeout` bounds the wait for ONE holder: every holder writes a
     /// ticket (pid and time) into the lock file when it gets the lock, and a waiter that sees the

@@ -1,4 +1,4 @@
-public import VLANWire
+package import VLANWire
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,7 +18,7 @@ extension StateStore {
     var watchStatusPath: String { directory + "/watch.json" }
 
     /// Replaces `watch.json` (temp file and rename: a reader sees the old or the new file).
-    public func writeWatchStatus(_ status: WatchStatus) throws {
+    package func writeWatchStatus(_ status: WatchStatus) throws {
         try prepareDirectory()
         var written = status
         written.running = nil
@@ -27,7 +27,7 @@ extension StateStore {
 
     /// The last `watch.json` with `running` filled in, or nil when watch never ran with this state
     /// directory (or the file is not readable as one).
-    public func watchStatus() -> WatchStatus? {
+    package func watchStatus() -> WatchStatus? {
         guard let bytes = try? FileAccess.read(watchStatusPath, limit: 1 << 20, followSymlinks: false),
               var status = try? JSON.decode(WatchStatus.self, from: bytes, what: watchStatusPath)
         else { return nil }

@@ -11,31 +11,31 @@ import Glibc
 /// The unit's text lives here, not in a resource file: ExecStart= must name the binary the hook
 /// runs (`--binary`), as the hook script does. `hooks/vlanwire-watch.service` is this text for
 /// /usr/local/bin/vlanwire, and a test keeps the two identical.
-public struct WatchUnitInstaller: Sendable {
-    public static let fileName = "vlanwire-watch.service"
+package struct WatchUnitInstaller: Sendable {
+    package static let fileName = "vlanwire-watch.service"
     /// In every unit this installer writes; a file without it belongs to someone else.
-    public static let marker = "# Installed by `vlanwire install-hook --watch`"
+    package static let marker = "# Installed by `vlanwire install-hook --watch`"
     /// What to run once the unit is in /etc/systemd/system.
-    public static let enableCommand = "systemctl daemon-reload && systemctl enable --now \(fileName)"
+    package static let enableCommand = "systemctl daemon-reload && systemctl enable --now \(fileName)"
 
-    public var directory: String
+    package var directory: String
     /// The vlanwire binary the unit runs (an absolute path).
-    public var binary: String
+    package var binary: String
 
-    public init(directory: String = "/etc/systemd/system", binary: String) {
+    package init(directory: String = "/etc/systemd/system", binary: String) {
         self.directory = directory
         self.binary = binary
     }
 
-    public struct Result: Sendable, Equatable {
-        public var path: String
+    package struct Result: Sendable, Equatable {
+        package var path: String
         /// False when the file already had this content.
-        public var changed: Bool
+        package var changed: Bool
     }
 
-    public var path: String { directory + "/" + Self.fileName }
+    package var path: String { directory + "/" + Self.fileName }
 
-    public var unit: String {
+    package var unit: String {
         """
         \(Self.marker), which rewrites this file only
         # while it has that line. vlanwire watch keeps running guests' NICs as their policies say between
@@ -92,7 +92,7 @@ public struct WatchUnitInstaller: Sendable {
         """
     }
 
-    public func install() throws(HookInstaller.InstallError) -> Result {
+    package func install() throws(HookInstaller.InstallError) -> Result {
         try HookInstaller.checkBinary(binary)
         // ProtectHome= and PrivateTmp= hide these from the service: systemd could not start it.
         for hidden in ["/home/", "/root/", "/run/user/", "/tmp/", "/var/tmp/"] where binary.hasPrefix(hidden) {

@@ -1,18 +1,18 @@
-public import Logging
-public import VLANWire
-public import VLANWireNetlink
+package import Logging
+package import VLANWire
+package import VLANWireNetlink
 
 /// Plans and applies a guest's wiring against one network namespace, under the state lock:
 /// what the hook, `apply`, `release` and `reconcile` all do.
-public struct Wiring {
-    public var namespace: NetworkNamespace
-    public var store: StateStore
-    public var config: HostConfig?
-    public var logger: Logger
+package struct Wiring {
+    package var namespace: NetworkNamespace
+    package var store: StateStore
+    package var config: HostConfig?
+    package var logger: Logger
     /// Test seam: make the k-th action (or netlink request) fail as if the kernel refused it.
-    public var faultInjection: FaultInjection
+    package var faultInjection: FaultInjection
 
-    public init(namespace: NetworkNamespace = .current, store: StateStore, config: HostConfig?, logger: Logger,
+    package init(namespace: NetworkNamespace = .current, store: StateStore, config: HostConfig?, logger: Logger,
                 faultInjection: FaultInjection = .none) {
         self.namespace = namespace
         self.store = store
@@ -22,14 +22,14 @@ public struct Wiring {
     }
 
     /// What a run did.
-    public struct Outcome: Sendable {
-        public var plan: Plan
-        public var report: ExecutionReport
+    package struct Outcome: Sendable {
+        package var plan: Plan
+        package var report: ExecutionReport
     }
 
     /// Wires `domain` for `operation` (prepare ... reconnect). All or nothing: on a refused policy
     /// nothing is applied; on a failed action what this run did is undone, and `Refusal` says why.
-    public func apply(_ domain: DomainDescription, operation: HookOperation) throws -> Outcome {
+    package func apply(_ domain: DomainDescription, operation: HookOperation) throws -> Outcome {
         precondition(operation.phase != .release, "use release(guest:)")
         let handle = try NetlinkHandle(namespace: namespace, logger: logger)
         let wired = try store.withLock { stored in
@@ -120,7 +120,7 @@ public struct Wiring {
 
     /// Forgets the guest and deletes what vlanwire created that nothing uses any more.
     /// Never throws: failures are logged and returned in the report.
-    public func release(guest: String, operation: HookOperation = .release) -> Outcome {
+    package func release(guest: String, operation: HookOperation = .release) -> Outcome {
         do {
             let handle = try NetlinkHandle(namespace: namespace, logger: logger)
             return try store.withLock { stored in

@@ -1,6 +1,6 @@
 internal import CLibvirtShims
 internal import Glibc
-public import Logging
+package import Logging
 
 /// An open connection to libvirt (`virConnectPtr`), closed when the last reference goes.
 ///
@@ -11,20 +11,20 @@ public import Logging
 /// `qemu:///system`).
 ///
 /// libvirt.so.0 is loaded with dlopen the first time a connection is opened, never before.
-public final class LibvirtConnection: @unchecked Sendable {
+package final class LibvirtConnection: @unchecked Sendable {
     /// The URI this connection was opened with (after `resolveURI`).
-    public let uri: String
+    package let uri: String
     let logger: Logger
     let api: Functions
     let pointer: OpaquePointer
 
     /// The URI used when neither a URI nor `LIBVIRT_DEFAULT_URI` is given: the system QEMU driver,
     /// whose guests vlanwire wires.
-    public static let fallbackURI = "qemu:///system"
+    package static let fallbackURI = "qemu:///system"
 
     /// The URI to use: `given` (virsh's `--connect`), else `LIBVIRT_DEFAULT_URI`, else
     /// `qemu:///system`. Empty strings count as not given.
-    public static func resolveURI(_ given: String?, libvirtDefaultURI: String?) -> String {
+    package static func resolveURI(_ given: String?, libvirtDefaultURI: String?) -> String {
         if let given, !given.isEmpty { return given }
         if let fromEnvironment = libvirtDefaultURI, !fromEnvironment.isEmpty { return fromEnvironment }
         return fallbackURI
@@ -39,7 +39,7 @@ public final class LibvirtConnection: @unchecked Sendable {
     /// - Throws: `LibvirtError` with code `libraryUnavailable` when libvirt is not installed,
     ///   or libvirt's own error (e.g. `systemError`: "Failed to connect socket to
     ///   '/var/run/libvirt/libvirt-sock': No such file or directory" when libvirtd is not running).
-    public init(uri: String? = nil, logger: Logger) throws(LibvirtError) {
+    package init(uri: String? = nil, logger: Logger) throws(LibvirtError) {
         let resolved = Self.resolveURI(uri, libvirtDefaultURI: getenv("LIBVIRT_DEFAULT_URI").map { String(cString: $0) })
         let api = try LibvirtLibrary.load()
         guard let pointer = api.table.pointee.virConnectOpen(resolved) else {
@@ -64,7 +64,7 @@ public final class LibvirtConnection: @unchecked Sendable {
 
     /// The version of libvirt serving the connection (libvirtd's for `qemu:///system`), e.g.
     /// 9.0.0. libvirt applies a native `<vlan>` on Linux bridges itself from 11.0 on.
-    public func libvirtVersion() throws(LibvirtError) -> LibvirtVersion {
+    package func libvirtVersion() throws(LibvirtError) -> LibvirtVersion {
         var number: UInt = 0
         guard api.table.pointee.virConnectGetLibVersion(pointer, &number) == 0 else {
             throw api.lastError("get the libvirt version of", uri)
@@ -75,7 +75,7 @@ public final class LibvirtConnection: @unchecked Sendable {
     // MARK: Domains
 
     /// Which domains `domains(_:)` lists.
-    public enum DomainSelection: Sendable {
+    package enum DomainSelection: Sendable {
         /// Every domain: running, paused, and defined but shut off.
         case all
         /// Only domains with a running (or paused) QEMU process.
@@ -83,7 +83,7 @@ public final class LibvirtConnection: @unchecked Sendable {
     }
 
     /// The domain called `name`. Throws `noDomain` when there is none.
-    public func domain(named name: String) throws(LibvirtError) -> LibvirtDomain {
+    package func domain(named name: String) throws(LibvirtError) -> LibvirtDomain {
         guard let domain = api.table.pointee.virDomainLookupByName(pointer, name) else {
             throw api.lastError("look up domain", name)
         }
@@ -92,7 +92,7 @@ public final class LibvirtConnection: @unchecked Sendable {
 
     /// The domain with UUID `uuid` (libvirt's text form, `6695eb01-f6a4-8304-79aa-97f2502e193f`).
     /// Throws `noDomain` when there is none, `invalidArgument` when `uuid` is not a UUID.
-    public func domain(uuid: String) throws(LibvirtError) -> LibvirtDomain {
+    package func domain(uuid: String) throws(LibvirtError) -> LibvirtDomain {
         guard let domain = api.table.pointee.virDomainLookupByUUIDString(pointer, uuid) else {
             throw api.lastError("look up domain with UUID", uuid)
         }
@@ -100,7 +100,7 @@ public final class LibvirtConnection: @unchecked Sendable {
     }
 
     /// The domains `selection` asks for, in libvirt's order.
-    public func domains(_ selection: DomainSelection = .all) throws(LibvirtError) -> [LibvirtDomain] {
+    package func domains(_ selection: DomainSelection = .all) throws(LibvirtError) -> [LibvirtDomain] {
         let flags: UInt32 = switch selection {
         case .all: 0
         case .running: VIR_CONNECT_LIST_DOMAINS_ACTIVE.rawValue
@@ -119,7 +119,7 @@ public final class LibvirtConnection: @unchecked Sendable {
 
     /// Defines (makes persistent) a network from its `<network>` XML, or replaces the definition
     /// of the network with the same name and UUID. Does not start it.
-    public func defineNetwork(xml: String) throws(LibvirtError) -> LibvirtNetwork {
+    package func defineNetwork(xml: String) throws(LibvirtError) -> LibvirtNetwork {
         guard let network = api.table.pointee.virNetworkDefineXML(pointer, xml) else {
             throw api.lastError("define network", nil)
         }
@@ -129,7 +129,7 @@ public final class LibvirtConnection: @unchecked Sendable {
     }
 
     /// The network called `name`. Throws `noNetwork` when there is none.
-    public func network(named name: String) throws(LibvirtError) -> LibvirtNetwork {
+    package func network(named name: String) throws(LibvirtError) -> LibvirtNetwork {
         guard let network = api.table.pointee.virNetworkLookupByName(pointer, name) else {
             throw api.lastError("look up network", name)
         }
@@ -137,7 +137,7 @@ public final class LibvirtConnection: @unchecked Sendable {
     }
 
     /// Every network, active or not, persistent or transient.
-    public func networks() throws(LibvirtError) -> [LibvirtNetwork] {
+    package func networks() throws(LibvirtError) -> [LibvirtNetwork] {
         var list: UnsafeMutablePointer<virNetworkPtr?>?
         let count = api.table.pointee.virConnectListAllNetworks(pointer, &list, 0)
         guard count >= 0 else { throw api.lastError("list networks of", uri) }
@@ -150,12 +150,12 @@ public final class LibvirtConnection: @unchecked Sendable {
 }
 
 /// A libvirt version, `major.minor.release` (libvirt encodes it as major * 1,000,000 + minor * 1,000 + release).
-public struct LibvirtVersion: Hashable, Comparable, Sendable, CustomStringConvertible {
-    public var major: Int
-    public var minor: Int
-    public var release: Int
+package struct LibvirtVersion: Hashable, Comparable, Sendable, CustomStringConvertible {
+    package var major: Int
+    package var minor: Int
+    package var release: Int
 
-    public init(major: Int, minor: Int, release: Int) {
+    package init(major: Int, minor: Int, release: Int) {
         self.major = major
         self.minor = minor
         self.release = release
@@ -165,9 +165,9 @@ public struct LibvirtVersion: Hashable, Comparable, Sendable, CustomStringConver
         self.init(major: Int(encoded / 1_000_000), minor: Int(encoded / 1_000 % 1_000), release: Int(encoded % 1_000))
     }
 
-    public static func < (lhs: LibvirtVersion, rhs: LibvirtVersion) -> Bool {
+    package static func < (lhs: LibvirtVersion, rhs: LibvirtVersion) -> Bool {
         (lhs.major, lhs.minor, lhs.release) < (rhs.major, rhs.minor, rhs.release)
     }
 
-    public var description: String { "\(major).\(minor).\(release)" }
+    package var description: String { "\(major).\(minor).\(release)" }
 }

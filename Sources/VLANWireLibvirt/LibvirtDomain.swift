@@ -6,26 +6,26 @@ internal import Logging
 ///
 /// Owns one `virDomainPtr` reference, freed when this object goes; keeps its connection alive.
 /// Immutable, and libvirt's domain calls are thread-safe: `Sendable` (see `LibvirtConnection`).
-public final class LibvirtDomain: @unchecked Sendable {
-    public let connection: LibvirtConnection
+package final class LibvirtDomain: @unchecked Sendable {
+    package let connection: LibvirtConnection
     /// The name the domain had when it was looked up.
-    public let name: String
+    package let name: String
     /// libvirt's text form: `6695eb01-f6a4-8304-79aa-97f2502e193f`.
-    public let uuid: String
+    package let uuid: String
     let pointer: OpaquePointer
 
     /// Which definition a metadata call reads or changes (libvirt's `virDomainModificationImpact`).
-    public struct Scope: OptionSet, Hashable, Sendable {
-        public let rawValue: UInt32
-        public init(rawValue: UInt32) { self.rawValue = rawValue }
+    package struct Scope: OptionSet, Hashable, Sendable {
+        package let rawValue: UInt32
+        package init(rawValue: UInt32) { self.rawValue = rawValue }
 
         /// The running domain (`VIR_DOMAIN_AFFECT_LIVE`); libvirt refuses it for a domain that is
         /// not running (`operationInvalid`).
-        public static let live = Scope(rawValue: VIR_DOMAIN_AFFECT_LIVE.rawValue)
+        package static let live = Scope(rawValue: VIR_DOMAIN_AFFECT_LIVE.rawValue)
         /// The persistent definition, used from the next start on (`VIR_DOMAIN_AFFECT_CONFIG`).
-        public static let config = Scope(rawValue: VIR_DOMAIN_AFFECT_CONFIG.rawValue)
+        package static let config = Scope(rawValue: VIR_DOMAIN_AFFECT_CONFIG.rawValue)
         /// `live` for a running domain, else `config` (`VIR_DOMAIN_AFFECT_CURRENT`).
-        public static let current: Scope = []
+        package static let current: Scope = []
     }
 
     init(owning pointer: OpaquePointer, connection: LibvirtConnection) {
@@ -47,14 +47,14 @@ public final class LibvirtDomain: @unchecked Sendable {
     private var api: Functions { connection.api }
 
     /// Whether the domain has a running (or paused) QEMU process.
-    public func isActive() throws(LibvirtError) -> Bool {
+    package func isActive() throws(LibvirtError) -> Bool {
         let answer = api.table.pointee.virDomainIsActive(pointer)
         guard answer >= 0 else { throw api.lastError("get the state of domain", name) }
         return answer == 1
     }
 
     /// The domain's XML description (`virsh dumpxml [--inactive]`).
-    public func xml(_ form: LibvirtXMLForm = .current) throws(LibvirtError) -> String {
+    package func xml(_ form: LibvirtXMLForm = .current) throws(LibvirtError) -> String {
         let flags: UInt32 = switch form {
         case .current: 0
         case .inactive: VIR_DOMAIN_XML_INACTIVE.rawValue
@@ -75,7 +75,7 @@ public final class LibvirtDomain: @unchecked Sendable {
     /// `virsh metadata DOMAIN --uri urn:vlanwire:1` prints.
     ///
     /// - Parameter scope: `.current`, `.live` or `.config`; not both (libvirt: `invalidArgument`).
-    public func metadata(_ namespace: MetadataNamespace = .vlanwire, scope: Scope = .current)
+    package func metadata(_ namespace: MetadataNamespace = .vlanwire, scope: Scope = .current)
         throws(LibvirtError) -> String?
     {
         let type = Int32(VIR_DOMAIN_METADATA_ELEMENT.rawValue)
@@ -97,7 +97,7 @@ public final class LibvirtDomain: @unchecked Sendable {
     ///
     /// - Parameter scope: `.config` (persistent), `.live` (running domain only), both, or
     ///   `.current` (live when running, else config).
-    public func setMetadata(_ element: String?, in namespace: MetadataNamespace = .vlanwire,
+    package func setMetadata(_ element: String?, in namespace: MetadataNamespace = .vlanwire,
                             scope: Scope = .current) throws(LibvirtError)
     {
         let type = Int32(VIR_DOMAIN_METADATA_ELEMENT.rawValue)

@@ -5,7 +5,7 @@ internal import Glibc
 /// delivers domain events and connection-close notices and sends keepalives. Start it before
 /// opening the connection whose events are wanted: libvirt binds a connection to the event loop
 /// registered when it was opened.
-public enum LibvirtEventLoop {
+package enum LibvirtEventLoop {
     private static let started: Result<Void, LibvirtError> = {
         let api: Functions
         do throws(LibvirtError) { api = try LibvirtLibrary.load() } catch { return .failure(error) }
@@ -27,14 +27,14 @@ public enum LibvirtEventLoop {
     }()
 
     /// Registers the loop and starts its thread, once per process; later calls return at once.
-    public static func start() throws(LibvirtError) {
+    package static func start() throws(LibvirtError) {
         try started.get()
     }
 }
 
 /// A domain event, as `vlanwire watch` needs it.
-public struct DomainEvent: Equatable, Sendable, CustomStringConvertible {
-    public enum Kind: Equatable, Sendable {
+package struct DomainEvent: Equatable, Sendable, CustomStringConvertible {
+    package enum Kind: Equatable, Sendable {
         /// virDomainEventType: the guest started, stopped, was resumed, ...
         case lifecycle(Lifecycle)
         /// A device was hot-plugged (`virsh attach-interface`, `attach-device --live`): its alias (net1).
@@ -45,7 +45,7 @@ public struct DomainEvent: Equatable, Sendable, CustomStringConvertible {
         case metadataChanged(namespace: String?)
     }
 
-    public enum Lifecycle: String, Equatable, Sendable {
+    package enum Lifecycle: String, Equatable, Sendable {
         case defined, undefined, started, suspended, resumed, stopped, shutdown, pmsuspended, crashed, unknown
 
         init(_ type: Int32) {
@@ -64,17 +64,17 @@ public struct DomainEvent: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    public var guest: String
-    public var uuid: String?
-    public var kind: Kind
+    package var guest: String
+    package var uuid: String?
+    package var kind: Kind
 
-    public init(guest: String, uuid: String?, kind: Kind) {
+    package init(guest: String, uuid: String?, kind: Kind) {
         self.guest = guest
         self.uuid = uuid
         self.kind = kind
     }
 
-    public var description: String {
+    package var description: String {
         let what = switch kind {
         case .lifecycle(let lifecycle): lifecycle.rawValue
         case .deviceAdded(let alias): "device \(alias) added"
@@ -86,7 +86,7 @@ public struct DomainEvent: Equatable, Sendable, CustomStringConvertible {
 }
 
 /// Domain events flowing to a handler until `cancel()` (or the connection's end).
-public final class DomainEventSubscription: @unchecked Sendable {
+package final class DomainEventSubscription: @unchecked Sendable {
     private let connection: LibvirtConnection
     private var ids: [Int32]
 
@@ -96,7 +96,7 @@ public final class DomainEventSubscription: @unchecked Sendable {
     }
 
     /// Deregisters the callbacks. Not thread-safe: call from one thread.
-    public func cancel() {
+    package func cancel() {
         for id in ids { _ = connection.api.table.pointee.virConnectDomainEventDeregisterAny(connection.pointer, id) }
         ids = []
     }
@@ -162,7 +162,7 @@ extension LibvirtConnection {
     /// Calls `handler` on libvirt's event thread for every lifecycle, device-added,
     /// device-removed and metadata-change event of any domain. Needs `LibvirtEventLoop.start()`
     /// before this connection was opened.
-    public func subscribeToDomainEvents(_ handler: @escaping @Sendable (DomainEvent) -> Void) throws(LibvirtError)
+    package func subscribeToDomainEvents(_ handler: @escaping @Sendable (DomainEvent) -> Void) throws(LibvirtError)
         -> DomainEventSubscription {
         let opaque = Unmanaged.passRetained(EventHandler(handler, api: api)).toOpaque()
         var ids = [Int32](repeating: -1, count: Int(CLIBVIRT_EVENT_COUNT.rawValue))
@@ -175,7 +175,7 @@ extension LibvirtConnection {
 
     /// Calls `handler` (on libvirt's event thread, with the reason) when the connection closes:
     /// libvirtd stopped or restarted, or stopped answering keepalives.
-    public func whenClosed(_ handler: @escaping @Sendable (String) -> Void) throws(LibvirtError) {
+    package func whenClosed(_ handler: @escaping @Sendable (String) -> Void) throws(LibvirtError) {
         let opaque = Unmanaged.passRetained(CloseHandler(handler)).toOpaque()
         guard api.table.pointee.virConnectRegisterCloseCallback(pointer, CloseHandler.callback, opaque, CloseHandler.release) == 0 else {
             Unmanaged<CloseHandler>.fromOpaque(opaque).release()
@@ -185,7 +185,7 @@ extension LibvirtConnection {
 
     /// Sends a keepalive every `interval` seconds; after `count` unanswered ones libvirt closes
     /// the connection (and `whenClosed` fires). Needs the event loop.
-    public func keepAlive(interval: Int32, count: UInt32) throws(LibvirtError) {
+    package func keepAlive(interval: Int32, count: UInt32) throws(LibvirtError) {
         guard api.table.pointee.virConnectSetKeepAlive(pointer, interval, count) >= 0 else {
             throw api.lastError("set keepalive on", uri)
         }

@@ -1,5 +1,5 @@
 /// Which XML description of a domain or network to read.
-public enum LibvirtXMLForm: Sendable {
+package enum LibvirtXMLForm: Sendable {
     /// What is in effect now: the running state for an active object, else the persistent
     /// definition (`virsh dumpxml`).
     case current

@@ -11,33 +11,33 @@ internal import VLANWire
 /// `<bridge>` carry, the portgroups (by name, with their `default` flag and any content), and any
 /// other top-level element a user template adds (e.g. `<mtu>`), which must be present unchanged.
 /// Top-level elements only libvirt's side has (uuid, mac, ip, …) are ignored.
-public struct NetworkShape: Equatable, Sendable {
+package struct NetworkShape: Equatable, Sendable {
     /// `<name>`.
-    public var name: String
+    package var name: String
     /// `<forward>`; nil for a network without one (libvirt calls it isolated).
-    public var forward: Element?
+    package var forward: Element?
     /// `<bridge>`.
-    public var bridge: Element?
+    package var bridge: Element?
     /// `<portgroup>`s in document order.
-    public var portgroups: [Portgroup]
+    package var portgroups: [Portgroup]
     /// Every other top-level element except `<name>` and `<uuid>`, in document order.
-    public var others: [Element]
+    package var others: [Element]
 
     /// One portgroup: its name, whether it is the network's default, and its content.
-    public struct Portgroup: Equatable, Sendable {
-        public var name: String
-        public var isDefault: Bool
+    package struct Portgroup: Equatable, Sendable {
+        package var name: String
+        package var isDefault: Bool
         /// The portgroup element without its `name` and `default` attributes.
-        public var content: Element
+        package var content: Element
     }
 
     /// An element reduced to what carries meaning: local name, attributes (order-free), child
     /// elements (in order) and trimmed text. Comments and indentation are gone.
-    public struct Element: Equatable, Sendable, CustomStringConvertible {
-        public var name: String
-        public var attributes: [String: String]
-        public var children: [Element]
-        public var text: String
+    package struct Element: Equatable, Sendable, CustomStringConvertible {
+        package var name: String
+        package var attributes: [String: String]
+        package var children: [Element]
+        package var text: String
 
         init(_ element: XMLElement, dropping dropped: Set<String> = []) {
             name = element.localName
@@ -51,7 +51,7 @@ public struct NetworkShape: Equatable, Sendable {
         }
 
         /// Compact one-line XML, attributes sorted: for messages.
-        public var description: String {
+        package var description: String {
             let attributeText = attributes.keys.sorted().map { " \($0)='\(attributes[$0]!)'" }.joined()
             if children.isEmpty, text.isEmpty { return "<\(name)\(attributeText)/>" }
             return "<\(name)\(attributeText)>\(text)\(children.map(\.description).joined())</\(name)>"
@@ -59,14 +59,14 @@ public struct NetworkShape: Equatable, Sendable {
     }
 
     /// Why a document is not a network definition.
-    public struct ReadError: Error, Equatable, Sendable, CustomStringConvertible {
-        public var message: String
-        public init(message: String) { self.message = message }
-        public var description: String { message }
+    package struct ReadError: Error, Equatable, Sendable, CustomStringConvertible {
+        package var message: String
+        package init(message: String) { self.message = message }
+        package var description: String { message }
     }
 
     /// Reads a `<network>` document (vlanwire's rendering, or `virsh net-dumpxml --inactive`).
-    public init(xml: String) throws(ReadError) {
+    package init(xml: String) throws(ReadError) {
         let root: XMLElement
         do { root = try XMLDocumentParser.parse(xml) } catch {
             throw ReadError(message: "network \(error.description)")
@@ -98,16 +98,16 @@ public struct NetworkShape: Equatable, Sendable {
 
     /// libvirt's forward mode: `nat` when `<forward>` names none (libvirt's default), nil without
     /// `<forward>`.
-    public var forwardMode: String? {
+    package var forwardMode: String? {
         forward.map { $0.attributes["mode"] ?? "nat" }
     }
 
-    public func portgroup(named name: String) -> Portgroup? { portgroups.first { $0.name == name } }
+    package func portgroup(named name: String) -> Portgroup? { portgroups.first { $0.name == name } }
 
     /// What would change if `self` (vlanwire's definition) replaced `existing` (libvirt's), one
     /// phrase each, e.g. `portgroup router added`, `forward mode: nat -> bridge`,
     /// `portgroup office: now the default`; empty when they agree on everything `self` sets.
-    public func changes(from existing: NetworkShape) -> [String] {
+    package func changes(from existing: NetworkShape) -> [String] {
         var changes: [String] = []
         if forwardMode != existing.forwardMode {
             changes.append("forward mode: \(existing.forwardMode ?? "none") -> \(forwardMode ?? "none")")
@@ -164,7 +164,7 @@ extension NetworkShape {
     /// libvirt only replaces an existing network's definition when the new one carries the same
     /// UUID: without one it generates a fresh UUID and refuses ("operation failed: network 'lan'
     /// already exists with uuid …", libvirt 9.0.0).
-    public static func inserting(uuid: String, into xml: String) throws(ReadError) -> String {
+    package static func inserting(uuid: String, into xml: String) throws(ReadError) -> String {
         let root: XMLElement
         do { root = try XMLDocumentParser.parse(xml) } catch {
             throw ReadError(message: "network \(error.description)")

@@ -1,8 +1,9 @@
-public import VLANWire
+import VLANWire
+package import VLANWireTemplates
 
 /// What `defineNetworks` or `undefineNetworks` did to one network (`vlanwire networks define|undefine`).
-public struct NetworkOutcome: Equatable, Sendable, Codable, CustomStringConvertible {
-    public enum Action: String, Equatable, Sendable, Codable {
+package struct NetworkOutcome: Equatable, Sendable, Codable, CustomStringConvertible {
+    package enum Action: String, Equatable, Sendable, Codable {
         /// There was no network of that name; it is defined now.
         case defined
         /// A network of that name differed in what vlanwire sets; its definition was replaced.
@@ -17,32 +18,32 @@ public struct NetworkOutcome: Equatable, Sendable, Codable, CustomStringConverti
         case failed
     }
 
-    public var name: String
-    public var action: Action
+    package var name: String
+    package var action: Action
     /// `redefined`: what differed, one phrase each (`portgroup router added`).
-    public var changes: [String]
+    package var changes: [String]
     /// The network was started by this call (`--start`).
-    public var started: Bool
+    package var started: Bool
     /// Autostart was switched on by this call (`--autostart`).
-    public var autostartEnabled: Bool
+    package var autostartEnabled: Bool
     /// `undefine`: the network was running and was stopped first.
-    public var stopped: Bool
+    package var stopped: Bool
     /// Whether the network is running afterwards (nil when unknown, e.g. after a failure; written
     /// as `null` in JSON).
-    public var active: Bool?
+    package var active: Bool?
     /// The network runs with a definition that differs from vlanwire's (it was redefined while
     /// running, now or earlier): libvirt keeps running the old one until the network is restarted
     /// (`virsh net-destroy NAME; virsh net-start NAME`).
-    public var restartNeeded: Bool
+    package var restartNeeded: Bool
     /// libvirt's error, for `failed` (`null` in JSON otherwise).
-    public var error: String?
+    package var error: String?
 
     enum CodingKeys: String, CodingKey {
         case name, action, changes, started, autostartEnabled, stopped, active, restartNeeded, error
     }
 
     /// Absent values are written as `null`, not left out, so scripts see every key.
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(name, forKey: .name)
         try container.encode(action, forKey: .action)
@@ -55,7 +56,7 @@ public struct NetworkOutcome: Equatable, Sendable, Codable, CustomStringConverti
         try container.encode(error, forKey: .error)
     }
 
-    public init(name: String, action: Action, changes: [String] = [], started: Bool = false,
+    package init(name: String, action: Action, changes: [String] = [], started: Bool = false,
                 autostartEnabled: Bool = false, stopped: Bool = false, active: Bool? = nil,
                 restartNeeded: Bool = false, error: String? = nil) {
         self.name = name
@@ -72,7 +73,7 @@ public struct NetworkOutcome: Equatable, Sendable, Codable, CustomStringConverti
     /// One line: `lan: defined; started; autostart enabled`, `lan: portgroup router added`,
     /// `eth0-vlan5: unchanged`, `lan: stopped; undefined`, `lan: not defined`,
     /// `lan: failed: Unable to define network 'lan': …`.
-    public var description: String {
+    package var description: String {
         var parts: [String] = []
         switch action {
         case .defined: parts.append("defined")
@@ -92,22 +93,22 @@ public struct NetworkOutcome: Equatable, Sendable, Codable, CustomStringConverti
 }
 
 /// A config's network definitions that cannot be given to libvirt, found before anything is changed.
-public struct NetworkDefinitionError: Error, Equatable, Sendable, CustomStringConvertible {
-    public var network: String
-    public var message: String
+package struct NetworkDefinitionError: Error, Equatable, Sendable, CustomStringConvertible {
+    package var network: String
+    package var message: String
 
-    public init(network: String, message: String) {
+    package init(network: String, message: String) {
         self.network = network
         self.message = message
     }
 
-    public var description: String { "network '\(network.escapedForDisplay)': \(message)" }
+    package var description: String { "network '\(network.escapedForDisplay)': \(message)" }
 }
 
 extension LibvirtConnection {
     /// Checks that every definition is a `<network>` whose `<name>` is the definition's name, and
     /// that no name repeats: run before `defineNetworks`, so a bad template changes nothing.
-    public static func check(_ definitions: [NetworkDefinition]) throws(NetworkDefinitionError) {
+    package static func check(_ definitions: [NetworkDefinition]) throws(NetworkDefinitionError) {
         var seen: Set<String> = []
         for definition in definitions {
             let shape: NetworkShape
@@ -132,7 +133,7 @@ extension LibvirtConnection {
     ///
     /// Every definition is attempted; a failure is reported in its outcome (`failed`) and does not
     /// stop the others. Call `check` first.
-    public func defineNetworks(_ definitions: [NetworkDefinition], start: Bool = false,
+    package func defineNetworks(_ definitions: [NetworkDefinition], start: Bool = false,
                                autostart: Bool = false) -> [NetworkOutcome] {
         definitions.map { definition in
             do {
@@ -183,7 +184,7 @@ extension LibvirtConnection {
 
     /// Removes the networks called `names` (stopping a running one first); names libvirt does
     /// not know are reported `absent`. No other network is touched. Every name is attempted.
-    public func undefineNetworks(named names: [String]) -> [NetworkOutcome] {
+    package func undefineNetworks(named names: [String]) -> [NetworkOutcome] {
         names.map { name in
             do {
                 guard let network = try networkIfDefined(named: name) else {
@@ -203,7 +204,7 @@ extension LibvirtConnection {
     }
 
     /// The network called `name`, or nil when libvirt has none.
-    public func networkIfDefined(named name: String) throws(LibvirtError) -> LibvirtNetwork? {
+    package func networkIfDefined(named name: String) throws(LibvirtError) -> LibvirtNetwork? {
         do { return try network(named: name) } catch {
             if error.code == .noNetwork { return nil }
             throw error

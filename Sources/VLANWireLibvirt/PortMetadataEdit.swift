@@ -1,29 +1,30 @@
-public import VLANWire
+package import VLANWire
+package import VLANWireTemplates
 
 /// What `vlanwire set-port` asks for one guest NIC.
-public enum PortRequest: Equatable, Sendable, CustomStringConvertible {
+package enum PortRequest: Equatable, Sendable, CustomStringConvertible {
     /// Give the NIC this policy (replacing any it has).
     case set(PortPolicy)
     /// Remove the NIC's entry: its policy then comes from its bridge or network (README, "How a NIC gets its VLANs", rules 3-5).
     case clear
 
     /// The NIC's metadata policy once the request is applied.
-    public var policy: PortPolicy? {
+    package var policy: PortPolicy? {
         switch self {
         case .set(let policy): policy
         case .clear: nil
         }
     }
 
-    public var description: String { policy?.description ?? "clear" }
+    package var description: String { policy?.description ?? "clear" }
 }
 
 /// One NIC's entry in a guest's vlanwire metadata.
-public struct PortEntry: Equatable, Sendable {
-    public var mac: MACAddress
-    public var policy: PortPolicy
+package struct PortEntry: Equatable, Sendable {
+    package var mac: MACAddress
+    package var policy: PortPolicy
 
-    public init(mac: MACAddress, policy: PortPolicy) {
+    package init(mac: MACAddress, policy: PortPolicy) {
         self.mac = mac
         self.policy = policy
     }
@@ -33,24 +34,24 @@ public struct PortEntry: Equatable, Sendable {
 /// entry before and after, and every entry of the element as it must be written — the element is
 /// replaced as a whole (libvirt keeps one element per namespace), so the other NICs' entries are
 /// carried over unchanged.
-public struct PortMetadataEdit: Equatable, Sendable {
-    public var guest: String
-    public var mac: MACAddress
+package struct PortMetadataEdit: Equatable, Sendable {
+    package var guest: String
+    package var mac: MACAddress
     /// The NIC's policy in the metadata before (nil: no entry).
-    public var previous: PortPolicy?
+    package var previous: PortPolicy?
     /// The NIC's policy in the metadata after (nil: no entry).
-    public var requested: PortPolicy?
+    package var requested: PortPolicy?
     /// Every entry after the change, in the order of the guest's NICs, then pending ones by MAC.
-    public var entries: [PortEntry]
+    package var entries: [PortEntry]
     /// The guest has no NIC with this MAC yet: the policy waits for one (hot-plug).
-    public var pending: Bool
+    package var pending: Bool
 
     /// Whether anything is to be written.
-    public var changesMetadata: Bool { previous != requested }
+    package var changesMetadata: Bool { previous != requested }
 
     /// The element to give `LibvirtDomain.setMetadata` (unprefixed, as libvirt requires), or nil
     /// when no entry is left and the element is to be removed.
-    public func element(templates: XMLTemplates) -> String? {
+    package func element(templates: XMLTemplates) -> String? {
         entries.isEmpty ? nil : templates.metadata(entries.map { ($0.mac, $0.policy) })
     }
 }
@@ -62,7 +63,7 @@ extension DomainDescription {
     /// `type='bridge'`/`'network'` (direct/macvtap, hostdev, user…), an Open vSwitch (or other
     /// `<virtualport>`) port, or a NIC carrying libvirt's own `<vlan>`. A MAC the guest has no NIC
     /// for is a pending policy, for a NIC to be hot-plugged later. Clearing is always allowed.
-    public func portMetadataEdit(mac: MACAddress, request: PortRequest) throws(Refusal) -> PortMetadataEdit {
+    package func portMetadataEdit(mac: MACAddress, request: PortRequest) throws(Refusal) -> PortMetadataEdit {
         func refuse(_ cause: String, fix: String? = nil) -> Refusal {
             Refusal(Problem(guest: name, mac: mac, cause: cause, fix: fix))
         }
@@ -94,7 +95,7 @@ extension PortMetadataEdit {
     /// Renders the element and reads it back the way the hook will (as libvirt stores it, in the
     /// `urn:vlanwire:1` namespace, inside a domain with these NICs), refusing when it does not
     /// read back as `entries` — e.g. a broken `metadata.xml.mustache` override. Returns the element.
-    public func renderedAndChecked(templates: XMLTemplates) throws(Refusal) -> String? {
+    package func renderedAndChecked(templates: XMLTemplates) throws(Refusal) -> String? {
         guard let element = element(templates: templates) else { return nil }
         func refuse(_ cause: String) -> Refusal {
             Refusal(Problem(guest: guest, mac: mac, cause: "the metadata template's output \(cause); nothing written",

@@ -1,18 +1,19 @@
 internal import Glibc
-public import Logging
-public import VLANWire
+package import Logging
+package import VLANWire
+package import VLANWireReports
 
 /// A running guest's live definition, as `vlanwire status` and `vlanwire reconcile` read it.
-public struct RunningGuest: Sendable {
-    public var name: String
-    public var uuid: String?
+package struct RunningGuest: Sendable {
+    package var name: String
+    package var uuid: String?
     /// The live XML as vlanwire's reader understands it; nil when `problems` say why not.
-    public var domain: DomainDescription?
+    package var domain: DomainDescription?
     /// Why the guest could not be read: not found, not running, libvirt failed, or its XML
     /// (metadata) is refused (one problem per bad NIC then).
-    public var problems: [Problem]
+    package var problems: [Problem]
 
-    public init(name: String, uuid: String?, domain: DomainDescription?, problems: [Problem] = []) {
+    package init(name: String, uuid: String?, domain: DomainDescription?, problems: [Problem] = []) {
         self.name = name
         self.uuid = uuid
         self.domain = domain
@@ -29,7 +30,7 @@ extension LibvirtConnection {
     /// running is such a problem.
     ///
     /// - Throws: `LibvirtError` only when the guest list itself cannot be had.
-    public func runningGuests(named names: [String] = []) throws(LibvirtError) -> [RunningGuest] {
+    package func runningGuests(named names: [String] = []) throws(LibvirtError) -> [RunningGuest] {
         if names.isEmpty {
             return try domains(.running).map { read($0) }
         }
@@ -75,7 +76,7 @@ extension LibvirtView {
     /// libvirt's view for `vlanwire status`: every running guest's NICs compared with `observed`.
     /// An unreachable libvirt (not installed, not running, no permission) or a failed guest list
     /// gives `.unreachable` with libvirt's message, never an error: the kernel's view stands alone.
-    public static func gather(uri: String?, topology: Topology, observed: ObservedState, logger: Logger) -> LibvirtView {
+    package static func gather(uri: String?, topology: Topology, observed: ObservedState, logger: Logger) -> LibvirtView {
         let connection: LibvirtConnection
         do { connection = try LibvirtConnection(uri: uri, logger: logger) } catch {
             return LibvirtView(state: .unreachable, uri: LibvirtConnection.resolveURI(uri, libvirtDefaultURI: defaultURIFromEnvironment),

@@ -1,9 +1,10 @@
-public import VLANWire
+package import VLANWire
+package import VLANWireTemplates
 
 /// What `setPort` did (`vlanwire set-port`), for printing and `--json`.
-public struct PortChange: Equatable, Sendable, Codable, CustomStringConvertible {
+package struct PortChange: Equatable, Sendable, Codable, CustomStringConvertible {
     /// What happened to one definition's metadata.
-    public enum Outcome: String, Equatable, Sendable, Codable {
+    package enum Outcome: String, Equatable, Sendable, Codable {
         /// The metadata element was written (or removed, when no entry was left).
         case updated
         /// It already said this; nothing was written.
@@ -14,24 +15,24 @@ public struct PortChange: Equatable, Sendable, Codable, CustomStringConvertible 
         case notRunning = "not-running"
     }
 
-    public var guest: String
-    public var mac: MACAddress
+    package var guest: String
+    package var mac: MACAddress
     /// The NIC's metadata policy now; nil when cleared.
-    public var policy: PortPolicy?
+    package var policy: PortPolicy?
     /// The NIC's policy in the persistent definition before; nil when it had no entry.
-    public var previous: PortPolicy?
-    public var persistent: Outcome
-    public var live: Outcome
+    package var previous: PortPolicy?
+    package var persistent: Outcome
+    package var live: Outcome
     /// Whether the guest is running.
-    public var running: Bool
+    package var running: Bool
     /// With `live` on a running guest: what re-applying the guest's ports did (the metadata alone
     /// does not move a running tap's VLANs). Filled by the caller that wires the kernel
     /// (`vlanwire set-port --live`); nil otherwise.
-    public var reapplied: GuestReconcile?
+    package var reapplied: GuestReconcile?
     /// The guest has no NIC with this MAC yet: the policy applies once one is hot-plugged.
-    public var pending: Bool
+    package var pending: Bool
 
-    public init(guest: String, mac: MACAddress, policy: PortPolicy?, previous: PortPolicy?, persistent: Outcome,
+    package init(guest: String, mac: MACAddress, policy: PortPolicy?, previous: PortPolicy?, persistent: Outcome,
                 live: Outcome, running: Bool, reapplied: GuestReconcile? = nil, pending: Bool = false) {
         self.pending = pending
         self.guest = guest
@@ -53,7 +54,7 @@ public struct PortChange: Equatable, Sendable, Codable, CustomStringConvertible 
     ///   1. bridge vlan del dev vnet0 vid 5
     ///   2. bridge vlan add dev vnet0 vid 1 pvid untagged; bridge vlan add dev vnet0 vid 5; bridge vlan add dev vnet0 vid 10-20
     /// ```
-    public var description: String {
+    package var description: String {
         var lines = ["\(guest.escapedForDisplay), NIC \(mac): \(policy?.description ?? "no vlanwire policy")"
                      + (previous == policy ? "" : " (was \(previous?.description ?? "no vlanwire policy"))")]
         let liveText = switch live {
@@ -82,7 +83,7 @@ public struct PortChange: Equatable, Sendable, Codable, CustomStringConvertible 
     }
 
     /// Absent values are written as `null`, not left out, so scripts see every key.
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(guest, forKey: .guest)
         try container.encode(mac, forKey: .mac)
@@ -118,7 +119,7 @@ extension LibvirtConnection {
     /// - Throws: `Refusal`, one line naming the guest, the MAC and the cause. Refusals from
     ///   validation mean nothing was written; a libvirt failure while writing says what was
     ///   already written.
-    public func setPort(guest: String, mac: MACAddress, request: PortRequest, live: Bool,
+    package func setPort(guest: String, mac: MACAddress, request: PortRequest, live: Bool,
                         templates: XMLTemplates) throws(Refusal) -> PortChange {
         func failure(_ cause: String, fix: String? = nil) -> Refusal {
             Refusal(Problem(guest: guest, mac: mac, cause: cause, fix: fix))
@@ -190,7 +191,7 @@ extension LibvirtConnection {
 extension LibvirtDomain {
     /// The domain's XML in `form`, read by vlanwire's domain reader (its metadata validated).
     /// Throws `Refusal` for XML the reader refuses, `LibvirtError` when libvirt fails.
-    public func domainDescription(_ form: LibvirtXMLForm) throws -> DomainDescription {
+    package func domainDescription(_ form: LibvirtXMLForm) throws -> DomainDescription {
         try DomainDescription(xml: Array(xml(form).utf8), guestHint: name)
     }
 

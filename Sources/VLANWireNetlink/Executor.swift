@@ -130,7 +130,7 @@ public enum FaultInjection: Hashable, Sendable {
     /// The hook's and CLI's seam, read from `VLANWIRE_TEST_FAULT` (`fail-action:K`,
     /// `fail-request:K`, `stop-after-action:K`, `crash-at-action:K`) in DEBUG builds only: a release
     /// build ignores the variable, so the product never takes orders from its environment.
-    public static func fromTestEnvironment() -> FaultInjection {
+    package static func fromTestEnvironment() -> FaultInjection {
         #if DEBUG
         guard let raw = getenv("VLANWIRE_TEST_FAULT") else { return .none }
         let text = String(cString: raw)

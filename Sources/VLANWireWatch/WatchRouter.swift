@@ -1,28 +1,28 @@
-public import VLANWire
-public import VLANWireLibvirt
-public import VLANWireNetlink
+package import VLANWire
+package import VLANWireLibvirt
+package import VLANWireNetlink
 
 /// What a burst of changes asks `vlanwire watch` to look at again.
-public struct WatchWork: Equatable, Sendable {
+package struct WatchWork: Equatable, Sendable {
     /// Guests to re-plan (by name).
-    public var guests: Set<String> = []
+    package var guests: Set<String> = []
     /// A libvirt tap vlanwire does not know appeared or moved: list the running guests to find whose it is.
-    public var rescan = false
+    package var rescan = false
     /// The MACs of those taps.
-    public var unknownTapMACs: Set<MACAddress> = []
+    package var unknownTapMACs: Set<MACAddress> = []
     /// Changes were lost (the netlink buffer overflowed, libvirt reconnected): every running guest.
-    public var everything = false
+    package var everything = false
 
-    public init(guests: Set<String> = [], unknownTapMACs: Set<MACAddress> = [], everything: Bool = false) {
+    package init(guests: Set<String> = [], unknownTapMACs: Set<MACAddress> = [], everything: Bool = false) {
         self.guests = guests
         self.rescan = !unknownTapMACs.isEmpty
         self.unknownTapMACs = unknownTapMACs
         self.everything = everything
     }
 
-    public var isEmpty: Bool { guests.isEmpty && !rescan && !everything }
+    package var isEmpty: Bool { guests.isEmpty && !rescan && !everything }
 
-    public mutating func merge(_ other: WatchWork) {
+    package mutating func merge(_ other: WatchWork) {
         guests.formUnion(other.guests)
         rescan = rescan || other.rescan
         unknownTapMACs.formUnion(other.unknownTapMACs)
@@ -32,7 +32,7 @@ public struct WatchWork: Equatable, Sendable {
 
 /// Pure: which guests a kernel or libvirt change concerns, from vlanwire's records (the taps,
 /// access bridges, legs and bridges each guest's NICs use) and the running guests' MACs.
-public struct WatchRouter: Sendable {
+package struct WatchRouter: Sendable {
     /// Tap name and ifindex -> guest.
     private var tapOwners: [String: String] = [:]
     private var tapIndexes: [Int32: String] = [:]
@@ -43,10 +43,10 @@ public struct WatchRouter: Sendable {
     /// The last name announced for each ifindex (bridge VLAN notices carry only the index).
     private var names: [Int32: String] = [:]
 
-    public init() {}
+    package init() {}
 
     /// Learns what the state records: after every pass, so the next changes find their guests.
-    public mutating func learn(_ state: VLANWireState) {
+    package mutating func learn(_ state: VLANWireState) {
         tapOwners = [:]
         tapIndexes = [:]
         linkUsers = [:]
@@ -60,26 +60,26 @@ public struct WatchRouter: Sendable {
     }
 
     /// Learns the running guests' NICs (live XML), to recognise a hot-plugged tap by its MAC.
-    public mutating func learn(running: [DomainDescription]) {
+    package mutating func learn(running: [DomainDescription]) {
         tapMACOwners = [:]
         for domain in running { remember(domain) }
     }
 
     /// Learns (or refreshes) one guest's NICs.
-    public mutating func remember(_ domain: DomainDescription) {
+    package mutating func remember(_ domain: DomainDescription) {
         for interface in domain.interfaces {
             if let mac = interface.mac { tapMACOwners[mac.libvirtTapAddress] = domain.name }
         }
     }
 
     /// Forgets a guest that stopped.
-    public mutating func forget(guest: String) {
+    package mutating func forget(guest: String) {
         tapMACOwners = tapMACOwners.filter { $0.value != guest }
     }
 
     /// A link announcement: the guests whose tap or bridge it is; a libvirt tap (MAC fe: or fa:) nobody
     /// records is a hot-plug or a guest vlanwire has not wired yet.
-    public mutating func route(_ change: LinkMonitor.Change) -> WatchWork {
+    package mutating func route(_ change: LinkMonitor.Change) -> WatchWork {
         if let name = change.name { names[change.index] = name }
         let name = change.name ?? names[change.index]
         if change.removed { names[change.index] = nil }
@@ -98,7 +98,7 @@ public struct WatchRouter: Sendable {
 
     /// A libvirt event: a hot-plug, an unplug, a vlanwire metadata change, a guest started or
     /// resumed (its hook did the wiring; watch checks it, and wires a guest started without the hook).
-    public mutating func route(_ event: DomainEvent) -> WatchWork {
+    package mutating func route(_ event: DomainEvent) -> WatchWork {
         switch event.kind {
         case .deviceAdded, .deviceRemoved:
             return WatchWork(guests: [event.guest])

@@ -1,10 +1,10 @@
-public import Logging
+package import Logging
 internal import CWatchShims
 import Synchronization
-public import VLANWire
-public import VLANWireHost
+package import VLANWire
+package import VLANWireHost
 import VLANWireLibvirt
-public import VLANWireNetlink
+package import VLANWireNetlink
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,22 +18,22 @@ import Glibc
 /// At start, and after every reconnect to libvirtd, every running guest is reconciled (changes
 /// may have been missed meanwhile). SIGTERM/SIGINT end the loop between repairs; SIGHUP reloads
 /// the config.
-public final class Watcher {
-    public struct Options: Sendable {
-        public var uri: String?
+package final class Watcher {
+    package struct Options: Sendable {
+        package var uri: String?
         /// Only these guests (names); nil: every guest.
-        public var guests: Set<String>?
-        public var namespace: NetworkNamespace
-        public var store: StateStore
+        package var guests: Set<String>?
+        package var namespace: NetworkNamespace
+        package var store: StateStore
         /// Reads the config (again on SIGHUP); nil when there is none.
-        public var loadConfig: @Sendable () throws -> HostConfig?
+        package var loadConfig: @Sendable () throws -> HostConfig?
         /// How long watch waits after the first change of a burst for the rest of it.
-        public var coalescing: Duration
+        package var coalescing: Duration
         /// The wait before the first reconnect to libvirtd; it doubles up to `maximumReconnectDelay`.
-        public var reconnectDelay: Duration
-        public var maximumReconnectDelay: Duration
+        package var reconnectDelay: Duration
+        package var maximumReconnectDelay: Duration
 
-        public init(uri: String?, guests: Set<String>? = nil, namespace: NetworkNamespace, store: StateStore,
+        package init(uri: String?, guests: Set<String>? = nil, namespace: NetworkNamespace, store: StateStore,
                     loadConfig: @escaping @Sendable () throws -> HostConfig?, coalescing: Duration = .milliseconds(50),
                     reconnectDelay: Duration = .milliseconds(500), maximumReconnectDelay: Duration = .seconds(30)) {
             self.uri = uri
@@ -47,8 +47,8 @@ public final class Watcher {
         }
     }
 
-    public struct Failure: Error, CustomStringConvertible {
-        public var description: String
+    package struct Failure: Error, CustomStringConvertible {
+        package var description: String
     }
 
     private let options: Options
@@ -64,7 +64,7 @@ public final class Watcher {
     private let inbox: Inbox
     private let clock = ContinuousClock()
 
-    public init(options: Options, logger: Logger) throws {
+    package init(options: Options, logger: Logger) throws {
         self.options = options
         self.logger = logger
         config = try options.loadConfig()
@@ -75,7 +75,7 @@ public final class Watcher {
     }
 
     /// Runs until SIGTERM or SIGINT; returns normally then (exit 0).
-    public func run() throws {
+    package func run() throws {
         // Blocked before libvirt's thread exists, so that thread inherits the mask and the signals
         // reach only the signalfd.
         let signals = try SignalDescriptor()

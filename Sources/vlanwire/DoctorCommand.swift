@@ -2,6 +2,7 @@ import ArgumentParser
 import VLANWire
 import VLANWireHost
 import VLANWireLibvirt
+import VLANWireReports
 
 /// `vlanwire doctor`: the seed's troubleshooting notes as checks of this host and its guests.
 struct DoctorCommand: ParsableCommand {

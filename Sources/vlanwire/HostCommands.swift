@@ -6,6 +6,7 @@ import VLANWireNetlink
 
 #if canImport(Glibc)
 import Glibc
+import VLANWireReports
 #endif
 
 struct HookCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import VLANWire
 import VLANWireLibvirt
+import VLANWireTemplates
 
 /// The config's network definitions, or a one-line failure.
 private func configuredNetworks(_ options: ConfigOptions, templates: String?) throws -> [NetworkDefinition] {

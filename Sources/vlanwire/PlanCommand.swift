@@ -1,5 +1,6 @@
 import ArgumentParser
 import VLANWire
+import VLANWireReports
 
 struct PlanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,6 +3,7 @@ import Logging
 import VLANWire
 import VLANWireHost
 import VLANWireLibvirt
+import VLANWireTemplates
 
 struct SetPortCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import VLANWire
 import VLANWireLibvirt
+import VLANWireReports
 
 /// `vlanwire trace`: a guest NIC's frames hop by hop, with the capture command for each hop.
 struct TraceCommand: ParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import VLANWire
+import VLANWireTemplates
 
 struct InterfaceXMLCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VLANWire
 import VLANWireLibvirt
+import VLANWireReports
 
 /// `vlanwire status` (libvirt's view) and `vlanwire reconcile` against the real, sandboxed libvirtd,
 /// with a real (paused, TCG) guest. The commands run inside libvirtd's network namespace, where the

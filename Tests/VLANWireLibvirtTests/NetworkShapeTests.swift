@@ -1,6 +1,7 @@
 import Testing
 import VLANWire
 import VLANWireLibvirt
+import VLANWireTemplates
 
 /// The semantic comparison of network definitions: no libvirt needed.
 @Suite("network definitions compared semantically")

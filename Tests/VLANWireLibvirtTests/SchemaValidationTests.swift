@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VLANWire
 import VLANWireLibvirt
+import VLANWireTemplates
 
 /// Every XML document vlanwire generates, checked against libvirt's own RelaxNG schemas with
 /// virt-xml-validate: the networks of every Examples/*/vlanwire.toml, and the `<interface>`

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VLANWire
 import VLANWireLibvirt
+import VLANWireTemplates
 
 @Suite("set-port on libvirt's test driver")
 struct TestDriverSetPortTests {

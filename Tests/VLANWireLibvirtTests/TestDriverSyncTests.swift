@@ -3,6 +3,7 @@ import Logging
 import Testing
 import VLANWire
 import VLANWireLibvirt
+import VLANWireTemplates
 
 /// A private test-driver connection: libvirt's test driver loaded from a node file of our own.
 /// Unlike `test:///default`, every such connection has its own state, so these suites run in

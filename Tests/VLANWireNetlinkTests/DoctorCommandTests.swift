@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Testing
 import VLANWire
+import VLANWireReports
 @testable import vlanwire
 
 /// Files for one test: a config, a domain XML, an observed-state JSON; removed afterwards.

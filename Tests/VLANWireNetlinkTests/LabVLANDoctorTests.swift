@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Testing
 import VLANWire
+import VLANWireReports
 @testable import vlanwire
 
 /// doctor and trace on VLAN legs, which need 802.1Q: skipped on kernels without it, run in the

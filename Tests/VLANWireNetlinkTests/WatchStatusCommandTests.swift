@@ -7,6 +7,7 @@ import VLANWireHost
 
 #if canImport(Glibc)
 import Glibc
+import VLANWireReports
 #endif
 
 /// A process whose command line is `vlanwire -c ... watch`, as `WatchStatus.isRunning` recognizes a

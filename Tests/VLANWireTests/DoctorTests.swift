@@ -1,5 +1,6 @@
 import Testing
 @testable import VLANWire
+@testable import VLANWireReports
 
 private func checks(_ findings: [Finding], atLeast severity: Finding.Severity = .info) -> [Finding.Check] {
     findings.filter { $0.severity >= severity }.map(\.check)

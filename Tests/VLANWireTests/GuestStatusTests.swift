@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import VLANWire
+@testable import VLANWireReports
 
 private func config(_ toml: String) -> HostConfig { try! HostConfig(toml: toml, path: "test.toml") }
 

@@ -3,6 +3,7 @@ import Testing
 import Glibc
 #endif
 @testable import VLANWire
+@testable import VLANWireReports
 
 private func config(_ toml: String) -> HostConfig { try! HostConfig(toml: toml, path: "test.toml") }
 

@@ -3,6 +3,7 @@ import Testing
 import Glibc
 #endif
 @testable import VLANWire
+@testable import VLANWireReports
 
 /// `vlanwire trace` for the seed's scenarios (Examples/), wired by the kernel model, compared with
 /// Tests/VLANWireTests/Golden/trace-*.txt. Regenerate with VLANWIRE_UPDATE_GOLDEN=1 after an

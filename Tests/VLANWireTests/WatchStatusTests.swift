@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import VLANWire
+@testable import VLANWireReports
 
 private let repair = WatchStatus.Event(at: "2025-06-01T10:05:00Z", line: "guest 'web1', NIC 52:54:00:00:00:01, tap vnet0: port VLANs pvid 1; re-applied access:5")
 private let failure = WatchStatus.Event(at: "2025-06-01T10:06:00Z", line: "guest 'db1': vlanwire metadata: invalid VLAN id '0'")

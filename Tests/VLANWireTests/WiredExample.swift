@@ -1,4 +1,5 @@
 @testable import VLANWire
+@testable import VLANWireReports
 
 /// One of Examples/ as the kernel has it after vlanwire wired its guests: the kernel model applies
 /// each guest's prepare plan, libvirt's tap appears in the XML's bridge (with the tap MAC libvirt

@@ -30,7 +30,7 @@ public struct ValueError: Error, Equatable, Sendable, CustomStringConvertible {
 extension String {
     /// The string with control characters and non-printing bytes made visible, so a hostile value
     /// cannot forge extra lines in an error message or a log.
-    public var escapedForDisplay: String {
+    package var escapedForDisplay: String {
         var out = ""
         for scalar in unicodeScalars {
             switch scalar {
@@ -50,7 +50,7 @@ extension String {
 extension String {
     /// Control characters shown as `\u{..}` (backslashes kept as they are), for text that may
     /// already hold escaped values but must stay one line.
-    public var withoutControlCharacters: String {
+    package var withoutControlCharacters: String {
         guard unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return self }
         var out = ""
         for scalar in unicodeScalars {

@@ -48,7 +48,7 @@ public struct ResolvedNIC: Equatable, Sendable {
 
 extension ResolvedNIC {
     /// Resolves one NIC. Problems are returned, never thrown, so every NIC of a guest is reported.
-    static func resolve(_ interface: DomainInterface, guest: DomainDescription, topology: Topology,
+    package static func resolve(_ interface: DomainInterface, guest: DomainDescription, topology: Topology,
                         observed: ObservedState) -> Result<ResolvedNIC, Problem> {
         func problem(_ cause: String, fix: String? = nil) -> Result<ResolvedNIC, Problem> {
             .failure(Problem(guest: guest.name, nic: interface.label, cause: cause, fix: fix))
@@ -212,7 +212,7 @@ extension ResolvedNIC {
 
     /// Whether the uplink is a port of its trunk bridge, so VLAN legs must hang off the bridge:
     /// a leg on the uplink itself would take VLAN frames before the bridge sees them (the seed's trouble).
-    static func uplinkIsBridgePort(_ uplink: Uplink, trunkBridge: LinkName, observed: ObservedState) -> Bool {
+    package static func uplinkIsBridgePort(_ uplink: Uplink, trunkBridge: LinkName, observed: ObservedState) -> Bool {
         guard let interface = uplink.interface, let link = observed.link(named: interface) else {
             // Unknown (dry run, or inferred without a unique uplink port): a configured bridge means it is.
             return true

@@ -5,16 +5,16 @@ import Musl
 #endif
 
 /// Reading a file's bytes without Foundation (the hook avoids its start-up cost), bounded in size.
-public enum FileAccess {
-    public struct ReadError: Error, Equatable, Sendable, CustomStringConvertible {
-        public var path: String
-        public var errno: Int32
-        public var message: String
-        public var description: String { "\(path): \(message)" }
+package enum FileAccess {
+    package struct ReadError: Error, Equatable, Sendable, CustomStringConvertible {
+        package var path: String
+        package var errno: Int32
+        package var message: String
+        package var description: String { "\(path): \(message)" }
     }
 
     /// The file's contents; refuses files over `limit` bytes. `O_NOFOLLOW` when `followSymlinks` is false.
-    public static func read(_ path: String, limit: Int, followSymlinks: Bool = true) throws(ReadError) -> [UInt8] {
+    package static func read(_ path: String, limit: Int, followSymlinks: Bool = true) throws(ReadError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC | (followSymlinks ? 0 : O_NOFOLLOW))
         guard fd >= 0 else { throw error(path) }
         defer { close(fd) }
@@ -22,7 +22,7 @@ public enum FileAccess {
     }
 
     /// Everything readable from `fd` (stdin for the hook), refusing more than `limit` bytes.
-    public static func readAll(fd: Int32, path: String, limit: Int) throws(ReadError) -> [UInt8] {
+    package static func readAll(fd: Int32, path: String, limit: Int) throws(ReadError) -> [UInt8] {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
         while true {
@@ -39,7 +39,7 @@ public enum FileAccess {
         }
     }
 
-    public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+    package static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
     static func error(_ path: String) -> ReadError {
         let code = errno

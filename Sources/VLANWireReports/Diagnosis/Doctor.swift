@@ -1,8 +1,10 @@
+package import VLANWire
+
 /// The seed's troubleshooting notes as checks: pure, from what was read (kernel snapshot, topology,
 /// vlanwire's state, guests' domain XML) to findings. `vlanwire doctor` gathers the input and prints.
-public struct Doctor: Sendable {
+package struct Doctor: Sendable {
     /// Where the guests checked came from.
-    public enum GuestSource: Equatable, Sendable {
+    package enum GuestSource: Equatable, Sendable {
         /// libvirt's running guests (and any domain files given by hand).
         case libvirt
         /// libvirt was not asked; only domain files given by hand.
@@ -12,26 +14,26 @@ public struct Doctor: Sendable {
     }
 
     /// `vlanwire watch` for the state directory checked.
-    public enum Watch: Equatable, Sendable {
+    package enum Watch: Equatable, Sendable {
         /// No `watch.json`: watch never ran with this state directory.
         case neverRan
         case seen(WatchStatus)
     }
 
-    public var observed: ObservedState
-    public var topology: Topology
+    package var observed: ObservedState
+    package var topology: Topology
     /// vlanwire's state; nil when there is none.
-    public var state: VLANWireState?
-    public var guests: [DomainDescription]
-    public var guestSource: GuestSource
+    package var state: VLANWireState?
+    package var guests: [DomainDescription]
+    package var guestSource: GuestSource
     /// Guests whose XML could not be read (one problem each).
-    public var unreadableGuests: [Problem]
+    package var unreadableGuests: [Problem]
     /// Put before commands in fixes: "" or `ip netns exec NS `.
-    public var commandPrefix: String
+    package var commandPrefix: String
     /// nil: not checked (the kernel was read from a file, perhaps another host's).
-    public var watch: Watch?
+    package var watch: Watch?
 
-    public init(observed: ObservedState, topology: Topology, state: VLANWireState? = nil, guests: [DomainDescription] = [],
+    package init(observed: ObservedState, topology: Topology, state: VLANWireState? = nil, guests: [DomainDescription] = [],
                 guestSource: GuestSource, unreadableGuests: [Problem] = [], commandPrefix: String = "", watch: Watch? = nil) {
         self.observed = observed
         self.topology = topology
@@ -46,13 +48,13 @@ public struct Doctor: Sendable {
     var view: HostView { HostView(observed: observed, topology: topology) }
 
     /// Every check, in a fixed order (the report sorts by severity, keeping this order within one).
-    public func findings() -> [Finding] {
+    package func findings() -> [Finding] {
         vlanLegsOnBridgePorts() + duplicateVLANLegs() + accessBridgesWithoutLegs() + uplinkWiring() + kernelCapabilities() + downLinks()
             + portsNotForwarding() + bridgeNetfilter() + mtuBottlenecks() + unusedLinks() + classicTrunkConfig()
             + guestFindings() + guestSourceFindings() + watchFindings()
     }
 
-    public func report() -> DoctorReport { DoctorReport(findings: findings()) }
+    package func report() -> DoctorReport { DoctorReport(findings: findings()) }
 
     func command(_ text: String) -> String { commandPrefix + text }
 }

@@ -1,13 +1,13 @@
 /// Left-aligned columns for the human output of `plan`, `status`, `doctor`.
-public struct TextTable: Sendable {
-    public var headers: [String]
-    public var rows: [[String]] = []
+package struct TextTable: Sendable {
+    package var headers: [String]
+    package var rows: [[String]] = []
 
-    public init(_ headers: [String]) { self.headers = headers }
+    package init(_ headers: [String]) { self.headers = headers }
 
-    public mutating func append(_ row: [String]) { rows.append(row) }
+    package mutating func append(_ row: [String]) { rows.append(row) }
 
-    public func render(indent: String = "") -> String {
+    package func render(indent: String = "") -> String {
         let all = [headers] + rows
         let widths = headers.indices.map { column in all.map { $0.indices.contains(column) ? $0[column].count : 0 }.max() ?? 0 }
         return all.map { row in

@@ -1,7 +1,9 @@
+import VLANWire
+
 /// One thing `vlanwire doctor` noticed: how bad it is, which check saw it, the links and guest
 /// involved, what is wrong, and how to fix it.
-public struct Finding: Codable, Equatable, Sendable {
-    public enum Severity: String, Codable, Sendable, Comparable, CaseIterable {
+package struct Finding: Codable, Equatable, Sendable {
+    package enum Severity: String, Codable, Sendable, Comparable, CaseIterable {
         /// Worth knowing; nothing is broken.
         case info
         /// Something may break or surprise (a firewall may drop frames, a leftover link).
@@ -10,11 +12,11 @@ public struct Finding: Codable, Equatable, Sendable {
         case error
 
         private var rank: Int { Self.allCases.firstIndex(of: self)! }
-        public static func < (lhs: Severity, rhs: Severity) -> Bool { lhs.rank < rhs.rank }
+        package static func < (lhs: Severity, rhs: Severity) -> Bool { lhs.rank < rhs.rank }
     }
 
     /// The checks, with stable names for scripts (`--json`'s `check`).
-    public enum Check: String, Codable, Sendable, CaseIterable {
+    package enum Check: String, Codable, Sendable, CaseIterable {
         /// A VLAN leg on an uplink that is a bridge port takes that VLAN from the bridge (the seed's trouble).
         case vlanLegOnBridgePort = "vlan-leg-on-bridge-port"
         /// Two VLAN legs take the same VLAN from one wire.
@@ -58,18 +60,18 @@ public struct Finding: Codable, Equatable, Sendable {
         case watch = "watch"
     }
 
-    public var severity: Severity
-    public var check: Check
+    package var severity: Severity
+    package var check: Check
     /// The links involved, most relevant first.
-    public var links: [String]
-    public var guest: String?
+    package var links: [String]
+    package var guest: String?
     /// The NIC's MAC (or its label when it has none).
-    public var nic: String?
-    public var message: String
+    package var nic: String?
+    package var message: String
     /// What to do; commands are exact where vlanwire knows them.
-    public var fix: String?
+    package var fix: String?
 
-    public init(_ severity: Severity, _ check: Check, links: [String] = [], guest: String? = nil, nic: String? = nil,
+    package init(_ severity: Severity, _ check: Check, links: [String] = [], guest: String? = nil, nic: String? = nil,
                 message: String, fix: String? = nil) {
         self.severity = severity
         self.check = check
@@ -82,13 +84,13 @@ public struct Finding: Codable, Equatable, Sendable {
 }
 
 /// `vlanwire doctor`'s output: the findings, worst first, with counts.
-public struct DoctorReport: Codable, Equatable, Sendable {
-    public var findings: [Finding]
-    public var errors: Int
-    public var warnings: Int
-    public var infos: Int
+package struct DoctorReport: Codable, Equatable, Sendable {
+    package var findings: [Finding]
+    package var errors: Int
+    package var warnings: Int
+    package var infos: Int
 
-    public init(findings: [Finding]) {
+    package init(findings: [Finding]) {
         // Stable: within one severity, findings keep the order the checks produced them in.
         self.findings = findings.enumerated().sorted { a, b in
             a.element.severity != b.element.severity ? a.element.severity > b.element.severity : a.offset < b.offset
@@ -98,10 +100,10 @@ public struct DoctorReport: Codable, Equatable, Sendable {
         infos = findings.count { $0.severity == .info }
     }
 
-    public var hasErrors: Bool { errors > 0 }
+    package var hasErrors: Bool { errors > 0 }
 
     /// A table: severity, check, links, and the finding with its fix on the next line.
-    public var text: String {
+    package var text: String {
         var out = ""
         if !findings.isEmpty {
             var table = TextTable(["SEVERITY", "CHECK", "LINKS", "FINDING"])

@@ -1,12 +1,13 @@
 internal import Mustache
+package import VLANWire
 
 /// libvirt XML vlanwire writes: `<network>` definitions and `<interface>` snippets with their metadata.
 ///
 /// Rendered from mustache templates (values XML-escaped). The built-in templates are
-/// `Sources/VLANWire/xml-templates/*.mustache`, embedded in the binary; a file of the same name in a
+/// `xml-templates/*.mustache` (beside this file), embedded in the binary; a file of the same name in a
 /// user template directory (`--templates DIR`) overrides one.
-public struct XMLTemplates: Sendable {
-    public enum Name: String, CaseIterable, Sendable {
+package struct XMLTemplates: Sendable {
+    package enum Name: String, CaseIterable, Sendable {
         case networkAccess = "network-access.xml"
         case networkTrunk = "network-trunk.xml"
         case interface = "interface.xml"
@@ -22,16 +23,16 @@ public struct XMLTemplates: Sendable {
         }
     }
 
-    public struct TemplateError: Error, Sendable, CustomStringConvertible {
-        public var template: String
-        public var message: String
-        public var description: String { "template \(template): \(message)" }
+    package struct TemplateError: Error, Sendable, CustomStringConvertible {
+        package var template: String
+        package var message: String
+        package var description: String { "template \(template): \(message)" }
     }
 
     private let templates: [Name: MustacheTemplate]
 
     /// The built-in templates, each overridden by `<directory>/<name>.mustache` when that exists.
-    public init(overrideDirectory: String? = nil) throws(TemplateError) {
+    package init(overrideDirectory: String? = nil) throws(TemplateError) {
         var templates: [Name: MustacheTemplate] = [:]
         for name in Name.allCases {
             var source = name.builtIn
@@ -57,12 +58,12 @@ public struct XMLTemplates: Sendable {
     }
 
     /// A libvirt network for one access VLAN of a classic uplink: guests on it see the VLAN untagged.
-    public func accessNetwork(name: String, bridge: LinkName, uplink: Uplink, vid: VLANID) -> String {
+    package func accessNetwork(name: String, bridge: LinkName, uplink: Uplink, vid: VLANID) -> String {
         render(.networkAccess, ["name": name, "bridge": bridge.rawValue, "uplink": uplink.label, "vid": String(vid.value)])
     }
 
     /// A libvirt network over a trunk bridge with one portgroup per configured policy.
-    public func trunkNetwork(_ network: NetworkMapping, bridge: LinkName, uplink: Uplink) -> String {
+    package func trunkNetwork(_ network: NetworkMapping, bridge: LinkName, uplink: Uplink) -> String {
         let portgroups: [[String: Any]] = network.portgroups.keys.sorted().map {
             ["name": $0, "isDefault": $0 == network.defaultPortgroup]
         }
@@ -71,7 +72,7 @@ public struct XMLTemplates: Sendable {
     }
 
     /// An `<interface type='bridge'>` for `virsh attach-device` or a domain definition.
-    public func interface(bridge: LinkName, mac: MACAddress?, model: String = "virtio") -> String {
+    package func interface(bridge: LinkName, mac: MACAddress?, model: String = "virtio") -> String {
         var context: [String: Any] = ["bridge": bridge.rawValue, "model": model]
         if let mac { context["mac"] = mac.description }
         return render(.interface, context)
@@ -80,7 +81,7 @@ public struct XMLTemplates: Sendable {
     /// The vlanwire metadata element for these NICs, in the form `virsh metadata --set` and
     /// virDomainSetMetadata take: without a prefix or namespace declaration (libvirt 9.0 refuses one
     /// and puts every element into `urn:vlanwire:1` itself, shown as `vw:` in the domain XML).
-    public func metadata(_ policies: [(MACAddress, PortPolicy)]) -> String {
+    package func metadata(_ policies: [(MACAddress, PortPolicy)]) -> String {
         let interfaces: [[String: Any]] = policies.map { mac, policy in
             switch policy {
             case .access(let vid):
@@ -97,15 +98,15 @@ public struct XMLTemplates: Sendable {
 }
 
 /// The libvirt networks a config describes.
-public struct NetworkDefinition: Equatable, Sendable {
-    public var name: String
-    public var xml: String
+package struct NetworkDefinition: Equatable, Sendable {
+    package var name: String
+    package var xml: String
 }
 
 extension HostConfig {
     /// One trunk network per `[[network]]`, and one access network per VLAN in each classic
     /// uplink's `access-networks` (named `<interface>-vlan<vid>`, bridge = the access bridge).
-    public func networkDefinitions(templates: XMLTemplates) -> [NetworkDefinition] {
+    package func networkDefinitions(templates: XMLTemplates) -> [NetworkDefinition] {
         var definitions: [NetworkDefinition] = []
         for network in networks {
             guard let uplink = uplink(named: network.uplink), let bridge = uplink.bridge else { continue }

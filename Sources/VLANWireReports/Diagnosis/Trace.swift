@@ -1,81 +1,83 @@
+package import VLANWire
+
 /// Where a guest NIC's frames go, hop by hop, from the wire to the guest and back: what each hop
 /// sees (tagged or untagged, which VLAN), each link's state, where a frame is dropped and why, and
 /// the capture command for each hop. The seed's troubleshooting note 2 ("know the traffic flow to
 /// know where to capture"), computed.
-public struct GuestTrace: Codable, Equatable, Sendable {
-    public var guest: String
-    public var nics: [NICTrace]
+package struct GuestTrace: Codable, Equatable, Sendable {
+    package var guest: String
+    package var nics: [NICTrace]
 
-    public init(guest: String, nics: [NICTrace]) {
+    package init(guest: String, nics: [NICTrace]) {
         self.guest = guest
         self.nics = nics
     }
 }
 
 /// One NIC's path and its frame flows.
-public struct NICTrace: Codable, Equatable, Sendable {
-    public var mac: String?
-    public var type: String
+package struct NICTrace: Codable, Equatable, Sendable {
+    package var mac: String?
+    package var type: String
     /// The tap's name; nil when the guest is not running (and its XML names none).
-    public var tap: String?
+    package var tap: String?
     /// The bridge the tap is in (or, not running, would be in).
-    public var bridge: String?
-    public var policy: String?
-    public var policySource: String?
+    package var bridge: String?
+    package var policy: String?
+    package var policySource: String?
     /// The links from the wire to the guest, with what each is: `eth0 (uplink) -> br0 (...) -> vnet0`.
-    public var path: String
-    public var flows: [FrameFlow]
-    public var notes: [String]
+    package var path: String
+    package var flows: [FrameFlow]
+    package var notes: [String]
 }
 
 /// One VLAN's frames through a NIC's path, both ways.
-public struct FrameFlow: Codable, Equatable, Sendable {
+package struct FrameFlow: Codable, Equatable, Sendable {
     /// The VLAN traced (`5`), or `untagged` for the uplink's untagged frames.
-    public var vlan: String
-    public var inbound: FramePassage
-    public var outbound: FramePassage
+    package var vlan: String
+    package var inbound: FramePassage
+    package var outbound: FramePassage
 }
 
-public struct FramePassage: Codable, Equatable, Sendable {
-    public enum Direction: String, Codable, Sendable {
+package struct FramePassage: Codable, Equatable, Sendable {
+    package enum Direction: String, Codable, Sendable {
         /// From the wire to the guest.
         case inbound
         /// From the guest to the wire.
         case outbound
     }
 
-    public var direction: Direction
+    package var direction: Direction
     /// The hops the frame reaches, in the order it crosses them; the last one drops it when `droppedAt` is set.
-    public var hops: [Hop]
-    public var droppedAt: String?
+    package var hops: [Hop]
+    package var droppedAt: String?
     /// `delivered: the guest sees it untagged`, `dropped at eth0`.
-    public var summary: String
+    package var summary: String
 }
 
-public struct Hop: Codable, Equatable, Sendable {
-    public var link: String
+package struct Hop: Codable, Equatable, Sendable {
+    package var link: String
     /// What the link is on this path: `uplink`, `VLAN 5 leg on br0`, `tap, port of br05`, ...
-    public var role: String
+    package var role: String
     /// `up`, `down (admin)`, `up, forwarding`, `absent`, ...
-    public var state: String
+    package var state: String
     /// The frame as a capture on this link shows it: `tagged 5`, `untagged`.
-    public var frame: String
+    package var frame: String
     /// The command that shows these frames here (nil where nothing can capture).
-    public var capture: String?
+    package var capture: String?
     /// Why the frame goes no further than this hop.
-    public var drop: String?
+    package var drop: String?
 }
 
 /// Computes traces from a kernel snapshot and the topology. Pure.
-public struct FrameTracer: Sendable {
-    public var observed: ObservedState
-    public var topology: Topology
+package struct FrameTracer: Sendable {
+    package var observed: ObservedState
+    package var topology: Topology
     /// Put before capture commands: "" or `ip netns exec NS `.
-    public var commandPrefix: String
+    package var commandPrefix: String
     /// At most this many VLANs are traced per NIC when no VLAN is asked for.
-    public static let defaultVLANLimit = 8
+    package static let defaultVLANLimit = 8
 
-    public init(observed: ObservedState, topology: Topology, commandPrefix: String = "") {
+    package init(observed: ObservedState, topology: Topology, commandPrefix: String = "") {
         self.observed = observed
         self.topology = topology
         self.commandPrefix = commandPrefix
@@ -85,7 +87,7 @@ public struct FrameTracer: Sendable {
 
     /// Traces the guest's NICs (only the one with `mac` when given), for `vlan` or for the VLANs
     /// each NIC's policy gives it.
-    public func trace(_ guest: DomainDescription, mac: MACAddress? = nil, vlan: VLANID? = nil) throws(Refusal) -> GuestTrace {
+    package func trace(_ guest: DomainDescription, mac: MACAddress? = nil, vlan: VLANID? = nil) throws(Refusal) -> GuestTrace {
         let interfaces = guest.interfaces.filter { mac == nil || $0.mac == mac }
         guard !interfaces.isEmpty else {
             throw Refusal(Problem(guest: guest.name, nic: mac?.description,

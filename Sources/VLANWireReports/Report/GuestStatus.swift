@@ -1,52 +1,54 @@
+package import VLANWire
+
 /// A running guest's NICs as libvirt defines them, next to what the kernel has: the libvirt half of
 /// `vlanwire status`. Pure: (live domain XML, topology, kernel snapshot) -> per-NIC comparison.
-public struct GuestStatus: Codable, Equatable, Sendable {
-    public var name: String
-    public var uuid: String?
-    public var nics: [NICStatus]
+package struct GuestStatus: Codable, Equatable, Sendable {
+    package var name: String
+    package var uuid: String?
+    package var nics: [NICStatus]
     /// Set when the guest's live XML could not be read (libvirt failed, or vlanwire's reader refused it).
-    public var error: String?
+    package var error: String?
 
-    public init(name: String, uuid: String? = nil, nics: [NICStatus] = [], error: String? = nil) {
+    package init(name: String, uuid: String? = nil, nics: [NICStatus] = [], error: String? = nil) {
         self.name = name
         self.uuid = uuid
         self.nics = nics
         self.error = error
     }
 
-    public var mismatches: [Mismatch] { nics.flatMap(\.mismatches) }
+    package var mismatches: [Mismatch] { nics.flatMap(\.mismatches) }
 }
 
 /// One guest NIC: libvirt's side (MAC, source, policy and where it came from), the kernel's side
 /// (the tap, its bridge, its port VLANs), and what differs.
-public struct NICStatus: Codable, Equatable, Sendable {
-    public var mac: MACAddress?
+package struct NICStatus: Codable, Equatable, Sendable {
+    package var mac: MACAddress?
     /// libvirt's interface type (`bridge`, `network`, `direct`, ...).
-    public var type: String
+    package var type: String
     /// What libvirt's XML attaches it to: `bridge br0`, `network lan portgroup office`, `dev eth0`.
-    public var source: String
+    package var source: String
     /// Whether vlanwire wires this NIC (rule 1 of the README's "How a NIC gets its VLANs" leaves some alone).
-    public var managed: Bool
+    package var managed: Bool
     /// The port policy; nil for unmanaged NICs and for NICs nothing gives a policy (kernel default).
-    public var policy: PortPolicy?
+    package var policy: PortPolicy?
     /// Where the policy came from (`vlanwire metadata`, `access bridge br0v5`, `kernel default`, ...).
-    public var policySource: String?
+    package var policySource: String?
     /// Why vlanwire leaves the NIC alone, or why its policy is refused.
-    public var reason: String?
+    package var reason: String?
     /// The bridge the tap belongs in.
-    public var bridge: String?
+    package var bridge: String?
     /// The tap, when found (by `<target dev>` or by MAC).
-    public var tap: String?
-    public var tapFoundBy: TapMatch?
+    package var tap: String?
+    package var tapFoundBy: TapMatch?
     /// The tap's bridge as the kernel has it (nil: in no bridge, or no tap).
-    public var kernelBridge: String?
+    package var kernelBridge: String?
     /// The tap's port VLANs as the kernel has them (nil when the bridge does not filter VLANs).
-    public var kernelVLANs: PortVLANs?
+    package var kernelVLANs: PortVLANs?
     /// The port VLANs the policy asks for (vlan-aware uplinks with a policy only).
-    public var expectedVLANs: PortVLANs?
-    public var mismatches: [Mismatch]
+    package var expectedVLANs: PortVLANs?
+    package var mismatches: [Mismatch]
 
-    public init(mac: MACAddress?, type: String, source: String, managed: Bool, policy: PortPolicy? = nil,
+    package init(mac: MACAddress?, type: String, source: String, managed: Bool, policy: PortPolicy? = nil,
                 policySource: String? = nil, reason: String? = nil, bridge: String? = nil, tap: String? = nil,
                 tapFoundBy: TapMatch? = nil, kernelBridge: String? = nil, kernelVLANs: PortVLANs? = nil,
                 expectedVLANs: PortVLANs? = nil, mismatches: [Mismatch] = []) {
@@ -67,7 +69,7 @@ public struct NICStatus: Codable, Equatable, Sendable {
     }
 
     /// Every key is written, absent values as `null`, so scripts see a fixed shape.
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(mac, forKey: .mac)
         try container.encode(type, forKey: .type)
@@ -91,71 +93,19 @@ public struct NICStatus: Codable, Equatable, Sendable {
     }
 }
 
-/// How a NIC's tap was found.
-public enum TapMatch: String, Codable, Equatable, Sendable {
-    /// The live XML's `<target dev>`, whose MAC is the NIC's tap MAC.
-    case targetDevice = "target-dev"
-    /// The link carrying the NIC's tap MAC (`MACAddress.libvirtTapAddress`) or the NIC's own MAC.
-    case mac
-}
-
-/// One way the kernel differs from what a NIC's definition and policy ask for.
-public struct Mismatch: Codable, Equatable, Sendable, CustomStringConvertible {
-    public enum Kind: String, Codable, Equatable, Sendable {
-        /// No link with the NIC's tap MAC (nor its `<target dev>`).
-        case tapMissing = "tap-missing"
-        /// `<target dev>` names a link with another MAC.
-        case tapMAC = "tap-mac"
-        /// The tap is in another bridge (or none).
-        case wrongBridge = "wrong-bridge"
-        /// The tap's port VLANs are not the policy's.
-        case vlansDiffer = "vlans-differ"
-        /// The policy needs VLAN filtering and the bridge has it off.
-        case notVLANAware = "not-vlan-aware"
-        /// The uplink port does not carry VLANs the policy uses.
-        case uplinkVLANs = "uplink-vlans"
-        /// Classic access: the access bridge or its VLAN leg is missing or down.
-        case accessPath = "access-path"
-        /// vlanwire refuses the NIC's policy (the hook would refuse to start the guest).
-        case policyRefused = "policy-refused"
-    }
-
-    public var kind: Kind
-    public var message: String
-    /// Whether `vlanwire reconcile` puts it right (vlanwire does not move NICs without a policy,
-    /// and cannot fix a refused policy or a missing tap).
-    public var reconcileFixes: Bool
-
-    public init(_ kind: Kind, _ message: String, reconcileFixes: Bool) {
-        self.kind = kind
-        self.message = message
-        self.reconcileFixes = reconcileFixes
-    }
-
-    public var description: String { message }
-}
-
 extension GuestStatus {
-    /// Compares each NIC of `domain` (live XML) with the kernel. The policy is resolved as the hook
-    /// resolves it (`Planner.resolve`), one NIC at a time so that one refused NIC does not hide the others.
-    public static func compare(_ domain: DomainDescription, topology: Topology, observed: ObservedState) -> GuestStatus {
-        let planner = Planner(topology: topology, observed: observed)
-        let nics = domain.interfaces.map { interface -> NICStatus in
-            let single = DomainDescription(name: domain.name, uuid: domain.uuid, interfaces: [interface],
-                                           metadata: domain.metadata)
-            do throws(Refusal) {
-                let resolved = try planner.resolve(single)
-                return NICStatus.compare(resolved[0], observed: observed)
-            } catch {
-                var status = NICStatus(interface: interface, managed: true)
-                let cause = error.problems.map { $0.cause + ($0.fix.map { " — fix: \($0)" } ?? "") }.joined(separator: "; ")
-                status.reason = cause
-                let (tap, tapDrift) = NICAudit.locateTap(interface, observed: observed)
-                status.located(tap)
-                status.mismatches = tapDrift.map { [Mismatch($0)] } ?? []
-                status.mismatches.append(Mismatch(.policyRefused, "policy refused: \(cause)", reconcileFixes: false))
+    /// Compares each NIC of `domain` (live XML) with the kernel (`NICAudit.audit`: the policy is
+    /// resolved as the hook resolves it, one NIC at a time so that one refused NIC does not hide the others).
+    package static func compare(_ domain: DomainDescription, topology: Topology, observed: ObservedState) -> GuestStatus {
+        let nics = NICAudit.audit(domain, topology: topology, observed: observed).map { nic -> NICStatus in
+            guard let resolved = nic.resolved else {
+                var status = NICStatus(interface: nic.interface, managed: true)
+                status.reason = nic.refusal
+                status.located(nic.audit.tap)
+                status.mismatches = nic.mismatches
                 return status
             }
+            return NICStatus(resolved, audit: nic.audit)
         }
         return GuestStatus(name: domain.name, uuid: domain.uuid, nics: nics)
     }
@@ -171,20 +121,22 @@ extension NICStatus {
     }
 
     /// One resolved NIC against the kernel (the `NICAudit`, in status's words).
-    public static func compare(_ nic: ResolvedNIC, observed: ObservedState) -> NICStatus {
-        var status = NICStatus(interface: nic.interface, managed: nic.wiring != nil)
-        let audit = NICAudit.audit(nic, observed: observed)
-        status.located(audit.tap)
-        status.mismatches = audit.drifts.map(Mismatch.init)
+    package static func compare(_ nic: ResolvedNIC, observed: ObservedState) -> NICStatus {
+        NICStatus(nic, audit: NICAudit.audit(nic, observed: observed))
+    }
+
+    init(_ nic: ResolvedNIC, audit: NICAudit) {
+        self.init(interface: nic.interface, managed: nic.wiring != nil)
+        located(audit.tap)
+        mismatches = audit.drifts.map(Mismatch.init)
         guard let wiring = nic.wiring else {
-            status.reason = nic.unmanagedReason
-            return status
+            reason = nic.unmanagedReason
+            return
         }
-        status.policy = wiring.policy
-        status.policySource = wiring.source.description
-        status.bridge = wiring.bridge.rawValue
-        if wiring.uplink.mode == .vlanAware, let policy = wiring.policy { status.expectedVLANs = PortVLANs(policy: policy) }
-        return status
+        policy = wiring.policy
+        policySource = wiring.source.description
+        bridge = wiring.bridge.rawValue
+        if wiring.uplink.mode == .vlanAware, let policy = wiring.policy { expectedVLANs = PortVLANs(policy: policy) }
     }
 
     /// Fills in where the tap is (`tap`, `tapFoundBy`, its bridge and port VLANs).
@@ -197,43 +149,9 @@ extension NICStatus {
     }
 }
 
-extension Mismatch {
-    /// A drift as `vlanwire status` words it.
-    init(_ drift: NICAudit.Drift) {
-        switch drift {
-        case .tapMissing(let mac):
-            self.init(.tapMissing, "no tap with this NIC's MAC (\(mac?.description ?? "no MAC"))", reconcileFixes: drift.reconcileFixes)
-        case .tapMAC(let target, let has, let wants):
-            self.init(.tapMAC, "target dev \(target.escapedForDisplay) has MAC \(has?.description ?? "none"), not this NIC's tap MAC \(wants)",
-                      reconcileFixes: drift.reconcileFixes)
-        case .wrongBridge(let tap, let bridge, let wants, let policy):
-            let place = bridge.map { "in \($0)" } ?? "in no bridge"
-            let why = policy.map { "its policy \($0) needs \(wants)" }
-                ?? "libvirt's definition says \(wants) (vlanwire does not move NICs without a policy)"
-            self.init(.wrongBridge, "tap \(tap) is \(place); \(why)", reconcileFixes: drift.reconcileFixes)
-        case .vlansDiffer(_, let has, let wants):
-            let what = has.members.isEmpty ? "the port has no VLANs" : "port VLANs are \(has)"
-            self.init(.vlansDiffer, "\(what); the policy needs \(wants)", reconcileFixes: drift.reconcileFixes)
-        case .notVLANAware(let bridge):
-            self.init(.notVLANAware, "\(bridge) has vlan_filtering off: the policy's VLANs are not enforced", reconcileFixes: drift.reconcileFixes)
-        case .uplinkVLANs(let uplink, let missing, _):
-            self.init(.uplinkVLANs, "uplink \(uplink) does not carry VLAN\(missing.count == 1 ? "" : "s") \(missing)",
-                      reconcileFixes: drift.reconcileFixes)
-        case .accessBridgeMissing(let bridge, let vid):
-            self.init(.accessPath, "access bridge \(bridge) of VLAN \(vid) does not exist", reconcileFixes: drift.reconcileFixes)
-        case .accessBridgeDown(let bridge):
-            self.init(.accessPath, "access bridge \(bridge) is down", reconcileFixes: drift.reconcileFixes)
-        case .legMissing(let bridge, let vid, let leg):
-            self.init(.accessPath, "access bridge \(bridge) has no VLAN \(vid) leg (\(leg))", reconcileFixes: drift.reconcileFixes)
-        case .legDown(let leg):
-            self.init(.accessPath, "VLAN leg \(leg) is down", reconcileFixes: drift.reconcileFixes)
-        }
-    }
-}
-
 /// libvirt's part of `vlanwire status`: whether it was asked, and what it answered.
-public struct LibvirtView: Codable, Equatable, Sendable {
-    public enum State: String, Codable, Equatable, Sendable {
+package struct LibvirtView: Codable, Equatable, Sendable {
+    package enum State: String, Codable, Equatable, Sendable {
         case connected
         /// The connection or the guest listing failed: the kernel's view only.
         case unreachable
@@ -241,23 +159,23 @@ public struct LibvirtView: Codable, Equatable, Sendable {
         case notAsked = "not-asked"
     }
 
-    public var state: State
-    public var uri: String?
-    public var error: String?
+    package var state: State
+    package var uri: String?
+    package var error: String?
     /// Running guests, in libvirt's order (empty unless connected).
-    public var guests: [GuestStatus]
+    package var guests: [GuestStatus]
 
-    public init(state: State, uri: String? = nil, error: String? = nil, guests: [GuestStatus] = []) {
+    package init(state: State, uri: String? = nil, error: String? = nil, guests: [GuestStatus] = []) {
         self.state = state
         self.uri = uri
         self.error = error
         self.guests = guests
     }
 
-    public var mismatches: [Mismatch] { guests.flatMap(\.mismatches) }
+    package var mismatches: [Mismatch] { guests.flatMap(\.mismatches) }
 
     /// The guests table and a one-line verdict, or why there is none.
-    public var text: String {
+    package var text: String {
         switch state {
         case .notAsked:
             return "libvirt: not asked (--no-libvirt); the kernel's view only.\n"
@@ -320,12 +238,12 @@ public struct LibvirtView: Codable, Equatable, Sendable {
 /// --observed FILE` reads, whose decoder ignores the rest — with two more keys, `libvirt`
 /// (a `LibvirtView`: state, uri, error, guests) and `watch` (a `WatchStatus`, null when watch never
 /// ran with this state directory).
-public struct StatusDocument: Codable, Equatable, Sendable {
-    public var kernel: ObservedState
-    public var libvirt: LibvirtView
-    public var watch: WatchStatus?
+package struct StatusDocument: Codable, Equatable, Sendable {
+    package var kernel: ObservedState
+    package var libvirt: LibvirtView
+    package var watch: WatchStatus?
 
-    public init(kernel: ObservedState, libvirt: LibvirtView, watch: WatchStatus? = nil) {
+    package init(kernel: ObservedState, libvirt: LibvirtView, watch: WatchStatus? = nil) {
         self.kernel = kernel
         self.libvirt = libvirt
         self.watch = watch
@@ -333,14 +251,14 @@ public struct StatusDocument: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey { case libvirt, watch }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         kernel = try ObservedState(from: decoder)
         let container = try decoder.container(keyedBy: CodingKeys.self)
         libvirt = try container.decode(LibvirtView.self, forKey: .libvirt)
         watch = try container.decodeIfPresent(WatchStatus.self, forKey: .watch)
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         try kernel.encode(to: encoder)
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(libvirt, forKey: .libvirt)

@@ -106,3 +106,50 @@ public struct NICAudit: Sendable {
         return drifts
     }
 }
+
+/// How a NIC's tap was found.
+public enum TapMatch: String, Codable, Equatable, Sendable {
+    /// The live XML's `<target dev>`, whose MAC is the NIC's tap MAC.
+    case targetDevice = "target-dev"
+    /// The link carrying the NIC's tap MAC (`MACAddress.libvirtTapAddress`) or the NIC's own MAC.
+    case mac
+}
+
+extension NICAudit {
+    /// One NIC of a guest, its policy resolved as the hook resolves it, and audited.
+    public struct GuestNIC: Sendable {
+        public var interface: DomainInterface
+        /// The NIC as the planner resolves it; nil when vlanwire refuses its policy.
+        public var resolved: ResolvedNIC?
+        /// Why its policy is refused (each problem's cause and fix), when it is.
+        public var refusal: String?
+        /// For a refused policy, only its tap is located.
+        public var audit: NICAudit
+        /// The audit's drifts in words, and for a refused policy a `policy-refused` mismatch.
+        public var mismatches: [Mismatch]
+    }
+
+    /// Audits each NIC of `domain` (live XML) against the kernel: `vlanwire status` per NIC, watch's
+    /// repair lines. The policy is resolved as the hook resolves it (`Planner.resolve`), one NIC at a
+    /// time so that one refused NIC does not hide the others.
+    public static func audit(_ domain: DomainDescription, topology: Topology, observed: ObservedState) -> [GuestNIC] {
+        let planner = Planner(topology: topology, observed: observed)
+        return domain.interfaces.map { interface -> GuestNIC in
+            let single = DomainDescription(name: domain.name, uuid: domain.uuid, interfaces: [interface],
+                                           metadata: domain.metadata)
+            do throws(Refusal) {
+                let nic = try planner.resolve(single)[0]
+                let audit = NICAudit.audit(nic, observed: observed)
+                return GuestNIC(interface: interface, resolved: nic, refusal: nil, audit: audit,
+                                mismatches: audit.drifts.map(Mismatch.init))
+            } catch {
+                let cause = error.problems.map { $0.cause + ($0.fix.map { " — fix: \($0)" } ?? "") }.joined(separator: "; ")
+                let (tap, tapDrift) = locateTap(interface, observed: observed)
+                let audit = NICAudit(tap: tap, drifts: tapDrift.map { [$0] } ?? [])
+                return GuestNIC(interface: interface, resolved: nil, refusal: cause, audit: audit,
+                                mismatches: audit.drifts.map(Mismatch.init)
+                                    + [Mismatch(.policyRefused, "policy refused: \(cause)", reconcileFixes: false)])
+            }
+        }
+    }
+}

@@ -1,6 +1,8 @@
+import VLANWire
+
 extension GuestTrace {
     /// For people: per NIC its path, then per VLAN both directions as hop tables, then notes.
-    public var text: String {
+    package var text: String {
         var out = ""
         for nic in nics {
             out += "guest \(guest.escapedForDisplay), NIC \(nic.mac ?? nic.type)"

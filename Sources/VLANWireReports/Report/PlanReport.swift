@@ -1,31 +1,33 @@
+package import VLANWire
+
 /// A plan as `vlanwire plan` shows it: JSON for scripts, text for people.
-public struct PlanReport: Codable, Equatable, Sendable {
-    public struct NIC: Codable, Equatable, Sendable {
-        public var mac: String?
-        public var type: String
-        public var source: String
-        public var managed: Bool
-        public var policy: String?
-        public var policySource: String?
-        public var uplink: String?
-        public var mode: String?
-        public var bridge: String?
-        public var reason: String?
+package struct PlanReport: Codable, Equatable, Sendable {
+    package struct NIC: Codable, Equatable, Sendable {
+        package var mac: String?
+        package var type: String
+        package var source: String
+        package var managed: Bool
+        package var policy: String?
+        package var policySource: String?
+        package var uplink: String?
+        package var mode: String?
+        package var bridge: String?
+        package var reason: String?
     }
 
-    public struct Step: Codable, Equatable, Sendable {
+    package struct Step: Codable, Equatable, Sendable {
         /// The equivalent iproute2 command(s).
-        public var command: String
-        public var links: [String]
+        package var command: String
+        package var links: [String]
     }
 
-    public var guest: String
-    public var operation: String
-    public var nics: [NIC]
-    public var actions: [Step]
-    public var notes: [String]
+    package var guest: String
+    package var operation: String
+    package var nics: [NIC]
+    package var actions: [Step]
+    package var notes: [String]
 
-    public init(_ plan: Plan) {
+    package init(_ plan: Plan) {
         guest = plan.guest
         operation = plan.operation.rawValue
         nics = plan.nics.map { nic in
@@ -44,7 +46,7 @@ public struct PlanReport: Codable, Equatable, Sendable {
         notes = plan.notes
     }
 
-    public var text: String {
+    package var text: String {
         var out = "guest \(guest.escapedForDisplay), operation \(operation): \(nics.count) NIC\(nics.count == 1 ? "" : "s"), \(actions.count) action\(actions.count == 1 ? "" : "s")\n"
         if !nics.isEmpty {
             var table = TextTable(["MAC", "SOURCE", "POLICY", "FROM", "UPLINK", "TAP BRIDGE"])

@@ -1,3 +1,5 @@
+import VLANWire
+
 /// The questions `doctor` and `trace` ask of a kernel snapshot and the topology: where a guest
 /// NIC's tap is, which port of a bridge is its uplink, which links a guest's frames cross.
 struct HostView {
