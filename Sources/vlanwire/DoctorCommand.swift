@@ -23,7 +23,7 @@ struct DoctorCommand: ParsableCommand {
             --netns, libvirt is asked only when --connect is given (its guests' taps live in the host's \
             namespace).
 
-            Exit status: 1 when any finding is an error, else 0.
+            EXIT STATUS: 1 when any finding is an error, else 0.
 
               vlanwire doctor
               vlanwire doctor --netns lab1 --xml guest.xml --json

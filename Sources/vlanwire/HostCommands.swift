@@ -19,6 +19,8 @@ struct HookCommand: ParsableCommand {
             the guest from starting, with one line per problem); start/started set the taps' VLANs; \
             stopped/release clean up and never fail; reconnect/attach re-apply and always exit 0. \
             Logs go to syslog; VLANWIRE_LOG=debug for more. State: /run/vlanwire (VLANWIRE_STATE_DIR).
+
+            EXIT STATUS: 1 when prepare, start, started, migrate or restore refuse the guest (it does not start or move, and libvirt shows the stderr lines); 0 otherwise, and always for stopped, release, reconnect, attach and operations vlanwire does not know.
             """
     )
 
@@ -95,6 +97,8 @@ struct ApplyCommand: ParsableCommand {
               vlanwire apply guest.xml                  # prepare + start: bridges, legs, port VLANs
               vlanwire apply guest.xml --op prepare     # only what must exist before the taps
               vlanwire apply guest.xml --netns lab1     # in a network namespace
+
+            EXIT STATUS: 0 when the guest is wired; 1 when it is refused or an action failed (what was done is undone).
             """
     )
 
@@ -134,6 +138,8 @@ struct ReleaseCommand: ParsableCommand {
 
               vlanwire release guest.xml
               vlanwire release --guest web1 --netns lab1
+
+            EXIT STATUS: 0: a release never fails (what could not be deleted is logged and kept in the state); 1 only when the state or netlink cannot be used at all.
             """
     )
 
@@ -205,6 +211,8 @@ struct InstallHookCommand: ParsableCommand {
             --watch also writes UNITS-DIR/vlanwire-watch.service, which runs `vlanwire watch` (the \
             hook only runs when guests start and stop; watch keeps them wired in between). It never \
             replaces a unit it did not write, and runs no systemctl: it prints the command to enable it.
+
+            EXIT STATUS: 0 when installed (or already installed); 1 when a file cannot be written or the binary's path is unsafe for the hook script or unit.
             """
     )
 

@@ -58,7 +58,9 @@ struct NetworksDefineCommand: ParsableCommand {
 
             A running network keeps its old definition until restarted (the line says so). \
             --start starts networks that are not running; --autostart switches autostart on. \
-            Nothing else is touched. Exit status 1 when libvirt refused any network.
+            Nothing else is touched.
+
+            EXIT STATUS: 0; 1 when there is no config file or libvirt refused any network.
             """
     )
 
@@ -91,8 +93,9 @@ struct NetworksUndefineCommand: ParsableCommand {
         abstract: "Remove the config's networks from libvirt.",
         discussion: """
             Only the networks the config describes (by name) are removed; a running one is stopped \
-            first. Networks libvirt does not have are reported as `not defined`. Exit status 1 when \
-            libvirt refused any network.
+            first. Networks libvirt does not have are reported as `not defined`.
+
+            EXIT STATUS: 0; 1 when there is no config file or libvirt refused any network.
             """
     )
 

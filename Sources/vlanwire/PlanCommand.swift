@@ -16,6 +16,8 @@ struct PlanCommand: ParsableCommand {
 
               vlanwire plan Examples/access-mode/web1.xml --config Examples/access-mode/vlanwire.toml
               vlanwire plan guest.xml --op prepare --observed kernel.json --json
+
+            EXIT STATUS: 0 when every guest plans; 1 when a guest is refused (one line per problem on stderr); 2 on a usage error.
             """
     )
 

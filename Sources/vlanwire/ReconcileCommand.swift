@@ -20,8 +20,9 @@ struct ReconcileCommand: ParsableCommand {
             after a reconcile of every running guest without failures, vlanwire again knows which \
             guests use the links it created, and forgets guests that are not running any more.
 
-            --plan prints what would change and changes nothing. Exit status 1 when a guest failed, \
-            with one line per problem on stderr.
+            --plan prints what would change and changes nothing.
+
+            EXIT STATUS: 0; 1 when a guest failed (one line per problem on stderr) or libvirt cannot be reached.
 
               vlanwire reconcile
               vlanwire reconcile web1 router1 --plan

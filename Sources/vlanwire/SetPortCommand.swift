@@ -17,9 +17,12 @@ struct SetPortCommand: ParsableCommand {
             that fails, the metadata stays written, the kernel is left as it was, and the exit \
             status is 1 with one line per problem.
 
-            Everything is checked before anything is written: the VLAN ids, the MAC's format, that the \
-            MAC is one of the guest's NICs and one vlanwire wires. A refusal is one line naming the \
-            guest, the MAC and the cause, with exit status 1.
+            Everything is checked before anything is written: the VLAN ids, the MAC's format, and that \
+            the NIC with that MAC is one vlanwire wires. A MAC the guest has no NIC for is a pending \
+            policy, for a NIC to be hot-plugged (`vlanwire watch` wires it then). A refusal is one line \
+            naming the guest, the MAC and the cause.
+
+            EXIT STATUS: 0; 1 when refused (nothing written) or when --live could not re-wire the running guest.
 
               vlanwire set-port web1 --mac 52:54:00:00:00:01 --access 5
               vlanwire set-port router1 --mac 52:54:00:00:00:02 --trunk 1,5,10-20 --native 1 --live

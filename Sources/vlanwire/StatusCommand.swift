@@ -29,6 +29,8 @@ struct Status: ParsableCommand {
             `libvirt` key: {state, uri, error, guests: [{name, uuid, error, nics: [...]}]}, and a \
             `watch` key: null when watch never ran here, else {running, pid, startedAt, uri, libvirt, \
             repairs, lastRepair: {at, line}, failures, lastFailure}.
+
+            EXIT STATUS: 0, mismatches included (they are in the output); 1 when the kernel cannot be read.
             """)
 
     @OptionGroup var namespace: NamespaceOption

@@ -19,6 +19,8 @@ struct TraceCommand: ParsableCommand {
 
               vlanwire trace router1 --vlan 5
               vlanwire trace --xml app1.xml --json
+
+            EXIT STATUS: 0; 1 when the guest or the NIC cannot be found or read.
             """
     )
 

@@ -20,6 +20,8 @@ struct VLANWireCommand: ParsableCommand {
             (br0v5 = VLAN 5), its network portgroup, or its bridge's default in \
             /etc/vlanwire/vlanwire.toml (first match wins). Without a config, vlanwire infers uplinks \
             from the kernel's bridges.
+
+            EXIT STATUS: 0 on success; 1 when vlanwire refuses or something fails (one line per problem on stderr); 2 on a usage error.
             """,
         subcommands: [HookCommand.self, PlanCommand.self, ApplyCommand.self, ReleaseCommand.self, Status.self,
                       InterfaceXMLCommand.self, NetworksCommand.self, SetPortCommand.self, InstallHookCommand.self, ReconcileCommand.self, WatchCommand.self, DoctorCommand.self, TraceCommand.self]

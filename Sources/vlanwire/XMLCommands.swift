@@ -14,6 +14,8 @@ struct InterfaceXMLCommand: ParsableCommand {
               virsh metadata GUEST --uri urn:vlanwire:1 --key vw --config --set "$(vlanwire interface-xml ... --metadata-only)"
 
             Without --mac a MAC is not written and libvirt picks one; the metadata needs the MAC, so give it.
+
+            EXIT STATUS: 0; 1 on a bad VLAN, MAC or bridge name; 2 on a usage error.
             """
     )
 
@@ -74,6 +76,8 @@ struct NetworksCommand: ParsableCommand {
             policy), and one per VLAN in a classic uplink's access-networks (bridge = that VLAN's access \
             bridge). `networks print` writes them to stdout (no libvirt needed); `networks define` and \
             `networks undefine` put them into libvirt, or take them out.
+
+            EXIT STATUS: that of the subcommand (print, define, undefine).
             """,
         subcommands: [NetworksPrintCommand.self, NetworksDefineCommand.self, NetworksUndefineCommand.self]
     )

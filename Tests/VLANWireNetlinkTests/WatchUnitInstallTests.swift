@@ -36,6 +36,14 @@ struct WatchUnitInstallTests {
         #expect(stat(installer.path, &info) == 0 && info.st_mode & 0o777 == 0o644)
     }
 
+    /// The hook script lives in the installer too; hooks/qemu is the same file for /usr/local/bin.
+    @Test func writtenHookIsTheOneInHooks() throws {
+        let files = try TestFiles()
+        let installer = HookInstaller(directory: files.directory.path + "/hooks", binary: "/usr/local/bin/vlanwire")
+        let shipped = try String(contentsOfFile: TraceCommandGoldenTests.root + "/hooks/qemu", encoding: .utf8)
+        #expect(installer.script == shipped, "hooks/qemu differs from HookInstaller.script: copy the one over the other")
+    }
+
     @Test func installsTwiceAndFollowsTheBinary() throws {
         let files = try TestFiles()
         let installer = WatchUnitInstaller(directory: files.directory.path + "/units", binary: "/opt/vlanwire/bin/vlanwire")
