@@ -101,7 +101,9 @@ package final class Watcher {
                     reconnectDelay = min(reconnectDelay * 2, options.maximumReconnectDelay)
                 }
             }
-            let wake = [deadline, reconnectAt].compactMap { $0 }.min()
+            // Pending work waits for libvirt: without a connection only the reconnect wakes the loop
+            // (a past deadline would make poll return at once, again and again).
+            let wake = [connection != nil ? deadline : nil, reconnectAt].compactMap { $0 }.min()
             var descriptors = [signals.fileDescriptor, monitor.fileDescriptor, inbox.fileDescriptor].map {
                 pollfd(fd: $0, events: Int16(POLLIN), revents: 0)
             }
