@@ -129,15 +129,28 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // What every test target shares: the repository's paths, the built binary, one subprocess
+        // runner, throwaway network namespaces (Scene) and snapshots that settle, temporary files.
+        .target(
+            name: "VLANWireTestSupport",
+            dependencies: [
+                "VLANWire",
+                "VLANWireNetlink",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/VLANWireTestSupport",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "VLANWireTests",
-            dependencies: ["VLANWire", "VLANWireReports"],
+            dependencies: ["VLANWire", "VLANWireReports", "VLANWireTestSupport"],
             exclude: ["Fixtures", "Golden"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "VLANWireLibvirtTests",
             dependencies: [
+                "VLANWireTestSupport",
                 "VLANWire",
                 "VLANWireLibvirt",
                 "VLANWireReports",
@@ -152,6 +165,7 @@ let package = Package(
         .testTarget(
             name: "VLANWireNetlinkTests",
             dependencies: [
+                "VLANWireTestSupport",
                 "VLANWire",
                 "VLANWireNetlink",
                 "VLANWireHost",
@@ -166,6 +180,7 @@ let package = Package(
         .testTarget(
             name: "VLANWireWatchTests",
             dependencies: [
+                "VLANWireTestSupport",
                 "VLANWire",
                 "VLANWireNetlink",
                 "VLANWireLibvirt",
@@ -180,6 +195,7 @@ let package = Package(
         .testTarget(
             name: "VLANWireReliabilityTests",
             dependencies: [
+                "VLANWireTestSupport",
                 "VLANWire",
                 "VLANWireNetlink",
                 "VLANWireHost",

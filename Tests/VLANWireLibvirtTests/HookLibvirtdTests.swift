@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VLANWireTestSupport
 
 /// vlanwire's hook under a real libvirtd starting real (paused, TCG) guests: the sandboxed libvirtd
 /// that scripts/test starts with vlanwire's hook bind-mounted as its hooks directory
@@ -33,19 +34,19 @@ struct HookLibvirtdTests {
         let file = NSTemporaryDirectory() + "\(name).xml"
         try xml.write(toFile: file, atomically: true, encoding: .utf8)
         defer {
-            _ = try? run("/usr/bin/virsh", ["-c", "qemu:///system", "destroy", name])
-            _ = try? run("/usr/bin/virsh", ["-c", "qemu:///system", "undefine", name])
+            _ = try? Subprocess.run("/usr/bin/virsh", ["-c", "qemu:///system", "destroy", name])
+            _ = try? Subprocess.run("/usr/bin/virsh", ["-c", "qemu:///system", "undefine", name])
             try? FileManager.default.removeItem(atPath: file)
         }
-        #expect(try run("/usr/bin/virsh", ["-c", "qemu:///system", "define", file]).status == 0)
+        #expect(try Subprocess.run("/usr/bin/virsh", ["-c", "qemu:///system", "define", file]).status == 0)
         try body()
     }
 
     func withBridge(_ body: () throws -> Void) throws {
         #expect(SandboxHook.installed, "scripts/test started the sandbox, but vlanwire's hook is not its hooks directory")
-        _ = try run("/usr/sbin/ip", ["-n", SandboxHook.namespace, "link", "add", bridge, "type", "bridge"])
-        defer { _ = try? run("/usr/sbin/ip", ["-n", SandboxHook.namespace, "link", "del", bridge]) }
-        _ = try run("/usr/sbin/ip", ["-n", SandboxHook.namespace, "link", "set", bridge, "up"])
+        _ = try Subprocess.run("/usr/sbin/ip", ["-n", SandboxHook.namespace, "link", "add", bridge, "type", "bridge"])
+        defer { _ = try? Subprocess.run("/usr/sbin/ip", ["-n", SandboxHook.namespace, "link", "del", bridge]) }
+        _ = try Subprocess.run("/usr/sbin/ip", ["-n", SandboxHook.namespace, "link", "set", bridge, "up"])
         try body()
     }
 
@@ -53,11 +54,11 @@ struct HookLibvirtdTests {
         try withBridge {
             let name = "vwhook-plain-\(suffix)"
             try withGuest(name, domain(name, mac: "52:54:00:7e:00:01")) {
-                let start = try run("/usr/bin/virsh", ["-c", "qemu:///system", "start", name, "--paused"])
-                #expect(start.status == 0, "\(start.output)")
-                let links = try run("/usr/sbin/ip", ["-n", SandboxHook.namespace, "-o", "link", "show", "master", bridge]).output
+                let start = try Subprocess.run("/usr/bin/virsh", ["-c", "qemu:///system", "start", name, "--paused"])
+                #expect(start.status == 0, "\(start)")
+                let links = try Subprocess.run("/usr/sbin/ip", ["-n", SandboxHook.namespace, "-o", "link", "show", "master", bridge]).stdout
                 #expect(links.contains("fe:54:00:7e:00:01"), "the guest's tap is in \(bridge): \(links)")
-                #expect(try run("/usr/bin/virsh", ["-c", "qemu:///system", "destroy", name]).status == 0)
+                #expect(try Subprocess.run("/usr/bin/virsh", ["-c", "qemu:///system", "destroy", name]).status == 0)
             }
         }
     }
@@ -67,13 +68,13 @@ struct HookLibvirtdTests {
             let name = "vwhook-vlan-\(suffix)"
             let metadata = "<vw:interface mac='52:54:00:7e:00:02'><vw:vlan tags='5'/></vw:interface>"
             try withGuest(name, domain(name, mac: "52:54:00:7e:00:02", metadata: metadata)) {
-                let before = try run("/usr/sbin/ip", ["-n", SandboxHook.namespace, "-o", "link"]).output
-                let start = try run("/usr/bin/virsh", ["-c", "qemu:///system", "start", name, "--paused"])
+                let before = try Subprocess.run("/usr/sbin/ip", ["-n", SandboxHook.namespace, "-o", "link"]).stdout
+                let start = try Subprocess.run("/usr/bin/virsh", ["-c", "qemu:///system", "start", name, "--paused"])
                 #expect(start.status != 0)
-                #expect(start.output.contains("vlanwire: guest '\(name)', NIC 52:54:00:7e:00:02:"), "\(start.output)")
-                #expect(start.output.contains("no 802.1Q VLAN support"), "\(start.output)")
-                #expect(try run("/usr/bin/virsh", ["-c", "qemu:///system", "domstate", name]).output.contains("shut off"))
-                let after = try run("/usr/sbin/ip", ["-n", SandboxHook.namespace, "-o", "link"]).output
+                #expect(start.stderr.contains("vlanwire: guest '\(name)', NIC 52:54:00:7e:00:02:"), "\(start)")
+                #expect(start.stderr.contains("no 802.1Q VLAN support"), "\(start)")
+                #expect(try Subprocess.run("/usr/bin/virsh", ["-c", "qemu:///system", "domstate", name]).stdout.contains("shut off"))
+                let after = try Subprocess.run("/usr/sbin/ip", ["-n", SandboxHook.namespace, "-o", "link"]).stdout
                 #expect(Set(after.split(separator: "\n").map { $0.split(separator: ":")[1] })
                         == Set(before.split(separator: "\n").map { $0.split(separator: ":")[1] }), "no link left behind")
             }
@@ -85,9 +86,9 @@ struct HookLibvirtdTests {
             let name = "vwhook-bad-\(suffix)"
             let metadata = "<vw:interface mac='52:54:00:7e:00:03'><vw:vlan tags='4095'/></vw:interface>"
             try withGuest(name, domain(name, mac: "52:54:00:7e:00:03", metadata: metadata)) {
-                let start = try run("/usr/bin/virsh", ["-c", "qemu:///system", "start", name, "--paused"])
+                let start = try Subprocess.run("/usr/bin/virsh", ["-c", "qemu:///system", "start", name, "--paused"])
                 #expect(start.status != 0)
-                #expect(start.output.contains("vlanwire: guest '\(name)', NIC 52:54:00:7e:00:03: vlanwire metadata: invalid VLAN set '4095'"), "\(start.output)")
+                #expect(start.stderr.contains("vlanwire: guest '\(name)', NIC 52:54:00:7e:00:03: vlanwire metadata: invalid VLAN set '4095'"), "\(start)")
             }
         }
     }
@@ -112,16 +113,3 @@ enum SandboxHook {
     }()
 }
 
-/// Runs a program; returns its exit status and stdout+stderr.
-func run(_ program: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: program)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VLANWireTestSupport
 import VLANWire
 import VLANWireLibvirt
 
@@ -25,7 +26,7 @@ let sandboxedLibvirtd: (pid: String, netns: String)? = {
     "vlanwire networks and set-port on a real libvirtd",
     .enabled(if: libvirtdReachable,
              "needs a running libvirtd at qemu:///system, and none is reachable (start one: scripts/libvirtd-sandbox start)"),
-    .enabled(if: Tools.vlanwire != nil, "\(Tools.vlanwireMissing)")
+    .enabled(if: Binary.isBuilt, "\(Binary.missing)")
 )
 struct LibvirtdCommandTests {
     let tag = "\(getpid() % 100_000)"
@@ -224,7 +225,7 @@ struct LibvirtdCommandTests {
              "guest 'vwt\(tag)-nosuchguest', NIC \(web): no such guest on qemu:///system — fix: virsh -c qemu:///system list --all lists the guests"),
         ]
         for (arguments, message) in cases {
-            let run = try runTool(try #require(Tools.vlanwire), ["set-port"] + arguments + ["--connect", libvirtdURI])
+            let run = try Subprocess.run(Binary.vlanwire, ["set-port"] + arguments + ["--connect", libvirtdURI])
             #expect(run.status == 1, "\(arguments): \(run)")
             #expect(run.stdout.isEmpty, "\(arguments): \(run)")
             let lines = run.stderr.split(separator: "\n")
@@ -237,7 +238,7 @@ struct LibvirtdCommandTests {
         // Usage mistakes are usage errors (exit status 2), and write nothing either.
         for arguments in [[guest, "--mac", web], [guest, "--mac", web, "--access", "5", "--clear"],
                           [guest, "--mac", web, "--access", "5", "--native", "1"]] {
-            let run = try runTool(try #require(Tools.vlanwire), ["set-port"] + arguments + ["--connect", libvirtdURI])
+            let run = try Subprocess.run(Binary.vlanwire, ["set-port"] + arguments + ["--connect", libvirtdURI])
             #expect(run.status == 2, "\(arguments): \(run)")
             #expect(try virsh("dumpxml", "--inactive", guest) == xmlBefore)
         }
@@ -253,9 +254,9 @@ struct LibvirtdCommandTests {
         let guest = "vwt\(tag)-live"
         let bridge = "vwtlv\(tag)"
         let directory = try TemporaryDirectory()
-        let made = try runTool("/usr/bin/nsenter", ["--net=\(netns)", "ip", "link", "add", bridge, "type", "bridge"])
+        let made = try Subprocess.run("/usr/bin/nsenter", ["--net=\(netns)", "ip", "link", "add", bridge, "type", "bridge"])
         try #require(made.status == 0, "\(made)")
-        defer { _ = try? runTool("/usr/bin/nsenter", ["--net=\(netns)", "ip", "link", "del", bridge]) }
+        defer { _ = try? Subprocess.run("/usr/bin/nsenter", ["--net=\(netns)", "ip", "link", "del", bridge]) }
         try defineGuest(guest, bridge: bridge, in: directory)
         defer { _ = try? virsh("undefine", guest) }
         // A trunk carrying every VLAN: what a bridge without VLAN filtering can honestly give (a
@@ -263,8 +264,8 @@ struct LibvirtdCommandTests {
         _ = try Tools.vlanwire("set-port", guest, "--mac", router, "--trunk", "1-4094", "--connect", libvirtdURI)
         _ = try virsh("start", guest)
         defer { _ = try? virsh("destroy", guest) }
-        func setPort(_ arguments: String...) throws -> ToolRun {
-            try runTool("/usr/bin/nsenter", ["--net=\(netns)", try #require(Tools.vlanwire), "set-port", guest] + arguments
+        func setPort(_ arguments: String...) throws -> ProcessRun {
+            try Subprocess.run("/usr/bin/nsenter", ["--net=\(netns)", Binary.vlanwire, "set-port", guest] + arguments
                         + ["--connect", libvirtdURI], environment: ["VLANWIRE_STATE_DIR": directory.path + "/state"])
         }
 
@@ -299,7 +300,7 @@ struct LibvirtdCommandTests {
         // Refusals on a running guest leave both definitions alone.
         let liveBefore = try virsh("dumpxml", guest), configBefore = try virsh("dumpxml", "--inactive", guest)
         for arguments in [["--mac", web, "--access", "4095"], ["--mac", "52:54:00:00:00:09", "--access", "0"]] {
-            let refused = try runTool(try #require(Tools.vlanwire),
+            let refused = try Subprocess.run(Binary.vlanwire,
                                       ["set-port", guest] + arguments + ["--live", "--connect", libvirtdURI])
             #expect(refused.status == 1, "\(refused)")
             #expect(refused.stderr.hasPrefix("guest '\(guest)', NIC "), "\(refused)")

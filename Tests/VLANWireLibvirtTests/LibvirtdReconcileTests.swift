@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VLANWireTestSupport
 import VLANWire
 import VLANWireLibvirt
 import VLANWireReports
@@ -13,7 +14,7 @@ import VLANWireReports
     "vlanwire status and reconcile on a real libvirtd", .serialized,
     .enabled(if: sandboxedLibvirtd != nil,
              "needs libvirtd in a network namespace of its own (scripts/libvirtd-sandbox start), to start a guest without touching the host's network"),
-    .enabled(if: Tools.vlanwire != nil, "\(Tools.vlanwireMissing)")
+    .enabled(if: Binary.isBuilt, "\(Binary.missing)")
 )
 struct LibvirtdReconcileTests {
     let tag = "\(getpid() % 100_000)"
@@ -31,15 +32,15 @@ struct LibvirtdReconcileTests {
 
     /// `ip ARGUMENTS` in libvirtd's namespace.
     @discardableResult
-    func ip(_ arguments: String...) throws -> ToolRun {
-        let run = try runTool("/usr/bin/nsenter", ["--net=\(netns)", "ip"] + arguments)
+    func ip(_ arguments: String...) throws -> ProcessRun {
+        let run = try Subprocess.run("/usr/bin/nsenter", ["--net=\(netns)", "ip"] + arguments)
         try #require(run.status == 0, "ip \(arguments.joined(separator: " ")): \(run)")
         return run
     }
 
     /// `vlanwire ARGUMENTS` in libvirtd's namespace, with `state` as its state directory.
-    func vlanwire(_ arguments: [String], state: TemporaryDirectory) throws -> ToolRun {
-        try runTool("/usr/bin/nsenter", ["--net=\(netns)", try #require(Tools.vlanwire)] + arguments,
+    func vlanwire(_ arguments: [String], state: TemporaryDirectory) throws -> ProcessRun {
+        try Subprocess.run("/usr/bin/nsenter", ["--net=\(netns)", Binary.vlanwire] + arguments,
                     environment: ["VLANWIRE_STATE_DIR": state.path + "/state"])
     }
 
@@ -71,7 +72,7 @@ struct LibvirtdReconcileTests {
             try ip("link", "add", bridge, "type", "bridge")
             try ip("link", "set", bridge, "up")
         }
-        defer { for bridge in [bridgeA, bridgeB, marked] { _ = try? runTool("/usr/bin/nsenter", ["--net=\(netns)", "ip", "link", "del", bridge]) } }
+        defer { for bridge in [bridgeA, bridgeB, marked] { _ = try? Subprocess.run("/usr/bin/nsenter", ["--net=\(netns)", "ip", "link", "del", bridge]) } }
         // The mark of this test's own state directory: the sandbox libvirtd's hook (another state in
         // this namespace, releasing other suites' guests meanwhile) must neither adopt nor delete it.
         try ip("link", "set", marked, "alias", LinkMark(stateDirectory: state.path + "/state", isNamespaceDefault: false).alias)
@@ -192,7 +193,7 @@ struct LibvirtdReconcileTests {
 }
 
 /// `vlanwire status` and `reconcile` when libvirt cannot be reached (no libvirtd needed).
-@Suite("vlanwire status without libvirt", .enabled(if: Tools.vlanwire != nil, "\(Tools.vlanwireMissing)"))
+@Suite("vlanwire status without libvirt", .enabled(if: Binary.isBuilt, "\(Binary.missing)"))
 struct StatusWithoutLibvirtTests {
     /// libvirt unreachable: the kernel's view, and the output says why.
     @Test func unreachableLibvirtGivesTheKernelViewOnly() throws {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Testing
+import VLANWireTestSupport
 import VLANWireLibvirt
 
 /// The URI of the real libvirtd these tests use. The project's test script starts one in a
@@ -131,32 +132,11 @@ struct LibvirtdTests {
 
 /// Runs `virsh -c qemu:///system ARGUMENTS` and returns its standard output; throws on failure.
 func virsh(_ arguments: String...) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/virsh")
-    process.arguments = ["-c", libvirtdURI] + arguments
-    let output = Pipe(), errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    try process.run()
-    let printed = output.fileHandleForReading.readDataToEndOfFile()
-    let complaint = errors.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw VirshFailure(arguments: arguments, status: process.terminationStatus,
-                           stderr: String(decoding: complaint, as: UTF8.self))
-    }
-    return String(decoding: printed, as: UTF8.self)
+    try Subprocess.output("/usr/bin/virsh", ["-c", libvirtdURI] + arguments)
 }
 
 extension String {
     var droppingTrailingNewlines: Substring {
         self[..<(lastIndex { $0 != "\n" }.map(index(after:)) ?? startIndex)]
     }
-}
-
-struct VirshFailure: Error, CustomStringConvertible {
-    var arguments: [String]
-    var status: Int32
-    var stderr: String
-    var description: String { "virsh \(arguments.joined(separator: " ")) exited \(status): \(stderr)" }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VLANWireTestSupport
 import VLANWire
 
 /// `vlanwire watch` (the binary, as the service runs it) against the real, sandboxed libvirtd and a
@@ -13,7 +14,7 @@ import VLANWire
     "vlanwire watch on a real libvirtd", .serialized,
     .enabled(if: sandboxedLibvirtd != nil,
              "needs libvirtd in a network namespace of its own (scripts/libvirtd-sandbox start), to start a guest without touching the host's network"),
-    .enabled(if: Tools.vlanwire != nil, "\(Tools.vlanwireMissing)")
+    .enabled(if: Binary.isBuilt, "\(Binary.missing)")
 )
 struct LibvirtdWatchTests {
     let tag = "\(getpid() % 100_000)"
@@ -26,8 +27,8 @@ struct LibvirtdWatchTests {
     var netns: String { sandboxedLibvirtd!.netns }
 
     @discardableResult
-    func ip(_ arguments: String...) throws -> ToolRun {
-        let run = try runTool("/usr/bin/nsenter", ["--net=\(netns)", "ip"] + arguments)
+    func ip(_ arguments: String...) throws -> ProcessRun {
+        let run = try Subprocess.run("/usr/bin/nsenter", ["--net=\(netns)", "ip"] + arguments)
         try #require(run.status == 0, "ip \(arguments.joined(separator: " ")): \(run)")
         return run
     }
@@ -65,7 +66,7 @@ struct LibvirtdWatchTests {
             try ip("link", "add", bridge, "type", "bridge")
             try ip("link", "set", bridge, "up")
         }
-        defer { for bridge in [bridgeA, bridgeB] { _ = try? runTool("/usr/bin/nsenter", ["--net=\(netns)", "ip", "link", "del", bridge]) } }
+        defer { for bridge in [bridgeA, bridgeB] { _ = try? Subprocess.run("/usr/bin/nsenter", ["--net=\(netns)", "ip", "link", "del", bridge]) } }
         let metadata = """
             <metadata><vw:vlans xmlns:vw='urn:vlanwire:1'>\
             <vw:interface mac='\(first)'><vw:vlan trunk='yes' tags='1-4094'/></vw:interface>\
@@ -92,7 +93,7 @@ struct LibvirtdWatchTests {
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         let watch = Process()
         watch.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
-        watch.arguments = ["--net=\(netns)", try #require(Tools.vlanwire), "watch", "--guest", guest, "--connect", libvirtdURI]
+        watch.arguments = ["--net=\(netns)", Binary.vlanwire, "watch", "--guest", guest, "--connect", libvirtdURI]
         watch.environment = ProcessInfo.processInfo.environment.merging(["VLANWIRE_STATE_DIR": state.path + "/state"]) { $1 }
         watch.standardOutput = output
         watch.standardError = output

@@ -1,4 +1,5 @@
 import Testing
+import VLANWireTestSupport
 import VLANWire
 import VLANWireLibvirt
 import VLANWireTemplates

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VLANWireTestSupport
 import VLANWire
 import VLANWireLibvirt
 import VLANWireTemplates
@@ -35,7 +36,7 @@ struct SchemaValidationTests {
         }
     }
 
-    @Test(.enabled(if: Tools.vlanwire != nil, "\(Tools.vlanwireMissing)"),
+    @Test(.enabled(if: Binary.isBuilt, "\(Binary.missing)"),
           arguments: Repository.exampleConfigs)
     func networksPrintIsExactlyTheseDefinitions(configPath: String) throws {
         let config = try #require(try HostConfig.load(path: configPath))
@@ -49,7 +50,7 @@ struct SchemaValidationTests {
     /// minimal domain's `<devices>`, the metadata into its `<metadata>` the way libvirt stores it
     /// (`<vw:vlans xmlns:vw="urn:vlanwire:1">`, every element prefixed); the domain is valid and
     /// vlanwire's own reader gets the policy back.
-    @Test(.enabled(if: Tools.vlanwire != nil, "\(Tools.vlanwireMissing)"),
+    @Test(.enabled(if: Binary.isBuilt, "\(Binary.missing)"),
           arguments: [
             (["--access", "5"], "access:5"),
             (["--trunk", "1,5,10-20", "--native", "1"], "trunk:1,5,10-20 native:1"),
@@ -58,8 +59,8 @@ struct SchemaValidationTests {
     func interfaceXMLInsideADomainIsValid(policyArguments: [String], expected: String) throws {
         let mac = "52:54:00:00:00:01"
         let common = ["interface-xml", "--bridge", "br0", "--mac", mac] + policyArguments
-        let both = try runTool(try #require(Tools.vlanwire), common)
-        let metadataOnly = try runTool(try #require(Tools.vlanwire), common + ["--metadata-only"])
+        let both = try Subprocess.run(Binary.vlanwire, common)
+        let metadataOnly = try Subprocess.run(Binary.vlanwire, common + ["--metadata-only"])
         #expect(both.status == 0 && metadataOnly.status == 0, "\(both)\n\(metadataOnly)")
         #expect(both.stdout.hasSuffix(metadataOnly.stdout))
         let interface = String(both.stdout.dropLast(metadataOnly.stdout.count))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VLANWireTestSupport
 import VLANWire
 import VLANWireLibvirt
 import VLANWireTemplates

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Testing
+import VLANWireTestSupport
 import VLANWire
 import VLANWireLibvirt
 import VLANWireTemplates

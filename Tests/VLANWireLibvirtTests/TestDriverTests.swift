@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Testing
+import VLANWireTestSupport
 import VLANWireLibvirt
 
 /// The wrapper against libvirt's built-in test driver: no daemon, no host changes.

@@ -1,27 +1,10 @@
 import ArgumentParser
 import Foundation
 import Testing
+import VLANWireTestSupport
 import VLANWire
 import VLANWireReports
 @testable import vlanwire
-
-/// Files for one test: a config, a domain XML, an observed-state JSON; removed afterwards.
-final class TestFiles {
-    let directory: URL
-
-    init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("vlanwire-doctor-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(at: directory) }
-
-    func write(_ name: String, _ text: String) throws -> String {
-        let url = directory.appendingPathComponent(name)
-        try text.write(to: url, atomically: true, encoding: .utf8)
-        return url.path
-    }
-}
 
 /// A classic trunk bridge as this kernel can build it: uplink stand-in `up0` (a veth) in `br0`, a
 /// guest's tap stand-in `vnet0` (a veth with the tap MAC libvirt would give 52:54:00:00:00:01).
@@ -64,7 +47,7 @@ enum DoctorScene {
     }
 
     /// `vlanwire doctor --netns NS --no-libvirt --config ... --xml ...`, once the links have settled.
-    static func report(_ scene: Scene, files: TestFiles, config: String = config, xml: String? = guestXML(),
+    static func report(_ scene: Scene, files: TemporaryDirectory, config: String = config, xml: String? = guestXML(),
                        until condition: (DoctorReport) -> Bool = { _ in true }) throws -> DoctorReport {
         var arguments = ["--netns", scene.name, "--no-libvirt", "--config", try files.write("vlanwire.toml", config)]
         if let xml { arguments += ["--xml", try files.write("t1.xml", xml)] }
@@ -81,7 +64,7 @@ struct DoctorKernelTests {
     @Test func correctClassicTrunkHasNoFindingAboveInfo() throws {
         try withScene { scene in
             try DoctorScene.build(scene)
-            let files = try TestFiles()
+            let files = try TemporaryDirectory()
             let report = try DoctorScene.report(scene, files: files) { DoctorScene.beyondInfo($0).isEmpty }
             #expect(DoctorScene.beyondInfo(report) == [])
             // Info: libvirt not asked, and no watch ran for the namespace's state.
@@ -96,7 +79,7 @@ struct DoctorKernelTests {
             try DoctorScene.build(scene)
             try scene.ip("link", "set", "up0", "down")
             try scene.ip("link", "set", "vnet0p", "down")
-            let files = try TestFiles()
+            let files = try TemporaryDirectory()
             let report = try DoctorScene.report(scene, files: files) { $0.findings.filter { $0.check == .linkDown }.count == 2 }
             let down = report.findings.filter { $0.check == .linkDown }
             #expect(down.map(\.links) == [["up0"], ["vnet0"]])
@@ -114,7 +97,7 @@ struct DoctorKernelTests {
             try DoctorScene.build(scene)
             // With STP off the kernel keeps a port's state only when it is disabled (0).
             try scene.bridge("link", "set", "dev", "vnet0", "state", "0")
-            let report = try DoctorScene.report(scene, files: try TestFiles())
+            let report = try DoctorScene.report(scene, files: try TemporaryDirectory())
             let finding = try #require(report.findings.first { $0.check == .portNotForwarding })
             #expect(finding.severity == .error)
             #expect(finding.links == ["vnet0", "br0"])
@@ -129,7 +112,7 @@ struct DoctorKernelTests {
             try scene.ip("link", "set", "br0", "type", "bridge", "forward_delay", "3000", "stp_state", "1")
             try scene.ip("link", "set", "vnet0", "nomaster")
             try scene.ip("link", "set", "vnet0", "master", "br0")
-            let report = try DoctorScene.report(scene, files: try TestFiles())
+            let report = try DoctorScene.report(scene, files: try TemporaryDirectory())
             let finding = try #require(report.findings.first { $0.check == .portNotForwarding && $0.links.first == "vnet0" })
             #expect(finding.severity == .warning)
             #expect(finding.message.contains("is listening: it forwards nothing until STP moves it to forwarding (forward_delay 30 s per state)"))
@@ -142,7 +125,7 @@ struct DoctorKernelTests {
             try DoctorScene.build(scene)
             try DoctorScene.setSysctls(scene, 1, only: ["bridge-nf-call-iptables", "bridge-nf-filter-vlan-tagged"])
             try scene.ip("link", "set", "br0", "type", "bridge", "nf_call_ip6tables", "1")
-            let report = try DoctorScene.report(scene, files: try TestFiles())
+            let report = try DoctorScene.report(scene, files: try TemporaryDirectory())
             let findings = report.findings.filter { $0.check == .bridgeNetfilter }
             #expect(findings.map(\.links) == [["br0"], ["br0"]])
             #expect(findings[0].message.contains("(bridge-nf-call-iptables, bridge-nf-filter-vlan-tagged = 1)"))
@@ -151,7 +134,7 @@ struct DoctorKernelTests {
             // The host's own sysctls are not what was read.
             try DoctorScene.setSysctls(scene, 0)
             try scene.ip("link", "set", "br0", "type", "bridge", "nf_call_ip6tables", "0")
-            #expect(try DoctorScene.report(scene, files: try TestFiles()).findings.filter { $0.check == .bridgeNetfilter } == [])
+            #expect(try DoctorScene.report(scene, files: try TemporaryDirectory()).findings.filter { $0.check == .bridgeNetfilter } == [])
         }
     }
 
@@ -197,7 +180,7 @@ struct DoctorKernelTests {
             try DoctorScene.build(scene)
             try scene.ip("link", "add", "br0v5", "type", "bridge")
             try scene.ip("link", "set", "br0v5", "alias", "vlanwire")
-            let report = try DoctorScene.report(scene, files: try TestFiles())
+            let report = try DoctorScene.report(scene, files: try TemporaryDirectory())
             let finding = try #require(report.findings.first { $0.check == .unusedLink })
             #expect(finding.severity == .warning)
             #expect(finding.links == ["br0v5"])
@@ -209,7 +192,7 @@ struct DoctorKernelTests {
         try withScene { scene in
             try DoctorScene.build(scene)
             // Access VLAN 5 belongs in br0v5; libvirt put the tap in br0 and no hook moved it.
-            let report = try DoctorScene.report(scene, files: try TestFiles(), xml: DoctorScene.guestXML(metadata: "<vw:vlan tags='5'/>"))
+            let report = try DoctorScene.report(scene, files: try TemporaryDirectory(), xml: DoctorScene.guestXML(metadata: "<vw:vlan tags='5'/>"))
             let drift = try #require(report.findings.first { $0.check == .tapBridgeDrift })
             #expect(drift.severity == .error)
             #expect(drift.guest == "t1")
@@ -225,7 +208,7 @@ struct DoctorKernelTests {
         try withScene { scene in
             try DoctorScene.build(scene)
             let config = DoctorScene.config.replacingOccurrences(of: "classic", with: "vlan-aware")
-            let report = try DoctorScene.report(scene, files: try TestFiles(), config: config, xml: nil)
+            let report = try DoctorScene.report(scene, files: try TemporaryDirectory(), config: config, xml: nil)
             let finding = try #require(report.findings.first { $0.check == .kernelCapability })
             #expect(finding.severity == .error)
             #expect(finding.message.contains("lacks bridge VLAN filtering"))
@@ -235,7 +218,7 @@ struct DoctorKernelTests {
     @Test func traceFollowsTheFramesThroughTheNamespace() throws {
         try withScene { scene in
             try DoctorScene.build(scene)
-            let files = try TestFiles()
+            let files = try TemporaryDirectory()
             let arguments = ["--netns", scene.name, "--config", try files.write("c.toml", DoctorScene.config),
                              "--xml", try files.write("t1.xml", DoctorScene.guestXML()), "--vlan", "5"]
             _ = try settledSnapshot(try scene.handle())
@@ -263,7 +246,7 @@ struct DoctorFileTests {
     ], capabilities: KernelCapabilities(vlan8021Q: true, bridgeVLANFiltering: true))
 
     @Test func doctorReadsObservedStateAndExitsOneOnErrors() throws {
-        let files = try TestFiles()
+        let files = try TemporaryDirectory()
         let arguments = ["--observed", try files.write("kernel.json", JSON.encode(Self.observed)), "--no-libvirt",
                          "--config", try files.write("c.toml", DoctorScene.config), "--xml", try files.write("t1.xml", DoctorScene.guestXML())]
         let report = try DoctorCommand.parse(arguments + ["--json"]).report()
@@ -272,7 +255,7 @@ struct DoctorFileTests {
     }
 
     @Test func unreadableDomainFileIsAFindingNotAStop() throws {
-        let files = try TestFiles()
+        let files = try TemporaryDirectory()
         let report = try DoctorCommand.parse([
             "--observed", try files.write("kernel.json", JSON.encode(Self.observed)), "--no-libvirt",
             "--config", try files.write("c.toml", DoctorScene.config),
@@ -287,14 +270,14 @@ struct DoctorFileTests {
     }
 
     @Test func traceRefusesAFileOfAnotherGuest() throws {
-        let files = try TestFiles()
+        let files = try TemporaryDirectory()
         let command = try TraceCommand.parse(["other", "--xml", try files.write("t1.xml", DoctorScene.guestXML()),
                                               "--observed", try files.write("kernel.json", JSON.encode(Self.observed))])
         #expect(throws: ValidationError.self) { try command.output() }
     }
 
     @Test func traceShowsTheStolenVLAN() throws {
-        let files = try TestFiles()
+        let files = try TemporaryDirectory()
         let trace = try TraceCommand.parse([
             "--xml", try files.write("t1.xml", DoctorScene.guestXML()), "--vlan", "5",
             "--observed", try files.write("kernel.json", JSON.encode(Self.observed)),
@@ -311,20 +294,15 @@ struct DoctorFileTests {
 /// kernel state in observed-*.json).
 @Suite("vlanwire trace goldens through the command")
 struct TraceCommandGoldenTests {
-    static let root: String = {
-        var path = #filePath
-        for _ in 0..<3 { path = String(path[..<path.lastIndex(of: "/")!]) }
-        return path
-    }()
 
     @Test(arguments: ["access-mode", "trunk-mode", "mixed", "vlan-aware"])
     func matchesGolden(_ example: String) throws {
-        let directory = Self.root + "/Examples/" + example
+        let directory = Repository.root + "/Examples/" + example
         let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".xml") }.sorted()
         let text = try files.map { file in
             try TraceCommand.parse(["--xml", directory + "/" + file, "--config", directory + "/vlanwire.toml",
-                                    "--observed", Self.root + "/Tests/VLANWireTests/Golden/observed-\(example).json"]).output().text
+                                    "--observed", Repository.root + "/Tests/VLANWireTests/Golden/observed-\(example).json"]).output().text
         }.joined(separator: "\n")
-        #expect(text == (try String(contentsOfFile: Self.root + "/Tests/VLANWireTests/Golden/trace-\(example).txt", encoding: .utf8)))
+        #expect(text == (try String(contentsOfFile: Repository.root + "/Tests/VLANWireTests/Golden/trace-\(example).txt", encoding: .utf8)))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VLANWireTestSupport
 import VLANWire
 import VLANWireNetlink
 
@@ -17,14 +18,14 @@ struct ExecutorTests {
     }
 
     static let plan: [Action] = [
-        .createBridge(BridgeSpec(name: name("brA"), netfilterOff: true)),
-        .setUp(name("brA")),
-        .enslave(link: name("v0"), bridge: name("brA")),
-        .setUp(name("v0")),
-        .enslave(link: name("t1"), bridge: name("brA")),   // moves t1 out of br0
-        .enslave(link: name("t0"), bridge: name("br0")),
-        .setBridgeNetfilter(bridge: name("br0"), enabled: true),
-        .setDown(name("br0")),
+        .createBridge(BridgeSpec(name: link("brA"), netfilterOff: true)),
+        .setUp(link("brA")),
+        .enslave(link: link("v0"), bridge: link("brA")),
+        .setUp(link("v0")),
+        .enslave(link: link("t1"), bridge: link("brA")),   // moves t1 out of br0
+        .enslave(link: link("t0"), bridge: link("br0")),
+        .setBridgeNetfilter(bridge: link("br0"), enabled: true),
+        .setDown(link("br0")),
     ]
 
     /// Equal up to what settles asynchronously: a snapshot taken right after a change may still
@@ -43,7 +44,7 @@ struct ExecutorTests {
             #expect(report.failures.isEmpty)
             let after = try handle.snapshot()
             let created = try #require(report.createdLinks.first)
-            #expect(created.name == name("brA"))
+            #expect(created.name == link("brA"))
             #expect(after.link(named: "brA")?.index == created.index)
             #expect(after.ports(of: "brA").map(\.name).sorted() == ["t1", "v0"])
             #expect(after.ports(of: "br0").map(\.name) == ["t0"])
@@ -118,7 +119,7 @@ struct ExecutorTests {
             try Self.buildScene(scene)
             let handle = try scene.handle()
             let before = try settledSnapshot(handle)
-            let plan = Self.plan + [.enslave(link: name("vnet3"), bridge: name("brA"))]
+            let plan = Self.plan + [.enslave(link: link("vnet3"), bridge: link("brA"))]
             let error = #expect(throws: ExecutionError.self) {
                 try Executor(handle: handle, logger: scene.logger).apply(plan, .atomic(before: before))
             }
@@ -134,7 +135,7 @@ struct ExecutorTests {
         try withScene { scene in
             try Self.buildScene(scene)
             let handle = try scene.handle()
-            let plan: [Action] = [.releaseFromBridge(link: name("t1")), .deleteLink(name("gone0")), .deleteLink(name("br0"))]
+            let plan: [Action] = [.releaseFromBridge(link: link("t1")), .deleteLink(link("gone0")), .deleteLink(link("br0"))]
             let report = try Executor(handle: handle, logger: scene.logger).apply(plan, .bestEffort)
             #expect(report.appliedActions == [plan[0], plan[2]])
             #expect(report.failures.map(\.index) == [1])
@@ -150,12 +151,12 @@ struct ExecutorTests {
             try Self.buildScene(scene)
             let handle = try scene.handle()
             let before = try handle.snapshot()
-            let plan: [Action] = [.deleteLink(name("t0")), .setUp(name("t0"))]
+            let plan: [Action] = [.deleteLink(link("t0")), .setUp(link("t0"))]
             let error = #expect(throws: ExecutionError.self) {
                 try Executor(handle: handle, logger: scene.logger).apply(plan, .atomic(before: before))
             }
             #expect(error?.rollbackClean == false)
-            #expect(error?.irreversible == [.deleteLink(name("t0"))])
+            #expect(error?.irreversible == [.deleteLink(link("t0"))])
         }
     }
 }

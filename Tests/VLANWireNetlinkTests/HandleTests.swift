@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VLANWireTestSupport
 import VLANWire
 import VLANWireNetlink
 
@@ -8,7 +9,7 @@ struct HandleTests {
     @Test func createsMarkedBridgeWithItsOptions() throws {
         try withScene { scene in
             let handle = try scene.handle()
-            let index = try handle.createBridge(BridgeSpec(name: name("br0"), netfilterOff: true))
+            let index = try handle.createBridge(BridgeSpec(name: link("br0"), netfilterOff: true))
             let bridge = try #require(try handle.links().first { $0.name == "br0" })
             #expect(bridge.index == index)
             #expect(bridge.kind == "bridge")
@@ -30,7 +31,7 @@ struct HandleTests {
     @Test func bridgeOptionsFromTheSpecReachTheKernel() throws {
         try withScene { scene in
             let handle = try scene.handle()
-            try handle.createBridge(BridgeSpec(name: name("stp0"), stp: true, forwardDelay: 400))
+            try handle.createBridge(BridgeSpec(name: link("stp0"), stp: true, forwardDelay: 400))
             let info = try #require(try handle.links().first { $0.name == "stp0" }?.bridge)
             #expect(info.stpEnabled)
             #expect(info.forwardDelay == 400)
@@ -42,12 +43,12 @@ struct HandleTests {
             try scene.ip("link", "add", "veth0", "type", "veth", "peer", "name", "veth1")
             try scene.ip("tuntap", "add", "tap0", "mode", "tap")
             let handle = try scene.handle()
-            try handle.createBridge(BridgeSpec(name: name("br0")))
+            try handle.createBridge(BridgeSpec(name: link("br0")))
             for port in ["veth0", "tap0"] {
-                try handle.enslave(name(port), to: name("br0"))
+                try handle.enslave(link(port), to: link("br0"))
             }
-            for link in ["br0", "veth0", "veth1"] { try handle.setUp(name(link)) }
-            try handle.setMTU(name("veth0"), 1400)
+            for each in ["br0", "veth0", "veth1"] { try handle.setUp(link(each)) }
+            try handle.setMTU(link("veth0"), 1400)
 
             var state = try handle.snapshot()
             #expect(state.ports(of: "br0").map(\.name).sorted() == ["tap0", "veth0"])
@@ -59,9 +60,9 @@ struct HandleTests {
             state = try eventually({ try handle.snapshot() }) { $0.link(named: "veth0")?.operState == "up" }
             #expect(state.link(named: "veth0")?.port?.state == "forwarding")
 
-            try handle.setDown(name("veth0"))
-            try handle.release(name("tap0"))
-            try handle.delete(name("veth0"))
+            try handle.setDown(link("veth0"))
+            try handle.release(link("tap0"))
+            try handle.delete(link("veth0"))
             state = try handle.snapshot()
             #expect(state.link(named: "veth0") == nil)
             #expect(state.link(named: "veth1") == nil)  // a veth pair goes together
@@ -119,21 +120,21 @@ struct HandleTests {
     @Test func errorsNameTheOperationTheLinksAndTheCause() throws {
         try withScene { scene in
             let handle = try scene.handle()
-            try handle.createBridge(BridgeSpec(name: name("br0")))
+            try handle.createBridge(BridgeSpec(name: link("br0")))
 
-            let missing = #expect(throws: NetlinkError.self) { try handle.enslave(name("vnet3"), to: name("br0v5")) }
+            let missing = #expect(throws: NetlinkError.self) { try handle.enslave(link("vnet3"), to: link("br0v5")) }
             #expect(missing?.description == "Unable to enslave vnet3 to br0v5: No such device")
             #expect(missing?.errno == ENODEV)
             #expect(missing?.links == ["vnet3", "br0v5"])
 
-            let noPort = #expect(throws: NetlinkError.self) { try handle.enslave(name("vnet3"), to: name("br0")) }
+            let noPort = #expect(throws: NetlinkError.self) { try handle.enslave(link("vnet3"), to: link("br0")) }
             #expect(noPort?.description.hasPrefix("Unable to enslave vnet3 to br0: No such device") == true)
 
-            let exists = #expect(throws: NetlinkError.self) { try handle.createBridge(BridgeSpec(name: name("br0"))) }
+            let exists = #expect(throws: NetlinkError.self) { try handle.createBridge(BridgeSpec(name: link("br0"))) }
             #expect(exists?.errno == EEXIST)
             #expect(exists?.description.hasPrefix("Unable to create bridge br0: File exists") == true)
 
-            let gone = #expect(throws: NetlinkError.self) { try handle.delete(name("nothere")) }
+            let gone = #expect(throws: NetlinkError.self) { try handle.delete(link("nothere")) }
             #expect(gone?.description.hasPrefix("Unable to delete nothere: No such device") == true)
 
             let badName = #expect(throws: NetlinkError.self) { try NetworkNamespace.named("../etc") }
@@ -165,12 +166,12 @@ struct HandleTests {
     func vlanFilteringRefusedClearlyWithoutKernelSupport() throws {
         try withScene { scene in
             let handle = try scene.handle()
-            try handle.createBridge(BridgeSpec(name: name("br0")))
-            let error = #expect(throws: NetlinkError.self) { try handle.setVLANFiltering(bridge: name("br0"), enabled: true) }
+            try handle.createBridge(BridgeSpec(name: link("br0")))
+            let error = #expect(throws: NetlinkError.self) { try handle.setVLANFiltering(bridge: link("br0"), enabled: true) }
             #expect(error?.errno == EOPNOTSUPP)
             #expect(error?.description.hasPrefix("Unable to set vlan_filtering 1 on br0: Operation not supported") == true)
             let refused = #expect(throws: NetlinkError.self) {
-                try handle.createBridge(BridgeSpec(name: name("br1"), vlanFiltering: true))
+                try handle.createBridge(BridgeSpec(name: link("br1"), vlanFiltering: true))
             }
             #expect(refused?.errno == EOPNOTSUPP)
             #expect(try handle.links().contains { $0.name == "br1" } == false)

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Testing
+import VLANWireTestSupport
 import VLANWire
 import VLANWireHost
 import VLANWireNetlink
@@ -20,8 +21,7 @@ struct HookRunnerTests {
             try scene.ip("link", "set", "eth0", "master", "br0")
             try scene.ip("link", "add", "vnet0", "address", "fe:54:00:00:00:01", "type", "veth", "peer", "name", "g0")
             try scene.ip("link", "set", "vnet0", "master", "br1")
-            let stateDirectory = NSTemporaryDirectory() + "vw-hook-" + scene.name
-            defer { try? FileManager.default.removeItem(atPath: stateDirectory) }
+            let stateDirectory = scene.stateDirectory
             let wiring = Wiring(namespace: try scene.namespace(), store: StateStore(directory: stateDirectory),
                                 config: try HostConfig(toml: config), logger: scene.logger, faultInjection: faultInjection)
             try body(scene, HookRunner(wiring: wiring), stateDirectory)
@@ -46,7 +46,7 @@ struct HookRunnerTests {
             #expect(result.exitCode == 0, "\(result.errors)")
             #expect(try scene.handle().snapshot().link(named: "vnet0")?.master == "br0")
             let state = try JSON.decode(VLANWireState.self, from: Array(FileManager.default.contents(atPath: stateDirectory + "/state.json")!), what: "state")
-            #expect(state.guest(named: "router1")?.nics.first?.tap == name("vnet0"))
+            #expect(state.guest(named: "router1")?.nics.first?.tap == link("vnet0"))
             #expect(state.guest(named: "router1")?.nics.first?.tapIndex != nil)
             // Idempotent: started finds nothing to do.
             #expect(hook.run(arguments: ["router1", "started", "begin", "-"], xml: guest(metadata: fullTrunk)).exitCode == 0)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Testing
+import VLANWireTestSupport
 import VLANWire
 import VLANWireReports
 @testable import vlanwire
@@ -15,7 +16,7 @@ struct LabVLANDoctorTests {
             try DoctorScene.build(scene)
             try scene.ip("link", "add", "link", "up0", "name", "up0.5", "type", "vlan", "id", "5")
             try scene.ip("link", "set", "up0.5", "up")
-            let files = try TestFiles()
+            let files = try TemporaryDirectory()
             let report = try DoctorScene.report(scene, files: files)
             let finding = try #require(report.findings.first { $0.check == .vlanLegOnBridgePort })
             #expect(finding.severity == .error)
@@ -42,7 +43,7 @@ struct LabVLANDoctorTests {
             try scene.ip("link", "set", "vnet1", "master", "br0v5")
             try scene.ip("link", "set", "br0.5", "mtu", "1400")
             for link in ["br0.5", "br0v5", "vnet1", "vnet1p"] { try scene.ip("link", "set", link, "up") }
-            let report = try DoctorScene.report(scene, files: try TestFiles()) { $0.findings.contains { $0.check == .mtuBottleneck } }
+            let report = try DoctorScene.report(scene, files: try TemporaryDirectory()) { $0.findings.contains { $0.check == .mtuBottleneck } }
             let finding = try #require(report.findings.first { $0.check == .mtuBottleneck })
             #expect(finding.links == ["br0.5", "up0", "vnet1"])
             #expect(finding.fix == "ip netns exec \(scene.name) ip link set br0.5 mtu 1500")
@@ -57,7 +58,7 @@ struct LabVLANDoctorTests {
             try scene.ip("link", "add", "link", "up0", "name", "up0.5", "type", "vlan", "id", "5")
             try scene.ip("link", "add", "link", "br0", "name", "br0.5", "type", "vlan", "id", "5")
             for link in ["up0.5", "br0.5"] { try scene.ip("link", "set", link, "up") }
-            let report = try DoctorScene.report(scene, files: try TestFiles())
+            let report = try DoctorScene.report(scene, files: try TemporaryDirectory())
             let finding = try #require(report.findings.first { $0.check == .duplicateVLANLeg })
             #expect(finding.links == ["br0.5", "up0.5", "up0"])
             #expect(finding.fix == "keep the leg on the bridge: ip netns exec \(scene.name) ip link del up0.5")

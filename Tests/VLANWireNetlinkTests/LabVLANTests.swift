@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VLANWireTestSupport
 import VLANWire
 import VLANWireNetlink
 
@@ -55,7 +56,7 @@ struct LabVLANTests {
             #expect(before.link(named: "br0")?.bridge?.defaultPVID == 1)
             #expect(before.link(named: "br0")?.bridge?.selfVLANs == .kernelDefault, "the bridge's own VLAN 1")
             let sent = handle.messagesSent
-            try handle.setDefaultPVID(bridge: name("br0"), to: nil, keeping: [name("t0"), name("v0"), name("br0")], via: vid(4094))
+            try handle.setDefaultPVID(bridge: link("br0"), to: nil, keeping: [link("t0"), link("v0"), link("br0")], via: vid(4094))
             #expect(handle.messagesSent - sent == 1, "one write")
             let after = try handle.snapshot()
             #expect(after.link(named: "br0")?.bridge?.defaultPVID == 0)
@@ -69,7 +70,7 @@ struct LabVLANTests {
             #expect(try handle.snapshot().link(named: "v1")?.port?.vlans == PortVLANs(), "a joining port carries nothing")
 
             let closed = try handle.snapshot()
-            try handle.setDefaultPVID(bridge: name("br0"), to: vid(1), keeping: [name("t0"), name("v0"), name("v1"), name("br0")],
+            try handle.setDefaultPVID(bridge: link("br0"), to: vid(1), keeping: [link("t0"), link("v0"), link("v1"), link("br0")],
                                       via: vid(4094))
             let reopened = try handle.snapshot()
             #expect(reopened.link(named: "br0")?.bridge?.defaultPVID == 1)
@@ -92,19 +93,19 @@ struct LabVLANTests {
 
             let trunk = PortVLANs(policy: try PortPolicy.makeTrunk(tags: VLANSet(parsing: "2-4094"), native: vid(1)))
             var sent = handle.messagesSent
-            try handle.addPortVLANs(name("v0"), trunk)
+            try handle.addPortVLANs(link("v0"), trunk)
             #expect(handle.messagesSent - sent == 1)
             #expect(try handle.snapshot().link(named: "v0")?.port?.vlans == trunk)
             #expect(try Self.iproute2PortVLANs(scene)["v0"] == trunk)
 
             sent = handle.messagesSent
-            try handle.removePortVLANs(name("v0"), VLANSet(parsing: "2-4094"))
+            try handle.removePortVLANs(link("v0"), VLANSet(parsing: "2-4094"))
             #expect(handle.messagesSent - sent == 1)
             #expect(try handle.snapshot().link(named: "v0")?.port?.vlans == .kernelDefault)
 
             // A handle that has not dumped yet looks the port's index up first: two messages.
             let cold = try scene.handle()
-            try cold.addPortVLANs(name("v0"), trunk)
+            try cold.addPortVLANs(link("v0"), trunk)
             #expect(cold.messagesSent == 2)
             #expect(try Self.iproute2PortVLANs(scene)["v0"] == trunk)
         }
@@ -114,14 +115,14 @@ struct LabVLANTests {
         try withScene { scene in
             try Self.buildScene(scene)
             let handle = try scene.handle()
-            try handle.enslave(name("v0"), to: name("br0"))
-            try handle.addPortVLANs(name("v0"), PortVLANs(policy: .access(vid(5))))
-            try handle.removePortVLANs(name("v0"), VLANSet(vid(1)))
+            try handle.enslave(link("v0"), to: link("br0"))
+            try handle.addPortVLANs(link("v0"), PortVLANs(policy: .access(vid(5))))
+            try handle.removePortVLANs(link("v0"), VLANSet(vid(1)))
             #expect(try handle.snapshot().link(named: "v0")?.port?.vlans == PortVLANs(policy: .access(vid(5))))
 
             let scattered = PortVLANs(policy: try PortPolicy(parsing: "trunk:3,5,9-12,40,100-110,4094 native:10"))
-            try handle.addPortVLANs(name("t0"), scattered)
-            try handle.removePortVLANs(name("t0"), VLANSet(parsing: "1,7,13-20"))
+            try handle.addPortVLANs(link("t0"), scattered)
+            try handle.removePortVLANs(link("t0"), VLANSet(parsing: "1,7,13-20"))
             let state = try handle.snapshot()
             #expect(state.link(named: "t0")?.port?.vlans == scattered)
             #expect(try Self.iproute2PortVLANs(scene)["t0"] == scattered)
@@ -133,7 +134,7 @@ struct LabVLANTests {
         try withScene { scene in
             try Self.buildScene(scene)
             let handle = try scene.handle()
-            let index = try handle.createVLANLeg(name: name("br0.5"), parent: name("br0"), vid: vid(5))
+            let index = try handle.createVLANLeg(name: link("br0.5"), parent: link("br0"), vid: vid(5))
             let leg = try #require(try handle.snapshot().link(named: "br0.5"))
             #expect(leg.index == index)
             #expect(leg.kind == "vlan")
@@ -146,11 +147,11 @@ struct LabVLANTests {
             #expect(try handle.snapshot().vlanLegs(on: "br0").map(\.name) == ["br0.5"])
 
             let duplicate = #expect(throws: NetlinkError.self) {
-                try handle.createVLANLeg(name: name("br0.5b"), parent: name("br0"), vid: vid(5))
+                try handle.createVLANLeg(name: link("br0.5b"), parent: link("br0"), vid: vid(5))
             }
             #expect(duplicate?.errno == EEXIST)
             let noParent = #expect(throws: NetlinkError.self) {
-                try handle.createVLANLeg(name: name("eth9.5"), parent: name("eth9"), vid: vid(5))
+                try handle.createVLANLeg(name: link("eth9.5"), parent: link("eth9"), vid: vid(5))
             }
             #expect(noParent?.description == "Unable to create VLAN leg eth9.5 on eth9 (VLAN 5): No such device")
         }
@@ -159,16 +160,16 @@ struct LabVLANTests {
     @Test func togglesVLANFiltering() throws {
         try withScene { scene in
             let handle = try scene.handle()
-            try handle.createBridge(BridgeSpec(name: name("brF")))
+            try handle.createBridge(BridgeSpec(name: link("brF")))
             #expect(try handle.snapshot().link(named: "brF")?.bridge?.vlanFiltering == false)
-            try handle.setVLANFiltering(bridge: name("brF"), enabled: true)
+            try handle.setVLANFiltering(bridge: link("brF"), enabled: true)
             #expect(try handle.snapshot().link(named: "brF")?.bridge?.vlanFiltering == true)
             let data = (try scene.iproute2Links()["brF"]?["linkinfo"] as? [String: Any])?["info_data"] as? [String: Any]
             #expect(data?["vlan_filtering"] as? Int == 1)
-            try handle.setVLANFiltering(bridge: name("brF"), enabled: false)
+            try handle.setVLANFiltering(bridge: link("brF"), enabled: false)
             #expect(try handle.snapshot().link(named: "brF")?.bridge?.vlanFiltering == false)
 
-            try handle.createBridge(BridgeSpec(name: name("brG"), vlanFiltering: true))
+            try handle.createBridge(BridgeSpec(name: link("brG"), vlanFiltering: true))
             #expect(try handle.snapshot().link(named: "brG")?.bridge?.vlanFiltering == true)
         }
     }
@@ -183,16 +184,16 @@ struct LabVLANTests {
     }
 
     static let plan: [Action] = [
-        .createBridge(BridgeSpec(name: name("brC"))),
-        .setVLANFiltering(bridge: name("brC"), enabled: true),
-        .createVLANLeg(name: name("br0.30"), parent: name("br0"), vid: vid(30)),
-        .setUp(name("br0.30")),
-        .enslave(link: name("v0"), bridge: name("br0")),
-        .addPortVLANs(port: name("v0"), vlans: PortVLANs(policy: .trunk(tagged: try! VLANSet(parsing: "100-200"), native: vid(9)))),
-        .removePortVLANs(port: name("v0"), vlans: VLANSet(vid(1))),
-        .addPortVLANs(port: name("t0"), vlans: PortVLANs(policy: .access(vid(30)))),
-        .removePortVLANs(port: name("t0"), vlans: try! VLANSet(parsing: "10-12")),
-        .setVLANFiltering(bridge: name("br0"), enabled: false),
+        .createBridge(BridgeSpec(name: link("brC"))),
+        .setVLANFiltering(bridge: link("brC"), enabled: true),
+        .createVLANLeg(name: link("br0.30"), parent: link("br0"), vid: vid(30)),
+        .setUp(link("br0.30")),
+        .enslave(link: link("v0"), bridge: link("br0")),
+        .addPortVLANs(port: link("v0"), vlans: PortVLANs(policy: .trunk(tagged: try! VLANSet(parsing: "100-200"), native: vid(9)))),
+        .removePortVLANs(port: link("v0"), vlans: VLANSet(vid(1))),
+        .addPortVLANs(port: link("t0"), vlans: PortVLANs(policy: .access(vid(30)))),
+        .removePortVLANs(port: link("t0"), vlans: try! VLANSet(parsing: "10-12")),
+        .setVLANFiltering(bridge: link("br0"), enabled: false),
     ]
 
     @Test func aFailureAtAnyStepOfAVLANPlanLeavesTheNamespaceAsItWas() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VLANWireTestSupport
 import VLANWire
 import VLANWireNetlink
 
@@ -8,7 +9,7 @@ import VLANWireNetlink
 /// really wires a guest (hook prepare/start/release, apply, release) and reads the kernel (status,
 /// doctor, plan): exactly one execve (strace starting vlanwire) and no process created.
 @Suite(.enabled(if: Host.isRoot, Host.rootComment), .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/strace"), "needs strace (scripts/install-deps installs it)"),
-       .enabled(if: FileManager.default.isExecutableFile(atPath: PlanCommandTests.binary), "needs the built binary (swift build)"))
+       .enabled(if: FileManager.default.isExecutableFile(atPath: Binary.vlanwire), "needs the built binary (swift build)"))
 struct NoExternalProgramTests {
     static let domain = """
         <domain type='kvm'><name>router1</name>
@@ -33,7 +34,7 @@ struct NoExternalProgramTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
         process.arguments = ["netns", "exec", namespace, "/usr/bin/strace", "-f", "-qq", "-o", trace,
-                             "-e", "trace=execve,execveat,fork,vfork,clone,clone3", PlanCommandTests.binary] + arguments
+                             "-e", "trace=execve,execveat,fork,vfork,clone,clone3", Binary.vlanwire] + arguments
         process.environment = environment.merging(["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]) { mine, _ in mine }
         let input = Pipe(), errors = Pipe()
         process.standardInput = input
@@ -80,7 +81,7 @@ struct NoExternalProgramTests {
             for (what, arguments, stdin) in runs {
                 let run = try traced(arguments, in: scene.name, stdin: stdin, environment: environment)
                 #expect(run.execs.count == 1, "\(what): \(run.execs)")
-                #expect(run.execs.first?.contains(PlanCommandTests.binary) == true, "\(what): \(run.execs)")
+                #expect(run.execs.first?.contains(Binary.vlanwire) == true, "\(what): \(run.execs)")
                 #expect(run.processesCreated.isEmpty, "\(what) created processes: \(run.processesCreated)")
                 if what == "hook start" {
                     #expect(run.status == 0, "\(run.stderr)")

@@ -1,36 +1,20 @@
 import Foundation
 import Testing
+import VLANWireTestSupport
 
 /// `vlanwire plan` as a user runs it: the built binary, real-tool XML, exit statuses.
 @Suite("vlanwire plan (the binary)")
 struct PlanCommandTests {
-    static let root: String = {
-        var path = #filePath
-        for _ in 0..<3 { path = String(path[..<path.lastIndex(of: "/")!]) }
-        return path
-    }()
-    static let binary = root + "/.build/debug/vlanwire"
-
     static func fixtures() -> [String] {
         ["virt-install", "hook-live"].flatMap { directory in
-            let path = root + "/Tests/VLANWireTests/Fixtures/" + directory
+            let path = Repository.root + "/Tests/VLANWireTests/Fixtures/" + directory
             return ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [])
                 .filter { $0.hasSuffix(".xml") && !$0.hasPrefix("net-") }.sorted().map { path + "/" + $0 }
         }
     }
 
-    func plan(_ arguments: [String], config: String = "Examples/mixed/vlanwire.toml") throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["plan"] + arguments
-        process.environment = ["VLANWIRE_CONFIG": Self.root + "/" + config]
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    func plan(_ arguments: [String], config: String = "Examples/mixed/vlanwire.toml") throws -> ProcessRun {
+        try Subprocess.run(Binary.vlanwire, ["plan"] + arguments, environment: ["VLANWIRE_CONFIG": Repository.path(config)], cleanEnvironment: true)
     }
 
     /// Every fixture is read and planned. The live fixtures' router1 asks for trunk 1,5,10-20 on br0,

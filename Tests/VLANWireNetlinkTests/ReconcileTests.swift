@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Testing
+import VLANWireTestSupport
 import VLANWire
 import VLANWireHost
 import VLANWireNetlink
@@ -17,8 +18,7 @@ struct ReconcileTests {
     /// vnet1 (router1's, moved to br1 by hand); br0v7, a bridge carrying the mark of the test's state.
     func scene(faultInjection: FaultInjection = .none, _ body: (Scene, Wiring, String) throws -> Void) throws {
         try withScene { scene in
-            let stateDirectory = NSTemporaryDirectory() + "vw-reconcile-" + scene.name
-            defer { try? FileManager.default.removeItem(atPath: stateDirectory) }
+            let stateDirectory = scene.stateDirectory
             try scene.ip("link", "add", "br0", "type", "bridge")
             try scene.ip("link", "add", "br1", "type", "bridge")
             try scene.ip("link", "add", "br0v7", "type", "bridge")
@@ -77,12 +77,12 @@ struct ReconcileTests {
             state = try storedState(directory)
             #expect(!state.usersUnknown)
             let nic = try #require(state.guest(named: "router1")?.nics.first)
-            #expect(nic.tap == name("vnet1") && nic.bridge == name("br0"))
+            #expect(nic.tap == link("vnet1") && nic.bridge == link("br0"))
             #expect(nic.tapIndex == (try scene.handle().snapshot().link(named: "vnet1")?.index))
 
             // Now a release may delete br0v7: nothing uses it.
             let release = wiring.release(guest: "router1")
-            #expect(release.plan.deletions == [name("br0v7")])
+            #expect(release.plan.deletions == [link("br0v7")])
             #expect(try scene.handle().snapshot().link(named: "br0v7") == nil)
         }
     }
@@ -92,11 +92,11 @@ struct ReconcileTests {
     @Test func aMarkedLinkTheStateLacksIsAdopted() throws {
         try scene { scene, wiring, directory in
             _ = try wiring.reconcile([try web1, try router1], everyRunningGuest: true)
-            #expect(try storedState(directory).created(name("br0v8")) == nil)
+            #expect(try storedState(directory).created(link("br0v8")) == nil)
             try scene.ip("link", "add", "br0v8", "type", "bridge")
             try scene.ip("link", "set", "br0v8", "alias", wiring.store.mark.alias)
             _ = try wiring.reconcile([try web1, try router1], everyRunningGuest: true)
-            #expect(try storedState(directory).created(name("br0v8")) != nil)
+            #expect(try storedState(directory).created(link("br0v8")) != nil)
         }
     }
 

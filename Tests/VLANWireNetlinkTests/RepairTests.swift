@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VLANWireTestSupport
 import VLANWire
 import VLANWireHost
 import VLANWireNetlink
@@ -24,8 +25,7 @@ struct RepairTests {
         try withScene { scene in
             try scene.ip("link", "add", "br0", "type", "bridge")
             try scene.ip("link", "add", "br1", "type", "bridge")
-            let directory = NSTemporaryDirectory() + "vw-repair-" + scene.name
-            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let directory = scene.stateDirectory
             let wiring = Wiring(namespace: try scene.namespace(), store: StateStore(directory: directory), config: nil, logger: scene.logger)
 
             // No tap yet: nothing of the guest runs here.

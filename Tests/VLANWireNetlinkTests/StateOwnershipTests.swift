@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VLANWireTestSupport
 import VLANWire
 import VLANWireHost
 import VLANWireNetlink
@@ -38,8 +39,8 @@ struct StateOwnershipTests {
             // Each state created one bridge (for real, through the handle, marked) and lost track of it
             // (a run killed before storing its state): an orphan for its own state only.
             let handle = try scene.handle()
-            try handle.createBridge(BridgeSpec(name: name("br0v7")), mark: first.mark)
-            try handle.createBridge(BridgeSpec(name: name("br0v8")), mark: second.mark)
+            try handle.createBridge(BridgeSpec(name: link("br0v7")), mark: first.mark)
+            try handle.createBridge(BridgeSpec(name: link("br0v8")), mark: second.mark)
             let links = try scene.iproute2Links()
             #expect(links["br0v7"]?["ifalias"] as? String == first.mark.alias)
             #expect(links["br0v8"]?["ifalias"] as? String == second.mark.alias)
@@ -48,11 +49,11 @@ struct StateOwnershipTests {
             // A release through the first state (a guest it does not know) adopts and deletes only its own orphan.
             let release = Wiring(namespace: try scene.namespace(), store: first, config: nil, logger: scene.logger)
                 .release(guest: "someone")
-            #expect(release.plan.deletions == [name("br0v7")])
+            #expect(release.plan.deletions == [link("br0v7")])
             var after = try scene.handle().snapshot()
             #expect(after.link(named: "br0v7") == nil)
             #expect(after.link(named: "br0v8") != nil, "the second state's bridge survives the first state's release")
-            #expect(first.peek()?.created(name("br0v8")) == nil, "and is never adopted by it")
+            #expect(first.peek()?.created(link("br0v8")) == nil, "and is never adopted by it")
 
             // A lost state file is rebuilt from the state's own marks only.
             try FileManager.default.removeItem(atPath: first.directory + "/state.json")
@@ -63,7 +64,7 @@ struct StateOwnershipTests {
             // The second state still owns its orphan: adopted and deleted by its own release.
             let own = Wiring(namespace: try scene.namespace(), store: second, config: nil, logger: scene.logger)
                 .release(guest: "someone")
-            #expect(own.plan.deletions == [name("br0v8")])
+            #expect(own.plan.deletions == [link("br0v8")])
             after = try scene.handle().snapshot()
             #expect(after.link(named: "br0v8") == nil)
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Testing
+import VLANWireTestSupport
 import VLANWire
 import VLANWireHost
 @testable import vlanwire
@@ -51,13 +52,13 @@ private let deadPID: Int32 = 1 << 23
 @Suite("watch.json as status and doctor read it")
 struct WatchStatusReadingTests {
     @Test func neverRanIsNil() throws {
-        let files = try TestFiles()
-        #expect(StateStore(directory: files.directory.path + "/state").watchStatus() == nil)
+        let files = try TemporaryDirectory()
+        #expect(StateStore(directory: files.path + "/state").watchStatus() == nil)
     }
 
     @Test func runningIsWhetherItsPidIsALiveWatch() throws {
-        let files = try TestFiles()
-        let store = StateStore(directory: files.directory.path + "/state")
+        let files = try TemporaryDirectory()
+        let store = StateStore(directory: files.path + "/state")
         try store.writeWatchStatus(watchStatus(pid: deadPID))
         let gone = try #require(store.watchStatus())
         #expect(gone.running == false)
@@ -121,7 +122,7 @@ struct WatchStatusCommandTests {
     @Test func doctorReportsWatchOfThisStateDirectory() throws {
         try withScene { scene in
             try withStore(scene) { store in
-                let files = try TestFiles()
+                let files = try TemporaryDirectory()
                 let arguments = ["--netns", scene.name, "--no-libvirt", "--config", try files.write("c.toml", DoctorScene.config)]
                 var findings = try DoctorCommand.parse(arguments).report().findings.filter { $0.check == .watch }
                 #expect(findings.map(\.message) == ["vlanwire watch is not running (never ran here): hot-plugged NICs, drift and live policy changes are not repaired until `vlanwire reconcile`"])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VLANWireTestSupport
 import VLANWire
 
 #if canImport(Glibc)
@@ -10,7 +11,6 @@ import Glibc
 /// changes it hears wait for the connection; the loop does not spin meanwhile.
 @Suite(.enabled(if: Host.isRoot, Host.rootComment), .serialized)
 struct WatchWithoutLibvirtTests {
-    static let binary = TraceCommandGoldenTests.root + "/.build/debug/vlanwire"
 
     /// CPU time (clock ticks) the process has used.
     static func ticks(_ pid: Int32) -> Int {
@@ -25,11 +25,10 @@ struct WatchWithoutLibvirtTests {
 
     @Test func pendingWorkWaitsForLibvirtWithoutSpinning() throws {
         try withScene { scene in
-            let state = NSTemporaryDirectory() + "vw-watch-nolibvirt-" + scene.name
-            defer { try? FileManager.default.removeItem(atPath: state) }
+            let state = scene.stateDirectory
             let watch = Process()
             watch.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            watch.arguments = ["netns", "exec", scene.name, Self.binary, "watch", "--connect", "qemu+unix:///system?socket=/nonexistent/libvirt-sock"]
+            watch.arguments = ["netns", "exec", scene.name, Binary.vlanwire, "watch", "--connect", "qemu+unix:///system?socket=/nonexistent/libvirt-sock"]
             watch.environment = ["VLANWIRE_STATE_DIR": state, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
             let log = Pipe()
             watch.standardError = log

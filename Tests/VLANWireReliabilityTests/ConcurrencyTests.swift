@@ -1,12 +1,13 @@
 import Foundation
 import Testing
+import VLANWireTestSupport
 import VLANWire
 import VLANWireHost
 import VLANWireNetlink
 
 /// Runs `count` closures on separate threads at once and waits for all of them.
 func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) throws -> T) -> [Result<T, any Error>] {
-    let results = Run.Collected2<T>(count)
+    let results = Slots<T>(count)
     let group = DispatchGroup()
     for index in 0..<count {
         group.enter()
@@ -19,14 +20,13 @@ func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) t
     return results.all
 }
 
-extension Run {
-    final class Collected2<T: Sendable>: @unchecked Sendable {
-        private let lock = NSLock()
-        private var values: [Swift.Result<T, any Error>?]
-        init(_ count: Int) { values = Array(repeating: nil, count: count) }
-        func set(_ index: Int, _ value: Swift.Result<T, any Error>) { lock.withLock { values[index] = value } }
-        var all: [Swift.Result<T, any Error>] { lock.withLock { values.map { $0! } } }
-    }
+/// Results that threads fill in, one slot each.
+final class Slots<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [Swift.Result<T, any Error>?]
+    init(_ count: Int) { values = Array(repeating: nil, count: count) }
+    func set(_ index: Int, _ value: Swift.Result<T, any Error>) { lock.withLock { values[index] = value } }
+    var all: [Swift.Result<T, any Error>] { lock.withLock { values.map { $0! } } }
 }
 
 /// Issue 9, part 3: 32 hook processes at once. This kernel has no 802.1Q, so the guests here are
@@ -58,18 +58,18 @@ extension Reliability {
                 let config = try temporaryFile("vlanwire.toml", Array("[[uplink]]\ninterface = \"eth0\"\nbridge = \"br0\"\nmode = \"classic\"\nvlans = \"1,5,10\"\n".utf8))
                 defer { unlink(config) }
                 let sceneRef = scene
-                func hooks(_ operation: String, _ indexes: [Int]) -> [Run.Result] {
+                func hooks(_ operation: String, _ indexes: [Int]) -> [ProcessRun] {
                     concurrently(indexes.count) { position in
                         let index = indexes[position]
-                        return try Run.hook(sceneRef, guest: "g\(index)", operation, xml: Self.guest(index), config: config)
+                        return try sceneRef.hook(guest: "g\(index)", operation, xml: Self.guest(index), config: config)
                     }.map { result in
                         switch result {
                         case .success(let value): return value
-                        case .failure(let error): return Run.Result(status: -1, stdout: "", stderr: "\(error)", seconds: 0, timedOut: false)
+                        case .failure(let error): return ProcessRun(status: -1, stdout: "", stderr: "\(error)", seconds: 0, timedOut: false)
                         }
                     }
                 }
-                func check(_ results: [Run.Result], _ what: String) {
+                func check(_ results: [ProcessRun], _ what: String) {
                     for result in results {
                         #expect(!result.timedOut, "\(what): a hook hung (deadlock?)")
                         #expect(result.status == 0, "\(what): \(result.stderr)")
@@ -83,14 +83,14 @@ extension Reliability {
                 #expect(state.guests.count == Self.guests, "lost records: \(Self.guests - state.guests.count)")
                 for index in 0..<Self.guests {
                     #expect(kernel.link(named: "vnet\(index)")?.master == "br0", "vnet\(index)")
-                    #expect(state.guest(named: "g\(index)")?.nics.first?.tap == linkName("vnet\(index)"))
+                    #expect(state.guest(named: "g\(index)")?.nics.first?.tap == link("vnet\(index)"))
                 }
                 // Round 2: half stop while the other half start again (reconnect) — mixed at once.
                 let stopping = Array(stride(from: 0, to: Self.guests, by: 2)), staying = Array(stride(from: 1, to: Self.guests, by: 2))
                 let mixed = concurrently(Self.guests) { position in
                     let index = position < stopping.count ? stopping[position] : staying[position - stopping.count]
                     let operation = position < stopping.count ? "release" : "reconnect"
-                    return try Run.hook(sceneRef, guest: "g\(index)", operation, xml: Self.guest(index), config: config)
+                    return try sceneRef.hook(guest: "g\(index)", operation, xml: Self.guest(index), config: config)
                 }
                 for result in mixed {
                     let value = try result.get()
@@ -139,7 +139,7 @@ extension Reliability {
             let holder = open(directory + "/lock", O_RDWR)
             defer { close(holder) }
             #expect(flock(holder, LOCK_EX) == 0)
-            let waiter = Run.Collected2<Bool>(1)
+            let waiter = Slots<Bool>(1)
             let done = DispatchSemaphore(value: 0)
             Thread {
                 waiter.set(0, Result { try store.withLock { _ in (nil, true) } })
@@ -162,7 +162,7 @@ extension Reliability {
         @Test func dumpsInterruptedByConcurrentChangesAreReadAgain() throws {
             try withScene { scene in
                 for index in 0..<100 { try scene.ip("link", "add", "d\(index)", "type", "veth", "peer", "name", "d\(index)p") }
-                let stop = Run.Collected2<Bool>(1)
+                let stop = Slots<Bool>(1)
                 stop.set(0, .success(false))
                 let namespace = try scene.namespace()
                 let logger = scene.logger
@@ -170,7 +170,7 @@ extension Reliability {
                     guard let handle = try? NetlinkHandle(namespace: namespace, logger: logger) else { return }
                     var round = 0
                     while (try? stop.all[0].get()) == false {
-                        let name = linkName("churn\(round % 4)")
+                        let name = link("churn\(round % 4)")
                         _ = try? handle.createBridge(BridgeSpec(name: name))
                         _ = try? handle.delete(name)
                         round += 1

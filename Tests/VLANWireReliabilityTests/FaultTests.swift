@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VLANWireTestSupport
 import VLANWire
 import VLANWireHost
 import VLANWireNetlink
@@ -9,14 +10,14 @@ enum Seed {
     static let scenarios = ["access-mode", "trunk-mode", "mixed"]
 
     static func domains(_ scenario: String) throws -> [DomainDescription] {
-        let directory = Host.root + "/Examples/" + scenario
+        let directory = Repository.path("Examples/" + scenario)
         return try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".xml") }.sorted().map { file in
             try DomainDescription(xml: Array(try Data(contentsOf: URL(fileURLWithPath: directory + "/" + file))), guestHint: file)
         }
     }
 
     static func config(_ scenario: String) throws -> HostConfig {
-        let path = Host.root + "/Examples/" + scenario + "/vlanwire.toml"
+        let path = Repository.path("Examples/" + scenario + "/vlanwire.toml")
         return try HostConfig(toml: String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self), path: path)
     }
 
@@ -122,7 +123,7 @@ extension Reliability {
                 let before = try settledSnapshot(scene)
                 var faults = 0
                 for k in 0..<8 {
-                    let result = try Run.hook(scene, guest: "router1", "start", xml: Self.twoNICGuest, config: config,
+                    let result = try scene.hook(guest: "router1", "start", xml: Self.twoNICGuest, config: config,
                                               extra: ["VLANWIRE_TEST_FAULT": "fail-action:\(k)"])
                     if result.status == 0 { break }   // k is past the plan's last action
                     faults += 1
@@ -179,7 +180,7 @@ extension Reliability {
                     let midway = try scene.snapshot()
                     #expect(midway != before, "action \(k) was applied before the kill")
                     #expect((try? storedState(scene.stateDirectory))?.guest(named: "router1") == nil, "killed before storing")
-                    let again = try Run.hook(scene, guest: "router1", "start", xml: Self.twoNICGuest, config: config)
+                    let again = try scene.hook(guest: "router1", "start", xml: Self.twoNICGuest, config: config)
                     #expect(again.status == 0, "\(again.stderr)")
                     let after = try scene.snapshot()
                     #expect(after.link(named: "vnet0")?.master == "br0")
@@ -190,7 +191,7 @@ extension Reliability {
                     #expect(state.guest(named: "router1")?.nics.allSatisfy { $0.tap != nil } == true)
                     let leftovers = try FileManager.default.contentsOfDirectory(atPath: scene.stateDirectory).filter { $0.hasSuffix(".tmp") }
                     #expect(leftovers.isEmpty, "\(leftovers)")
-                    #expect(try Run.hook(scene, guest: "router1", "release", xml: Self.twoNICGuest, config: config).status == 0)
+                    #expect(try scene.hook(guest: "router1", "release", xml: Self.twoNICGuest, config: config).status == 0)
                     #expect(try storedState(scene.stateDirectory).guests.isEmpty)
                 }
             }
@@ -201,7 +202,7 @@ extension Reliability {
         func runStopped(_ scene: Scene, guest: String, xml: [UInt8], config: String, stopAfter k: Int) throws -> Bool {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            process.arguments = ["netns", "exec", scene.name, Host.binary, "hook", "qemu", guest, "start", "begin", "-"]
+            process.arguments = ["netns", "exec", scene.name, Binary.vlanwire, "hook", "qemu", guest, "start", "begin", "-"]
             process.environment = ["VLANWIRE_STATE_DIR": scene.stateDirectory, "VLANWIRE_CONFIG": config,
                                    "VLANWIRE_TEST_FAULT": "stop-after-action:\(k)"]
             let input = Pipe()
@@ -238,7 +239,7 @@ extension Reliability {
                 let wiring = Wiring(namespace: try scene.namespace(), store: StateStore(directory: scene.stateDirectory),
                                     config: nil, logger: scene.logger)
                 let outcome = wiring.release(guest: "someone")
-                #expect(outcome.plan.deletions == [linkName("br0v7")])
+                #expect(outcome.plan.deletions == [link("br0v7")])
                 let after = try scene.snapshot()
                 #expect(after.link(named: "br0v7") == nil)
                 #expect(after.link(named: "br0v8") != nil)
@@ -268,7 +269,7 @@ extension Reliability {
                 try scene.ip("link", "set", "userport", "master", "userbr")
                 let observed = try scene.snapshot()
                 let claims = VLANWireState(createdLinks: ["userbr", "br0v5", "userport"].map { name in
-                    CreatedLink(name: linkName(name), index: observed.link(named: name)!.index + (broken == .claimsWrongIndex ? 100 : 0),
+                    CreatedLink(name: link(name), index: observed.link(named: name)!.index + (broken == .claimsWrongIndex ? 100 : 0),
                                 kind: name == "userport" ? "vlan" : "bridge")
                 })
                 let valid = claims.stateJSON()

@@ -1,4 +1,5 @@
 import Testing
+import VLANWireTestSupport
 import VLANWire
 
 /// Every crash the fuzzers found (scripts/fuzz), kept as a test; and the pre-scan that keeps

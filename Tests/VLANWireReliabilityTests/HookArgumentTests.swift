@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VLANWireTestSupport
 import VLANWire
 
 /// Everything after `vlanwire hook qemu` is libvirt's: guest names that look like options (`-h`,
@@ -38,21 +39,21 @@ extension Reliability {
                 try scene.tap("vnet0", mac: Self.mac, in: "br1")
                 let xml = Self.domain(name)
 
-                let prepare = try Run.hook(scene, guest: name, "prepare", xml: xml, config: nil)
+                let prepare = try scene.hook(guest: name, "prepare", xml: xml, config: nil)
                 #expect(prepare.status == 0 && prepare.stdout.isEmpty && prepare.stderr.isEmpty, "\(prepare)")
                 #expect(!prepare.stdout.contains("USAGE") && !prepare.stderr.contains("option"), "\(prepare)")
 
-                let start = try Run.hook(scene, guest: name, "start", xml: xml, config: nil)
+                let start = try scene.hook(guest: name, "start", xml: xml, config: nil)
                 #expect(start.status == 0 && start.stdout.isEmpty, "\(start)")
                 #expect(try scene.snapshot().link(named: "vnet0")?.master == "br0", "start wired guest '\(name)': its tap is in br0")
                 #expect(try storedState(scene.stateDirectory).guest(named: name)?.nics.first?.tap?.rawValue == "vnet0")
 
                 // migrate is a filter: the XML comes back byte for byte, exit 0.
-                let migrate = try Run.hook(scene, guest: name, "migrate", xml: xml, config: nil)
+                let migrate = try scene.hook(guest: name, "migrate", xml: xml, config: nil)
                 #expect(migrate.status == 0, "\(migrate)")
                 #expect(Array(migrate.stdout.utf8) == xml, "migrate echoes the domain XML unchanged")
 
-                let release = try Run.hook(scene, guest: name, "release", xml: xml, config: nil)
+                let release = try scene.hook(guest: name, "release", xml: xml, config: nil)
                 #expect(release.status == 0 && release.stdout.isEmpty, "\(release)")
                 #expect(try storedState(scene.stateDirectory).guest(named: name) == nil, "release forgot '\(name)'")
             }
@@ -60,7 +61,7 @@ extension Reliability {
 
         /// `vlanwire hook --help` is still help: only `hook qemu ...` is libvirt's call.
         @Test func helpOfTheHookCommandItselfStillWorks() throws {
-            let run = try Run.process(Host.binary, ["hook", "--help"])
+            let run = try Subprocess.run(Binary.vlanwire, ["hook", "--help"])
             #expect(run.status == 0 && run.stdout.contains("USAGE: vlanwire hook"), "\(run)")
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VLANWireTestSupport
 import VLANWire
 import VLANWireHost
 import VLANWireNetlink
@@ -109,7 +110,7 @@ extension Reliability {
                 defer { unlink(config) }
                 let xml = Self.accessGuest(0, vid: 5)
                 // An earlier guest recorded, so the state file exists when the kill comes.
-                let other = try Run.hook(scene, guest: "a9", "prepare", xml: Self.accessGuest(9, vid: 10), config: config)
+                let other = try scene.hook(guest: "a9", "prepare", xml: Self.accessGuest(9, vid: 10), config: config)
                 #expect(other.status == 0, "\(other.stderr)")
                 let initial = try scene.snapshot()
                 for k in 0..<12 {
@@ -117,12 +118,12 @@ extension Reliability {
                     guard killed else {
                         // k past the plan's end: that run finished and a0 runs; it stops.
                         try scene.ip("link", "set", "vnet0", "nomaster")
-                        #expect(try Run.hook(scene, guest: "a0", "release", xml: xml, config: config).status == 0)
+                        #expect(try scene.hook(guest: "a0", "release", xml: xml, config: config).status == 0)
                         break
                     }
                     kills += 1
                     // The killed run was a start (prepare's bridge and leg, then the tap): the same again.
-                    let again = try Run.hook(scene, guest: "a0", "start", xml: xml, config: config)
+                    let again = try scene.hook(guest: "a0", "start", xml: xml, config: config)
                     #expect(again.status == 0, "after a kill at \(k): \(again.stderr)")
                     let wired = try scene.snapshot()
                     #expect(wired.link(named: "br0v5")?.adminUp == true, "after a kill at \(k)")
@@ -131,14 +132,14 @@ extension Reliability {
                     // The guest stops: libvirt removes its tap, then runs release.
                     try scene.ip("link", "set", "vnet0", "nomaster")
                     let stateBefore = (try? String(contentsOfFile: scene.stateDirectory + "/state.json", encoding: .utf8)) ?? "none"
-                    let release = try Run.hook(scene, guest: "a0", "release", xml: xml, config: config, extra: ["VLANWIRE_LOG": "debug"])
+                    let release = try scene.hook(guest: "a0", "release", xml: xml, config: config, extra: ["VLANWIRE_LOG": "debug"])
                     #expect(release.status == 0)
                     let end = try scene.snapshot()
                     #expect(Set(end.links.map(\.name)) == Set(initial.links.map(\.name)),
                             "after a kill at \(k) and release:\n\(release.stderr)\nstate before release: \(stateBefore)")
                     #expect(end.link(named: "br0v10")?.index == initial.link(named: "br0v10")?.index, "a9's bridge survived")
                 }
-                #expect(try Run.hook(scene, guest: "a9", "release", xml: Self.accessGuest(9, vid: 10), config: config).status == 0)
+                #expect(try scene.hook(guest: "a9", "release", xml: Self.accessGuest(9, vid: 10), config: config).status == 0)
                 let end = try scene.snapshot()
                 #expect(end.links.filter(\.isMarkedByVLANWire).isEmpty, "left over: \(end.links.filter(\.isMarkedByVLANWire).map(\.name))")
                 #expect(end.link(named: "br0.99") != nil && end.link(named: "userbr") != nil)
@@ -161,8 +162,8 @@ extension Reliability {
                     for result in concurrently(indexes.count, { position in
                         let index = indexes[position]
                         // 32 processes under TCG take their turns slowly: the hang bound is generous.
-                        return try Run.hook(sceneRef, guest: "a\(index)", operation, xml: Self.accessGuest(index, vid: vids[index % 4]),
-                                            config: config, timeout: .seconds(240), binary: Host.hookBinary)
+                        return try sceneRef.hook(guest: "a\(index)", operation, xml: Self.accessGuest(index, vid: vids[index % 4]),
+                                            config: config, timeout: .seconds(240), binary: Binary.hook)
                     }) {
                         let value = try result.get()
                         #expect(!value.timedOut && value.status == 0, "\(operation): \(value.stderr)")
@@ -184,8 +185,8 @@ extension Reliability {
                 for index in stopping { try scene.ip("link", "del", "vnet\(index)") }
                 for result in concurrently(count, { position in
                     let index = position < stopping.count ? stopping[position] : staying[position - stopping.count]
-                    return try Run.hook(sceneRef, guest: "a\(index)", position < stopping.count ? "release" : "reconnect",
-                                        xml: Self.accessGuest(index, vid: vids[index % 4]), config: config, timeout: .seconds(240), binary: Host.hookBinary)
+                    return try sceneRef.hook(guest: "a\(index)", position < stopping.count ? "release" : "reconnect",
+                                        xml: Self.accessGuest(index, vid: vids[index % 4]), config: config, timeout: .seconds(240), binary: Binary.hook)
                 }) {
                     #expect(try result.get().status == 0)
                 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VLANWireTestSupport
 import VLANWire
 import VLANWireHost
 
@@ -7,7 +8,7 @@ import VLANWireHost
 @Suite("Security properties")
 struct SecurityTests {
     static func sources() throws -> [(path: String, text: String)] {
-        let base = Host.root + "/Sources"
+        let base = Repository.path("Sources")
         let files = FileManager.default.enumerator(atPath: base)?.compactMap { $0 as? String } ?? []
         return try files.filter { $0.hasSuffix(".swift") || $0.hasSuffix(".c") || $0.hasSuffix(".h") }.sorted().map { file in
             (file, try String(contentsOfFile: base + "/" + file, encoding: .utf8))
@@ -41,9 +42,9 @@ struct SecurityTests {
     }
 
     /// The built binary imports no process-starting function from libc either (a dependency could).
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: Host.binary), "needs the built binary (swift build)"))
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: Binary.vlanwire), "needs the built binary (swift build)"))
     func theBinaryImportsNoProcessStartingSymbol() throws {
-        let result = try Run.process("/usr/bin/nm", ["-D", "--undefined-only", Host.binary], timeout: .seconds(30))
+        let result = try Subprocess.run("/usr/bin/nm", ["-D", "--undefined-only", Binary.vlanwire], timeout: .seconds(30))
         #expect(result.status == 0, "\(result.stderr)")
         let symbols = Set(result.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }
             .map { $0.split(separator: "@").first.map(String.init) ?? $0 })
@@ -68,13 +69,13 @@ struct SecurityTests {
             #expect(!code.contains("__environ") && !code.contains(" environ[") && !code.contains("environ)"), "no walk over the whole environment")
         }
         #expect(read == ["VLANWIRE_STATE_DIR", "VLANWIRE_CONFIG", "VLANWIRE_LOG", "VLANWIRE_TEST_FAULT", "LIBVIRT_DEFAULT_URI"])
-        let security = try String(contentsOfFile: Host.root + "/SECURITY.md", encoding: .utf8)
+        let security = try String(contentsOfFile: Repository.path("SECURITY.md"), encoding: .utf8)
         for name in read { #expect(security.contains(name), "SECURITY.md documents \(name)") }
     }
 
     /// The DEBUG-only seam is compiled out of release builds.
     @Test func theTestSeamIsDebugOnly() throws {
-        let executor = try String(contentsOfFile: Host.root + "/Sources/VLANWireNetlink/Executor.swift", encoding: .utf8)
+        let executor = try String(contentsOfFile: Repository.path("Sources/VLANWireNetlink/Executor.swift"), encoding: .utf8)
         let getenvLine = try #require(executor.range(of: "getenv(\"VLANWIRE_TEST_FAULT\")"))
         let before = executor[..<getenvLine.lowerBound]
         #expect(before.range(of: "#if DEBUG", options: .backwards) != nil)
@@ -91,10 +92,10 @@ struct SecurityTests {
     }
 
     /// A VLANWIRE_CONFIG that is not an absolute path is refused, not resolved against the cwd.
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: Host.binary), "needs the built binary (swift build)"))
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: Binary.vlanwire), "needs the built binary (swift build)"))
     func aRelativeConfigVariableIsRefused() throws {
-        let result = try Run.process(Host.binary, ["plan", Host.root + "/Examples/mixed/app1.xml"],
-                                     environment: ["VLANWIRE_CONFIG": "Examples/mixed/vlanwire.toml"])
+        let result = try Subprocess.run(Binary.vlanwire, ["plan", Repository.path("Examples/mixed/app1.xml")],
+                                     environment: ["VLANWIRE_CONFIG": "Examples/mixed/vlanwire.toml"], cleanEnvironment: true)
         #expect(result.status == 1)
         #expect(result.stderr.contains("VLANWIRE_CONFIG must be an absolute path"), "\(result.stderr)")
     }
@@ -187,7 +188,7 @@ struct SecurityTests {
                 <devices><interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='br0'/></interface></devices></domain>
                 """.utf8)
             for (operation, status) in [("start", Int32(1)), ("reconnect", Int32(0))] {
-                let result = try Run.hook(scene, guest: "web1", operation, xml: xml, config: config,
+                let result = try scene.hook(guest: "web1", operation, xml: xml, config: config,
                                           extra: ["VLANWIRE_TEST_FAULT": "crash-at-action:0", "SWIFT_BACKTRACE": "enable=yes"])
                 #expect(result.status == status, "\(operation): \(result.status) \(result.stderr)")
                 let ours = result.stderrLines.filter { $0.hasPrefix("vlanwire: internal error (crashed) during hook qemu web1 \(operation)") }

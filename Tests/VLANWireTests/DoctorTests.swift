@@ -1,4 +1,5 @@
 import Testing
+import VLANWireTestSupport
 @testable import VLANWire
 @testable import VLANWireReports
 

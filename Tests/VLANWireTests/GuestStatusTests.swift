@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VLANWireTestSupport
 @testable import VLANWire
 @testable import VLANWireReports
 

@@ -1,3 +1,4 @@
+import VLANWireTestSupport
 @testable import VLANWire
 
 /// A model of the kernel's reaction to each action, for checking plans without root.

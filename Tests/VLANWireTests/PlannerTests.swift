@@ -1,4 +1,5 @@
 import Testing
+import VLANWireTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -268,7 +269,7 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
 @Suite struct ResolutionTests {
     @Test(arguments: ["openvswitch", "direct", "user", "bridge"])
     func virtInstallFixturesResolve(_ name: String) throws {
-        let guest = try DomainDescription(xml: Repo.read("Tests/VLANWireTests/Fixtures/virt-install/\(name).xml"))
+        let guest = try DomainDescription(xml: Repository.read("Tests/VLANWireTests/Fixtures/virt-install/\(name).xml"))
         let nics = try Planner(topology: Topology.resolve(config: classicBR0, observed: .unknown), observed: .unknown).resolve(guest)
         #expect(nics.count == 1)
         #expect((nics[0].wiring == nil) == (name != "bridge"), "\(nics[0])")
@@ -418,12 +419,12 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
 @Suite struct IdempotenceTests {
     @Test(arguments: ["access-mode", "trunk-mode", "mixed", "vlan-aware"])
     func secondPlanIsEmpty(_ example: String) throws {
-        let config = try HostConfig(toml: Repo.text("Examples/\(example)/vlanwire.toml"), path: example)
+        let config = try HostConfig(toml: Repository.text("Examples/\(example)/vlanwire.toml"), path: example)
         let uplink = config.uplinks[0]
         var guests: [DomainDescription] = []
         var taps: [(String, String, String)] = []
-        for file in Repo.files(in: "Examples/\(example)", suffix: ".xml") {
-            let guest = try DomainDescription(xml: Repo.read(file))
+        for file in Repository.files(in: "Examples/\(example)", suffix: ".xml") {
+            let guest = try DomainDescription(xml: Repository.read(file))
             guests.append(guest)
             for nic in guest.interfaces { taps.append((nic.targetDevice!, nic.mac!.description, nic.sourceBridge!)) }
         }
@@ -461,20 +462,20 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
 @Suite struct GoldenPlanTests {
     @Test(arguments: ["access-mode", "trunk-mode", "mixed", "vlan-aware"])
     func matchesGolden(_ example: String) throws {
-        let config = try HostConfig(toml: Repo.text("Examples/\(example)/vlanwire.toml"), path: example)
+        let config = try HostConfig(toml: Repository.text("Examples/\(example)/vlanwire.toml"), path: example)
         let planner = Planner(topology: Topology.resolve(config: config, observed: .unknown), observed: .unknown)
         var text = ""
-        for file in Repo.files(in: "Examples/\(example)", suffix: ".xml") {
+        for file in Repository.files(in: "Examples/\(example)", suffix: ".xml") {
             for op in [HookOperation.prepare, .start] {
-                text += PlanReport(try planner.plan(DomainDescription(xml: Repo.read(file)), operation: op)).text + "\n"
+                text += PlanReport(try planner.plan(DomainDescription(xml: Repository.read(file)), operation: op)).text + "\n"
             }
         }
         let goldenPath = "Tests/VLANWireTests/Golden/\(example).txt"
         if getenv("VLANWIRE_UPDATE_GOLDEN") != nil {
-            let file = fopen(Repo.path(goldenPath), "w")!
+            let file = fopen(Repository.path(goldenPath), "w")!
             fputs(text, file)
             fclose(file)
         }
-        #expect(text == (try Repo.text(goldenPath)))
+        #expect(text == (try Repository.text(goldenPath)))
     }
 }

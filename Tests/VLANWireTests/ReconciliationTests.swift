@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VLANWireTestSupport
 @testable import VLANWire
 
 /// `vlanwire reconcile`'s pure parts: the dry run, what becomes of the state, the report.

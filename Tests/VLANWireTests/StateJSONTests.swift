@@ -1,31 +1,28 @@
 import Testing
+import VLANWireTestSupport
 import VLANWire
 
 /// The state file's hand-written JSON must be the bytes JSONEncoder(.sortedKeys) writes, and each
 /// side must read what the other wrote.
 @Suite("State file JSON")
 struct StateJSONTests {
-    static func name(_ text: String) -> LinkName { try! LinkName(text) }
-    static func vlans(_ text: String) -> VLANSet { try! VLANSet(parsing: text) }
-    static func vid(_ value: Int) -> VLANID { try! VLANID(value) }
-    static func mac(_ text: String) -> MACAddress { try! MACAddress(parsing: text) }
 
     static let states: [VLANWireState] = [
         .empty,
-        VLANWireState(createdLinks: [CreatedLink(name: name("br0v5"), index: 12, kind: "bridge"),
-                                     CreatedLink(name: name("br0.5"), index: 13, kind: "vlan")],
+        VLANWireState(createdLinks: [CreatedLink(name: link("br0v5"), index: 12, kind: "bridge"),
+                                     CreatedLink(name: link("br0.5"), index: 13, kind: "vlan")],
                       guests: [], usersUnknown: true),
         VLANWireState(
-            createdLinks: [CreatedLink(name: name("br0v5"), index: 12, kind: "bridge")],
+            createdLinks: [CreatedLink(name: link("br0v5"), index: 12, kind: "bridge")],
             guests: [
                 GuestRecord(name: "web1", uuid: "6c9d0d1e-7a11-4c57-9b9e-000000000001", nics: [
-                    NICRecord(mac: mac("52:54:00:00:00:01"), policy: .access(vid(5)), bridge: name("br0v5"),
-                              uses: [name("br0v5"), name("br0.5")], tap: name("vnet0"), tapIndex: 40),
-                    NICRecord(mac: mac("52:54:00:00:00:02"), policy: .trunk(tagged: vlans("5,10-20"), native: vid(1)),
-                              bridge: name("br0"), tap: name("vnet1"), tapIndex: 41,
-                              portVLANs: PortVLANs(members: vlans("1,5,10-20"), untagged: vlans("1"), pvid: vid(1))),
-                    NICRecord(mac: mac("52:54:00:00:00:03"), policy: .trunk(tagged: vlans("2-4094"), native: nil),
-                              bridge: name("br0"), portVLANs: PortVLANs(members: vlans("2-4094"))),
+                    NICRecord(mac: mac("52:54:00:00:00:01"), policy: .access(vid(5)), bridge: link("br0v5"),
+                              uses: [link("br0v5"), link("br0.5")], tap: link("vnet0"), tapIndex: 40),
+                    NICRecord(mac: mac("52:54:00:00:00:02"), policy: .trunk(tagged: vset("5,10-20"), native: vid(1)),
+                              bridge: link("br0"), tap: link("vnet1"), tapIndex: 41,
+                              portVLANs: PortVLANs(members: vset("1,5,10-20"), untagged: vset("1"), pvid: vid(1))),
+                    NICRecord(mac: mac("52:54:00:00:00:03"), policy: .trunk(tagged: vset("2-4094"), native: nil),
+                              bridge: link("br0"), portVLANs: PortVLANs(members: vset("2-4094"))),
                     NICRecord(mac: mac("52:54:00:00:00:04"), policy: nil, bridge: nil),
                 ]),
                 // Guest names are libvirt's: anything but '/' in practice; escaping is tested anyway.

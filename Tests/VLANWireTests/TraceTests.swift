@@ -1,4 +1,5 @@
 import Testing
+import VLANWireTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,11 +13,11 @@ import Glibc
     static func compare(_ text: String, golden name: String) throws {
         let path = "Tests/VLANWireTests/Golden/trace-\(name).txt"
         if getenv("VLANWIRE_UPDATE_GOLDEN") != nil {
-            let file = fopen(Repo.path(path), "w")!
+            let file = fopen(Repository.path(path), "w")!
             fputs(text, file)
             fclose(file)
         }
-        #expect(text == (try Repo.text(path)))
+        #expect(text == (try Repository.text(path)))
     }
 
     /// Also keeps the wired kernel state as `Golden/observed-EXAMPLE.json`: the CLI's own golden
@@ -28,11 +29,11 @@ import Glibc
         try Self.compare(text, golden: example)
         let observedPath = "Tests/VLANWireTests/Golden/observed-\(example).json"
         if getenv("VLANWIRE_UPDATE_GOLDEN") != nil {
-            let file = fopen(Repo.path(observedPath), "w")!
+            let file = fopen(Repository.path(observedPath), "w")!
             fputs(JSON.encode(wired.observed) + "\n", file)
             fclose(file)
         }
-        #expect(try JSON.decode(ObservedState.self, from: Repo.read(observedPath), what: observedPath) == wired.observed)
+        #expect(try JSON.decode(ObservedState.self, from: Repository.read(observedPath), what: observedPath) == wired.observed)
     }
 
     /// `trace --xml` for guests that are not running: the path vlanwire wires at start.

@@ -1,3 +1,4 @@
+import VLANWireTestSupport
 @testable import VLANWire
 @testable import VLANWireReports
 
@@ -13,8 +14,8 @@ struct WiredExample {
 
     /// `running: false` stops after prepare: no taps, as for guests that are not running.
     init(_ example: String, running: Bool = true) throws {
-        config = try HostConfig(toml: Repo.text("Examples/\(example)/vlanwire.toml"), path: example)
-        guests = try Repo.files(in: "Examples/\(example)", suffix: ".xml").map { try DomainDescription(xml: Repo.read($0)) }
+        config = try HostConfig(toml: Repository.text("Examples/\(example)/vlanwire.toml"), path: example)
+        guests = try Repository.files(in: "Examples/\(example)", suffix: ".xml").map { try DomainDescription(xml: Repository.read($0)) }
         let trunk = config.uplinks.first?.bridge?.rawValue
         var model = KernelModel(state: host(trunk: trunk, vlanFiltering: config.uplinks.first?.mode == .vlanAware))
         var tapIndex: Int32 = 100

@@ -1,4 +1,5 @@
 import Testing
+import VLANWireTestSupport
 @testable import VLANWire
 
 @Suite struct XMLParserTests {
@@ -64,7 +65,7 @@ import Testing
     }
 
     @Test func truncatedDocumentsAreRefusedAtEveryLength() throws {
-        let xml = Array(try Repo.read("Tests/VLANWireTests/Fixtures/hook-live/router1-start.xml"))
+        let xml = Array(try Repository.read("Tests/VLANWireTests/Fixtures/hook-live/router1-start.xml"))
         for length in stride(from: 0, to: xml.count - 2, by: 7) {
             #expect(throws: XMLSyntaxError.self) { try XMLDocumentParser.parse(xml[0..<length]) }
         }
@@ -72,50 +73,50 @@ import Testing
 }
 
 @Suite struct DomainReaderTests {
-    @Test(arguments: Repo.files(in: "Tests/VLANWireTests/Fixtures/virt-install", suffix: ".xml")
-          + Repo.files(in: "Tests/VLANWireTests/Fixtures/hook-live", suffix: ".xml").filter { !$0.contains("/net-") })
+    @Test(arguments: Repository.files(in: "Tests/VLANWireTests/Fixtures/virt-install", suffix: ".xml")
+          + Repository.files(in: "Tests/VLANWireTests/Fixtures/hook-live", suffix: ".xml").filter { !$0.contains("/net-") })
     func readsEveryRealFixture(_ path: String) throws {
-        let domain = try DomainDescription(xml: try Repo.read(path))
+        let domain = try DomainDescription(xml: try Repository.read(path))
         #expect(!domain.name.isEmpty)
         #expect(domain.interfaces.allSatisfy { $0.mac != nil }, "libvirt always writes MACs")
     }
 
     @Test func virtInstallInterfaceKinds() throws {
         func types(_ name: String) throws -> [String] {
-            try DomainDescription(xml: Repo.read("Tests/VLANWireTests/Fixtures/virt-install/\(name).xml")).interfaces.map(\.type)
+            try DomainDescription(xml: Repository.read("Tests/VLANWireTests/Fixtures/virt-install/\(name).xml")).interfaces.map(\.type)
         }
         #expect(try types("bridge") == ["bridge"])
         #expect(try types("none") == [])
         #expect(try types("eight-bridges").count == 8)
         #expect(try types("direct") == ["direct"])
         #expect(try types("user") == ["user"])
-        let ovs = try DomainDescription(xml: Repo.read("Tests/VLANWireTests/Fixtures/virt-install/openvswitch.xml"))
+        let ovs = try DomainDescription(xml: Repository.read("Tests/VLANWireTests/Fixtures/virt-install/openvswitch.xml"))
         #expect(ovs.interfaces[0].virtualPortType == "openvswitch")
-        let network = try DomainDescription(xml: Repo.read("Tests/VLANWireTests/Fixtures/virt-install/network-portgroup.xml"))
+        let network = try DomainDescription(xml: Repository.read("Tests/VLANWireTests/Fixtures/virt-install/network-portgroup.xml"))
         #expect(network.interfaces[0].sourceNetwork == "lan")
         #expect(network.interfaces[0].portgroup == "office")
     }
 
     @Test func liveXMLCarriesMetadataInBothForms() throws {
-        let router = try DomainDescription(xml: Repo.read("Tests/VLANWireTests/Fixtures/hook-live/router1-start.xml"))
+        let router = try DomainDescription(xml: Repository.read("Tests/VLANWireTests/Fixtures/hook-live/router1-start.xml"))
         #expect(router.metadata[mac("52:54:00:00:01:01")] == .trunk(tagged: vset("5,10-20"), native: vid(1)))
         #expect(router.metadata[mac("52:54:00:00:01:02")] == .trunk(tagged: vset("7"), native: vid(8)))
         #expect(router.interfaces.map(\.targetDevice) == ["vnet1", "vnet2"])
-        let web = try DomainDescription(xml: Repo.read("Tests/VLANWireTests/Fixtures/hook-live/web1-prepare.xml"))
+        let web = try DomainDescription(xml: Repository.read("Tests/VLANWireTests/Fixtures/hook-live/web1-prepare.xml"))
         #expect(web.metadata[mac("52:54:00:00:00:01")] == .access(vid(5)))
         #expect(web.interfaces[0].targetDevice == nil, "no tap exists at prepare")
     }
 
     @Test func networkNICBecomesBridgeTypeWhileRunning() throws {
-        let prepare = try DomainDescription(xml: Repo.read("Tests/VLANWireTests/Fixtures/hook-live/net1-prepare.xml"))
-        let start = try DomainDescription(xml: Repo.read("Tests/VLANWireTests/Fixtures/hook-live/net1-start.xml"))
+        let prepare = try DomainDescription(xml: Repository.read("Tests/VLANWireTests/Fixtures/hook-live/net1-prepare.xml"))
+        let start = try DomainDescription(xml: Repository.read("Tests/VLANWireTests/Fixtures/hook-live/net1-start.xml"))
         #expect(prepare.interfaces[0].type == "network" && prepare.interfaces[0].sourceBridge == nil)
         #expect(start.interfaces[0].type == "bridge" && start.interfaces[0].sourceNetwork == "lan")
         #expect(start.interfaces[0].sourceBridge != nil)
     }
 
     @Test func libvirtNativeVLANIsRecognised() throws {
-        let vlanbr = try DomainDescription(xml: Repo.read("Tests/VLANWireTests/Fixtures/hook-live/vlanbr-prepare.xml"))
+        let vlanbr = try DomainDescription(xml: Repository.read("Tests/VLANWireTests/Fixtures/hook-live/vlanbr-prepare.xml"))
         #expect(vlanbr.interfaces.contains { $0.libvirtVLAN != nil })
     }
 
@@ -180,7 +181,7 @@ import Testing
 @Suite struct ConfigTests {
     @Test func readsEveryExampleConfig() throws {
         for example in ["access-mode", "trunk-mode", "mixed", "vlan-aware"] {
-            let config = try HostConfig(toml: Repo.text("Examples/\(example)/vlanwire.toml"), path: example)
+            let config = try HostConfig(toml: Repository.text("Examples/\(example)/vlanwire.toml"), path: example)
             #expect(!config.uplinks.isEmpty)
         }
     }

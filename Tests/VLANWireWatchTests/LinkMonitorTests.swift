@@ -1,21 +1,13 @@
 import Foundation
 import Logging
 import Testing
+import VLANWireTestSupport
 import VLANWire
 import VLANWireNetlink
 
 /// The kernel's link announcements, read by `LinkMonitor` in a throwaway namespace (root).
-@Suite(.enabled(if: getuid() == 0, "needs root: creates and deletes throwaway network namespaces"), .serialized)
+@Suite(.enabled(if: Host.isRoot, Host.rootComment), .serialized)
 struct LinkMonitorTests {
-    static func ip(_ namespace: String, _ arguments: String...) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        process.arguments = ["-n", namespace] + arguments
-        try process.run()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "ip \(arguments.joined(separator: " "))")
-    }
-
     /// Reads until `condition` holds for the changes seen so far, or two seconds pass.
     static func changes(_ monitor: LinkMonitor, until condition: ([LinkMonitor.Change]) -> Bool) throws -> [LinkMonitor.Change] {
         var seen: [LinkMonitor.Change] = []
@@ -31,27 +23,14 @@ struct LinkMonitorTests {
     }
 
     @Test func announcesATapJoiningABridgeAndLeaving() throws {
-        let namespace = "vwm-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
-        let add = Process()
-        add.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        add.arguments = ["netns", "add", namespace]
-        try add.run()
-        add.waitUntilExit()
-        defer {
-            let delete = Process()
-            delete.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            delete.arguments = ["netns", "del", namespace]
-            try? delete.run()
-            delete.waitUntilExit()
-        }
-        var logger = Logger(label: "vlanwire.tests")
-        logger.logLevel = .critical
-        let monitor = try LinkMonitor(namespace: .named(namespace), logger: logger)
+        let scene = try Scene()
+        defer { scene.remove() }
+        let monitor = try LinkMonitor(namespace: scene.namespace(), logger: scene.logger)
         #expect(try monitor.read().changes.isEmpty, "nothing yet, and read() does not block")
 
-        try Self.ip(namespace, "link", "add", "br0", "type", "bridge")
-        try Self.ip(namespace, "link", "add", "vnet0", "address", "fe:54:00:00:00:01", "type", "veth", "peer", "name", "g0")
-        try Self.ip(namespace, "link", "set", "vnet0", "master", "br0")
+        try scene.ip("link", "add", "br0", "type", "bridge")
+        try scene.ip("link", "add", "vnet0", "address", "fe:54:00:00:00:01", "type", "veth", "peer", "name", "g0")
+        try scene.ip("link", "set", "vnet0", "master", "br0")
         let joined = try Self.changes(monitor) { $0.contains { $0.name == "vnet0" && $0.masterIndex != nil } }
         let bridge = try #require(joined.first { $0.name == "br0" })
         let tap = try #require(joined.last { $0.name == "vnet0" })
@@ -59,7 +38,7 @@ struct LinkMonitorTests {
         #expect(tap.mac == (try MACAddress(parsing: "fe:54:00:00:00:01")))
         #expect(!tap.removed)
 
-        try Self.ip(namespace, "link", "del", "vnet0")
+        try scene.ip("link", "del", "vnet0")
         let gone = try Self.changes(monitor) { $0.contains { $0.name == "vnet0" && $0.removed } }
         #expect(gone.contains { $0.index == tap.index && $0.removed }, "\(gone)")
     }

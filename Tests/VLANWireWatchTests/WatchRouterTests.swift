@@ -1,4 +1,5 @@
 import Testing
+import VLANWireTestSupport
 import VLANWire
 import VLANWireLibvirt
 import VLANWireNetlink
@@ -7,8 +8,6 @@ import VLANWireWatch
 /// Which guests a change concerns (pure): taps and links from the state's records, hot-plugged
 /// taps by their MAC, libvirt's events by guest.
 struct WatchRouterTests {
-    static func mac(_ text: String) -> MACAddress { try! MACAddress(parsing: text) }
-    static func link(_ text: String) -> LinkName { try! LinkName(text) }
 
     /// web1: access NIC on br0v5 (leg br0.5), tap vnet0 (ifindex 10); router1: trunk NIC on br0, tap vnet1 (11).
     static let state = VLANWireState(guests: [
@@ -41,14 +40,14 @@ struct WatchRouterTests {
     @Test func anUnknownLibvirtTapIsAHotPlug() throws {
         var router = WatchRouter()
         router.learn(Self.state)
-        let tap = Self.mac("fe:54:00:00:00:09")
+        let tap = mac("fe:54:00:00:00:09")
         let unknown = router.route(LinkMonitor.Change(index: 40, name: "vnet9", masterIndex: 2, mac: tap, removed: false))
         #expect(unknown.guests.isEmpty && unknown.rescan && unknown.unknownTapMACs == [tap])
         // Once the running guests are known, the tap's guest is named directly.
         router.learn(running: [try Self.domain("db1", macs: ["52:54:00:00:00:09"])])
         #expect(router.route(LinkMonitor.Change(index: 40, name: "vnet9", masterIndex: 2, mac: tap, removed: false)) == WatchWork(guests: ["db1"]))
         // Not libvirt's (no fe:/fa: MAC): a container's veth, the admin's NIC: nothing to do.
-        #expect(router.route(LinkMonitor.Change(index: 41, name: "veth0", masterIndex: 2, mac: Self.mac("02:00:00:00:00:01"), removed: false)).isEmpty)
+        #expect(router.route(LinkMonitor.Change(index: 41, name: "veth0", masterIndex: 2, mac: mac("02:00:00:00:00:01"), removed: false)).isEmpty)
         // A guest that stopped is forgotten: its MAC is unknown again.
         _ = router.route(DomainEvent(guest: "db1", uuid: nil, kind: .lifecycle(.stopped)))
         #expect(router.route(LinkMonitor.Change(index: 40, name: "vnet9", masterIndex: 2, mac: tap, removed: false)).rescan)
@@ -67,7 +66,7 @@ struct WatchRouterTests {
 
     @Test func workMerges() {
         var work = WatchWork(guests: ["a"])
-        work.merge(WatchWork(guests: ["b"], unknownTapMACs: [Self.mac("fe:00:00:00:00:01")]))
+        work.merge(WatchWork(guests: ["b"], unknownTapMACs: [mac("fe:00:00:00:00:01")]))
         work.merge(WatchWork(everything: true))
         #expect(work.guests == ["a", "b"] && work.rescan && work.everything && work.unknownTapMACs.count == 1)
     }
