@@ -71,29 +71,15 @@ package struct HookInstaller: Sendable {
             chmod(target, mode)
             return false
         }
-        let temporary = "\(target).\(getpid()).tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw failure("create \(temporary)") }
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        fchmod(fd, mode)
-        close(fd)
-        guard written == bytes.count, rename(temporary, target) == 0 else {
-            unlink(temporary)
-            throw failure("write \(target)")
+        do { try FileAccess.replace(target, with: bytes, mode: mode, sync: false) } catch {
+            throw InstallError(description: "write \(target): \(error.operation): \(error.message)")
         }
         return true
     }
 
     static func makeDirectory(_ path: String) throws(InstallError) {
-        var info = stat()
-        if lstat(path, &info) == 0 {
-            guard info.st_mode & S_IFMT == S_IFDIR else { throw InstallError(description: "\(path) exists and is not a directory") }
-            return
+        do { try FileAccess.makeDirectory(path, mode: 0o755) } catch {
+            throw InstallError(description: "\(error.operation) \(path): \(error.message)")
         }
-        guard mkdir(path, 0o755) == 0 else { throw failure("mkdir \(path)") }
-    }
-
-    static func failure(_ what: String) -> InstallError {
-        InstallError(description: "\(what): \(String(cString: strerror(errno)))")
     }
 }

@@ -57,7 +57,7 @@ package struct StderrLogHandler: LogHandler {
 
     package func log(event: LogEvent) {
         let line = "vlanwire: \(event.level): \("\(event.message)".withoutControlCharacters)\n"
-        _ = line.withCString { write(2, $0, strlen($0)) }
+        FileAccess.writeAll(fd: 2, line.utf8)
     }
 }
 
@@ -106,6 +106,6 @@ package struct WatchLogHandler: LogHandler {
         let line = json
             ? JSON.encode(["time": time, "level": "\(event.level)", "message": message], pretty: false) + "\n"
             : "\(time) \(event.level): \(message)\n"
-        _ = line.withCString { write(2, $0, strlen($0)) }
+        FileAccess.writeAll(fd: 2, line.utf8)
     }
 }

@@ -166,29 +166,10 @@ package struct StateStore: Sendable {
         try replaceFile(statePath, with: state.stateJSON(), sync: true)
     }
 
-    /// Writes `bytes` to a temp file beside `path` (0600, never through a symlink) and renames it
-    /// over `path`, so a reader sees the old file or the new one; `sync` flushes it first.
+    /// Replaces `path` atomically (0600): a reader sees the old file or the new one.
     func replaceFile(_ path: String, with bytes: [UInt8], sync: Bool) throws {
-        let temporary = "\(path).\(getpid()).tmp"
-        unlink(temporary)
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw failure(temporary, "cannot create") }
-        var written = 0
-        while written < bytes.count {
-            let count = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            guard count > 0 else {
-                close(fd)
-                unlink(temporary)
-                throw failure(temporary, "write")
-            }
-            written += count
-        }
-        if sync { fsync(fd) }
-        close(fd)
-        guard rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw failure(path, "rename")
+        do { try FileAccess.replace(path, with: bytes, mode: 0o600, sync: sync) } catch {
+            throw StoreError(path: error.path, message: "\(error.operation): \(error.message)")
         }
     }
 

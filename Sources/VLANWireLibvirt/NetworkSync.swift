@@ -1,4 +1,4 @@
-import VLANWire
+package import VLANWire
 package import VLANWireTemplates
 
 /// What `defineNetworks` or `undefineNetworks` did to one network (`vlanwire networks define|undefine`).
@@ -30,31 +30,18 @@ package struct NetworkOutcome: Equatable, Sendable, Codable, CustomStringConvert
     package var stopped: Bool
     /// Whether the network is running afterwards (nil when unknown, e.g. after a failure; written
     /// as `null` in JSON).
-    package var active: Bool?
+    @NullWhenAbsent package var active: Bool?
     /// The network runs with a definition that differs from vlanwire's (it was redefined while
     /// running, now or earlier): libvirt keeps running the old one until the network is restarted
     /// (`virsh net-destroy NAME; virsh net-start NAME`).
     package var restartNeeded: Bool
     /// libvirt's error, for `failed` (`null` in JSON otherwise).
-    package var error: String?
+    @NullWhenAbsent package var error: String?
 
     enum CodingKeys: String, CodingKey {
         case name, action, changes, started, autostartEnabled, stopped, active, restartNeeded, error
     }
 
-    /// Absent values are written as `null`, not left out, so scripts see every key.
-    package func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(name, forKey: .name)
-        try container.encode(action, forKey: .action)
-        try container.encode(changes, forKey: .changes)
-        try container.encode(started, forKey: .started)
-        try container.encode(autostartEnabled, forKey: .autostartEnabled)
-        try container.encode(stopped, forKey: .stopped)
-        try container.encode(active, forKey: .active)
-        try container.encode(restartNeeded, forKey: .restartNeeded)
-        try container.encode(error, forKey: .error)
-    }
 
     package init(name: String, action: Action, changes: [String] = [], started: Bool = false,
                 autostartEnabled: Bool = false, stopped: Bool = false, active: Bool? = nil,

@@ -18,9 +18,9 @@ package struct PortChange: Equatable, Sendable, Codable, CustomStringConvertible
     package var guest: String
     package var mac: MACAddress
     /// The NIC's metadata policy now; nil when cleared.
-    package var policy: PortPolicy?
+    @NullWhenAbsent package var policy: PortPolicy?
     /// The NIC's policy in the persistent definition before; nil when it had no entry.
-    package var previous: PortPolicy?
+    @NullWhenAbsent package var previous: PortPolicy?
     package var persistent: Outcome
     package var live: Outcome
     /// Whether the guest is running.
@@ -28,7 +28,7 @@ package struct PortChange: Equatable, Sendable, Codable, CustomStringConvertible
     /// With `live` on a running guest: what re-applying the guest's ports did (the metadata alone
     /// does not move a running tap's VLANs). Filled by the caller that wires the kernel
     /// (`vlanwire set-port --live`); nil otherwise.
-    package var reapplied: GuestReconcile?
+    @NullWhenAbsent package var reapplied: GuestReconcile?
     /// The guest has no NIC with this MAC yet: the policy applies once one is hot-plugged.
     package var pending: Bool
 
@@ -82,19 +82,6 @@ package struct PortChange: Equatable, Sendable, Codable, CustomStringConvertible
         case guest, mac, policy, previous, persistent, live, running, reapplied, pending
     }
 
-    /// Absent values are written as `null`, not left out, so scripts see every key.
-    package func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(guest, forKey: .guest)
-        try container.encode(mac, forKey: .mac)
-        try container.encode(policy, forKey: .policy)
-        try container.encode(previous, forKey: .previous)
-        try container.encode(persistent, forKey: .persistent)
-        try container.encode(live, forKey: .live)
-        try container.encode(running, forKey: .running)
-        try container.encode(reapplied, forKey: .reapplied)
-        try container.encode(pending, forKey: .pending)
-    }
 }
 
 extension LibvirtConnection {

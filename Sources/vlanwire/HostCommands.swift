@@ -69,7 +69,7 @@ struct HookCommand: ParsableCommand {
         let wiring = Wiring(store: StateStore.forNamespace(nil), config: config, logger: logger,
                             faultInjection: .fromTestEnvironment())
         let result = HookRunner(wiring: wiring).run(arguments: Array(arguments.dropFirst()), xml: xml)
-        if !result.stdout.isEmpty { writeAll(1, result.stdout) }
+        if !result.stdout.isEmpty { FileAccess.writeAll(fd: 1, result.stdout) }
         for line in result.errors { printError(line) }
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }
     }
@@ -186,16 +186,6 @@ func printPlan(_ plan: Plan, json: Bool, messages: Int) {
     } else {
         print(report.text, terminator: "")
         print("  (\(messages) netlink request\(messages == 1 ? "" : "s"))")
-    }
-}
-
-func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
-    var offset = 0
-    while offset < bytes.count {
-        let count = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        if count < 0, errno == EINTR { continue }
-        guard count > 0 else { return }
-        offset += count
     }
 }
 

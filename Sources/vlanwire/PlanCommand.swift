@@ -79,7 +79,7 @@ func parseOperation(_ text: String) throws -> HookOperation {
 func readJSON<T: Decodable>(_ type: T.Type, path: String) throws -> T {
     do {
         return try JSON.decode(type, from: FileAccess.read(path, limit: 64 << 20), what: path)
-    } catch let error as FileAccess.ReadError {
+    } catch let error as FileAccess.Failure {
         throw CLIFailure(error.description)
     } catch {
         throw CLIFailure("\(error)")

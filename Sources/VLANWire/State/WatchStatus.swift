@@ -18,16 +18,16 @@ public struct WatchStatus: Codable, Equatable, Sendable {
     }
 
     /// Whether `pid` is still a live `vlanwire watch`: set by readers, nil in the file itself.
-    public var running: Bool?
+    @NullWhenAbsent public var running: Bool?
     public var pid: Int32
     public var startedAt: String
     public var uri: String
     /// `connected`, or why not (`reconnecting: libvirtd closed the connection`).
     public var libvirt: String
     public var repairs: Int
-    public var lastRepair: Event?
+    @NullWhenAbsent public var lastRepair: Event?
     public var failures: Int
-    public var lastFailure: Event?
+    @NullWhenAbsent public var lastFailure: Event?
 
     public init(running: Bool? = nil, pid: Int32, startedAt: String, uri: String, libvirt: String, repairs: Int = 0,
                 lastRepair: Event? = nil, failures: Int = 0, lastFailure: Event? = nil) {
@@ -76,17 +76,4 @@ public struct WatchStatus: Codable, Equatable, Sendable {
         return out
     }
 
-    // Absent values are null, not left out (as in the rest of `status --json`).
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(running, forKey: .running)
-        try container.encode(pid, forKey: .pid)
-        try container.encode(startedAt, forKey: .startedAt)
-        try container.encode(uri, forKey: .uri)
-        try container.encode(libvirt, forKey: .libvirt)
-        try container.encode(repairs, forKey: .repairs)
-        try container.encode(lastRepair, forKey: .lastRepair)
-        try container.encode(failures, forKey: .failures)
-        try container.encode(lastFailure, forKey: .lastFailure)
-    }
 }

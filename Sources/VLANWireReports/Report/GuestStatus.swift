@@ -22,7 +22,7 @@ package struct GuestStatus: Codable, Equatable, Sendable {
 /// One guest NIC: libvirt's side (MAC, source, policy and where it came from), the kernel's side
 /// (the tap, its bridge, its port VLANs), and what differs.
 package struct NICStatus: Codable, Equatable, Sendable {
-    package var mac: MACAddress?
+    @NullWhenAbsent package var mac: MACAddress?
     /// libvirt's interface type (`bridge`, `network`, `direct`, ...).
     package var type: String
     /// What libvirt's XML attaches it to: `bridge br0`, `network lan portgroup office`, `dev eth0`.
@@ -30,22 +30,22 @@ package struct NICStatus: Codable, Equatable, Sendable {
     /// Whether vlanwire wires this NIC (rule 1 of the README's "How a NIC gets its VLANs" leaves some alone).
     package var managed: Bool
     /// The port policy; nil for unmanaged NICs and for NICs nothing gives a policy (kernel default).
-    package var policy: PortPolicy?
+    @NullWhenAbsent package var policy: PortPolicy?
     /// Where the policy came from (`vlanwire metadata`, `access bridge br0v5`, `kernel default`, ...).
-    package var policySource: String?
+    @NullWhenAbsent package var policySource: String?
     /// Why vlanwire leaves the NIC alone, or why its policy is refused.
-    package var reason: String?
+    @NullWhenAbsent package var reason: String?
     /// The bridge the tap belongs in.
-    package var bridge: String?
+    @NullWhenAbsent package var bridge: String?
     /// The tap, when found (by `<target dev>` or by MAC).
-    package var tap: String?
-    package var tapFoundBy: TapMatch?
+    @NullWhenAbsent package var tap: String?
+    @NullWhenAbsent package var tapFoundBy: TapMatch?
     /// The tap's bridge as the kernel has it (nil: in no bridge, or no tap).
-    package var kernelBridge: String?
+    @NullWhenAbsent package var kernelBridge: String?
     /// The tap's port VLANs as the kernel has them (nil when the bridge does not filter VLANs).
-    package var kernelVLANs: PortVLANs?
+    @NullWhenAbsent package var kernelVLANs: PortVLANs?
     /// The port VLANs the policy asks for (vlan-aware uplinks with a policy only).
-    package var expectedVLANs: PortVLANs?
+    @NullWhenAbsent package var expectedVLANs: PortVLANs?
     package var mismatches: [Mismatch]
 
     package init(mac: MACAddress?, type: String, source: String, managed: Bool, policy: PortPolicy? = nil,
@@ -68,24 +68,6 @@ package struct NICStatus: Codable, Equatable, Sendable {
         self.mismatches = mismatches
     }
 
-    /// Every key is written, absent values as `null`, so scripts see a fixed shape.
-    package func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(mac, forKey: .mac)
-        try container.encode(type, forKey: .type)
-        try container.encode(source, forKey: .source)
-        try container.encode(managed, forKey: .managed)
-        try container.encode(policy, forKey: .policy)
-        try container.encode(policySource, forKey: .policySource)
-        try container.encode(reason, forKey: .reason)
-        try container.encode(bridge, forKey: .bridge)
-        try container.encode(tap, forKey: .tap)
-        try container.encode(tapFoundBy, forKey: .tapFoundBy)
-        try container.encode(kernelBridge, forKey: .kernelBridge)
-        try container.encode(kernelVLANs, forKey: .kernelVLANs)
-        try container.encode(expectedVLANs, forKey: .expectedVLANs)
-        try container.encode(mismatches, forKey: .mismatches)
-    }
 
     enum CodingKeys: String, CodingKey {
         case mac, type, source, managed, policy, policySource, reason, bridge, tap, tapFoundBy, kernelBridge,
