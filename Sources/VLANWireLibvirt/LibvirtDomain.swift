@@ -29,14 +29,10 @@ package final class LibvirtDomain: @unchecked Sendable {
     }
 
     init(owning pointer: OpaquePointer, connection: LibvirtConnection) {
-        let api = connection.api.table.pointee
-        // Both only fail for an invalid pointer, and a pointer libvirt just handed out is valid.
-        guard let name = api.virDomainGetName(pointer) else { preconditionFailure("libvirt domain without a name") }
-        var uuid = [CChar](repeating: 0, count: Int(VIR_UUID_STRING_BUFLEN))
-        precondition(api.virDomainGetUUIDString(pointer, &uuid) == 0, "libvirt domain without a UUID")
+        let table = connection.api.table.pointee
+        (name, uuid) = connection.api.identity(
+            of: pointer, kind: "domain", name: table.virDomainGetName, uuid: table.virDomainGetUUIDString)
         self.connection = connection
-        self.name = String(cString: name)
-        self.uuid = uuid.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         self.pointer = pointer
     }
 

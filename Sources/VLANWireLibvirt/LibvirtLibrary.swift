@@ -41,4 +41,16 @@ struct Functions: @unchecked Sendable {
         return LibvirtError(code: .init(rawValue: error.pointee.code), origin: .init(rawValue: error.pointee.domain),
                             message: message, operation: operation, object: object)
     }
+
+    /// The name and UUID (`dd8fe884-6c02-601e-7551-cca97df1c5df`) of an object libvirt just handed
+    /// out. Both getters only fail for an invalid pointer, and such a pointer is valid.
+    func identity(
+        of pointer: OpaquePointer, kind: String, name getName: (OpaquePointer?) -> UnsafePointer<CChar>?,
+        uuid getUUID: (OpaquePointer?, UnsafeMutablePointer<CChar>?) -> Int32
+    ) -> (name: String, uuid: String) {
+        guard let name = getName(pointer) else { preconditionFailure("libvirt \(kind) without a name") }
+        var uuid = [CChar](repeating: 0, count: Int(VIR_UUID_STRING_BUFLEN))
+        precondition(getUUID(pointer, &uuid) == 0, "libvirt \(kind) without a UUID")
+        return (String(cString: name), uuid.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+    }
 }

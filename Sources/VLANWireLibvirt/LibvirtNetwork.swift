@@ -14,14 +14,10 @@ package final class LibvirtNetwork: @unchecked Sendable {
     let pointer: OpaquePointer
 
     init(owning pointer: OpaquePointer, connection: LibvirtConnection) {
-        let api = connection.api.table.pointee
-        // Both only fail for an invalid pointer, and a pointer libvirt just handed out is valid.
-        guard let name = api.virNetworkGetName(pointer) else { preconditionFailure("libvirt network without a name") }
-        var uuid = [CChar](repeating: 0, count: Int(VIR_UUID_STRING_BUFLEN))
-        precondition(api.virNetworkGetUUIDString(pointer, &uuid) == 0, "libvirt network without a UUID")
+        let table = connection.api.table.pointee
+        (name, uuid) = connection.api.identity(
+            of: pointer, kind: "network", name: table.virNetworkGetName, uuid: table.virNetworkGetUUIDString)
         self.connection = connection
-        self.name = String(cString: name)
-        self.uuid = uuid.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         self.pointer = pointer
     }
 

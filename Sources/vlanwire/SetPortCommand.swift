@@ -36,14 +36,7 @@ struct SetPortCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The NIC's MAC address.", valueName: "mac"))
     var mac: String
 
-    @Option(help: ArgumentHelp("Access port: the guest sees this VLAN untagged.", valueName: "vid"))
-    var access: String?
-
-    @Option(help: ArgumentHelp("Trunk port: the guest sees these VLANs tagged, e.g. 1,5,10-20.", valueName: "set"))
-    var trunk: String?
-
-    @Option(help: ArgumentHelp("Trunk port: this VLAN leaves the port untagged.", valueName: "vid"))
-    var native: String?
+    @OptionGroup var port: PolicyOptions
 
     @Flag(help: "Remove the NIC's entry (its policy then comes from its bridge or network).")
     var clear = false
@@ -59,10 +52,9 @@ struct SetPortCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard [access != nil, trunk != nil, clear].filter({ $0 }).count == 1 else {
+        guard port.count + (clear ? 1 : 0) == 1 else {
             throw ValidationError("give exactly one of --access, --trunk and --clear")
         }
-        if native != nil, trunk == nil { throw ValidationError("--native goes with --trunk") }
     }
 
     /// The MAC and the request, or a refusal naming the guest, the MAC and the bad value.
@@ -72,12 +64,7 @@ struct SetPortCommand: ParsableCommand {
             throw Refusal(Problem(guest: guest, nic: mac, cause: error.description))
         }
         do {
-            if let access { return (macAddress, .set(.access(try VLANID(parsing: access)))) }
-            if let trunk {
-                let nativeID = try native.map { text throws(ValueError) in try VLANID(parsing: text) }
-                return (macAddress, .set(try .makeTrunk(tags: try VLANSet(parsing: trunk), native: nativeID)))
-            }
-            return (macAddress, .clear)
+            return (macAddress, try port.policy().map(PortRequest.set) ?? .clear)
         } catch {
             throw Refusal(Problem(guest: guest, mac: macAddress, cause: error.description,
                                   fix: "VLAN ids are 1...4094, sets like 1,5,10-20"))

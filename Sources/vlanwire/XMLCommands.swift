@@ -22,14 +22,7 @@ struct InterfaceXMLCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The trunk bridge the NIC attaches to.", valueName: "bridge"))
     var bridge: String
 
-    @Option(help: ArgumentHelp("Access port: the guest sees this VLAN untagged.", valueName: "vid"))
-    var access: String?
-
-    @Option(help: ArgumentHelp("Trunk port: the guest sees these VLANs tagged, e.g. 1,5,10-20.", valueName: "set"))
-    var trunk: String?
-
-    @Option(help: ArgumentHelp("Trunk port: this VLAN leaves the port untagged.", valueName: "vid"))
-    var native: String?
+    @OptionGroup var port: PolicyOptions
 
     @Option(help: ArgumentHelp("The NIC's MAC address.", valueName: "mac"))
     var mac: String?
@@ -44,16 +37,14 @@ struct InterfaceXMLCommand: ParsableCommand {
     var templates: String?
 
     func validate() throws {
-        guard (access == nil) != (trunk == nil) else { throw ValidationError("give exactly one of --access and --trunk") }
-        if native != nil, trunk == nil { throw ValidationError("--native goes with --trunk") }
+        guard port.count == 1 else { throw ValidationError("give exactly one of --access and --trunk") }
     }
 
     func parsedValues() throws(ValueError) -> (LinkName, MACAddress?, PortPolicy) {
         let bridgeName = try LinkName(bridge)
         let macAddress = try mac.map { text throws(ValueError) in try MACAddress(parsing: text) }
-        if let access { return (bridgeName, macAddress, .access(try VLANID(parsing: access))) }
-        let nativeID = try native.map { text throws(ValueError) in try VLANID(parsing: text) }
-        return (bridgeName, macAddress, try .makeTrunk(tags: try VLANSet(parsing: trunk ?? ""), native: nativeID))
+        // validate() saw exactly one of --access and --trunk.
+        return (bridgeName, macAddress, try port.policy()!)
     }
 
     func run() throws {
