@@ -26,7 +26,7 @@ let package = Package(
         .target(
             name: "VLANWire",
             dependencies: [
-                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "TOMLKit", package: "TOMLKit")
             ],
             swiftSettings: strict
         ),

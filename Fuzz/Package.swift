@@ -10,12 +10,15 @@ let package = Package(
     name: "vlanwire-fuzz",
     dependencies: [.package(name: "vlanwire", path: "..")],
     targets: [
-        .executableTarget(name: "FuzzDomainXML", dependencies: [.product(name: "VLANWire", package: "vlanwire")],
-                          swiftSettings: fuzzTarget),
-        .executableTarget(name: "FuzzVLANSet", dependencies: [.product(name: "VLANWire", package: "vlanwire")],
-                          swiftSettings: fuzzTarget),
-        .executableTarget(name: "FuzzConfig", dependencies: [.product(name: "VLANWire", package: "vlanwire")],
-                          swiftSettings: fuzzTarget),
+        .executableTarget(
+            name: "FuzzDomainXML", dependencies: [.product(name: "VLANWire", package: "vlanwire")],
+            swiftSettings: fuzzTarget),
+        .executableTarget(
+            name: "FuzzVLANSet", dependencies: [.product(name: "VLANWire", package: "vlanwire")],
+            swiftSettings: fuzzTarget),
+        .executableTarget(
+            name: "FuzzConfig", dependencies: [.product(name: "VLANWire", package: "vlanwire")],
+            swiftSettings: fuzzTarget),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,7 @@
 import VLANWire
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Installs the hook libvirt runs: `<dir>/qemu`, or `<dir>/qemu.d/vlanwire` when `<dir>/qemu`
@@ -59,8 +60,11 @@ package struct HookInstaller: Sendable {
     /// The binary goes as it is into a shell script and a unit's ExecStart= (where systemd
     /// expands `%` specifiers): nothing that either would read as more than a path.
     static func checkBinary(_ binary: String) throws(InstallError) {
-        guard binary.hasPrefix("/"), !binary.contains(where: { $0 == "\"" || $0 == "'" || $0 == "\\" || $0 == "$" || $0 == "`" || $0 == "%" || $0.isNewline || $0 == " " }) else {
-            throw InstallError(description: "the binary path '\(binary.escapedForDisplay)' must be absolute and free of quotes, spaces, % and shell characters")
+        guard binary.hasPrefix("/"),
+            !binary.contains(where: { $0 == "\"" || $0 == "'" || $0 == "\\" || $0 == "$" || $0 == "`" || $0 == "%" || $0.isNewline || $0 == " " })
+        else {
+            throw InstallError(
+                description: "the binary path '\(binary.escapedForDisplay)' must be absolute and free of quotes, spaces, % and shell characters")
         }
     }
 

@@ -1,7 +1,8 @@
 package import Logging
 import VLANWire
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// swift-log to syslog (journald picks it up): one line per action at info; `VLANWIRE_LOG=debug`
@@ -21,14 +22,15 @@ package struct SyslogLogHandler: LogHandler {
     }
 
     package func log(event: LogEvent) {
-        let priority: Int32 = switch event.level {
-        case .trace, .debug: LOG_DEBUG
-        case .info: LOG_INFO
-        case .notice: LOG_NOTICE
-        case .warning: LOG_WARNING
-        case .error: LOG_ERR
-        case .critical: LOG_CRIT
-        }
+        let priority: Int32 =
+            switch event.level {
+            case .trace, .debug: LOG_DEBUG
+            case .info: LOG_INFO
+            case .notice: LOG_NOTICE
+            case .warning: LOG_WARNING
+            case .error: LOG_ERR
+            case .critical: LOG_CRIT
+            }
         let line = "\(event.message)".withoutControlCharacters
         // The C string itself: a Swift String as CVarArg is Foundation's NSString bridge, and "%s" then
         // printed the object's bytes (garbage in the journal instead of the message).
@@ -74,11 +76,12 @@ extension Logger {
 
     /// An admin command's logger: warnings and errors on stderr (`VLANWIRE_LOG=debug|info` for more).
     package static func forCommand(_ name: String) -> Logger {
-        let level: Logger.Level = switch getenv("VLANWIRE_LOG").map({ String(cString: $0) }) {
-        case "debug": .debug
-        case "info": .info
-        default: .warning
-        }
+        let level: Logger.Level =
+            switch getenv("VLANWIRE_LOG").map({ String(cString: $0) }) {
+            case "debug": .debug
+            case "info": .info
+            default: .warning
+            }
         return Logger(label: "vlanwire.\(name)") { StderrLogHandler(label: $0, level: level) }
     }
 }
@@ -103,7 +106,8 @@ package struct WatchLogHandler: LogHandler {
     package func log(event: LogEvent) {
         let message = "\(event.message)".withoutControlCharacters
         let time = WatchStatus.now()
-        let line = json
+        let line =
+            json
             ? JSON.encode(["time": time, "level": "\(event.level)", "message": message], pretty: false) + "\n"
             : "\(time) \(event.level): \(message)\n"
         FileAccess.writeAll(fd: 2, line.utf8)

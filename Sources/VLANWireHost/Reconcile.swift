@@ -22,8 +22,10 @@ extension Wiring {
     /// its hook (unchanged, with a note).
     ///
     /// - Throws: only when the lock, the state directory or netlink cannot be used at all.
-    package func reconcile(_ domains: [DomainDescription], everyRunningGuest: Bool,
-                          unreadable: [GuestReconcile] = [], leavingStartingGuests: Bool = false) throws -> ReconcileSummary {
+    package func reconcile(
+        _ domains: [DomainDescription], everyRunningGuest: Bool,
+        unreadable: [GuestReconcile] = [], leavingStartingGuests: Bool = false
+    ) throws -> ReconcileSummary {
         let handle = try NetlinkHandle(namespace: namespace, logger: logger)
         return try store.withLock { stored in
             var observed = try handle.snapshot(probingCapabilities: false)
@@ -40,16 +42,19 @@ extension Wiring {
                 state = next
                 if changed { observed = try handle.snapshot(probingCapabilities: false) }
             }
-            let summary = ReconcileSummary(guests: results, before: before, after: state, stateWasStored: stored != nil,
-                                           everyRunningGuest: everyRunningGuest, observed: observed, mark: store.mark, dryRun: false)
+            let summary = ReconcileSummary(
+                guests: results, before: before, after: state, stateWasStored: stored != nil,
+                everyRunningGuest: everyRunningGuest, observed: observed, mark: store.mark, dryRun: false)
             for name in summary.forgotten { logger.notice("reconcile: forgot \(name): not running any more") }
             return (summary.state, summary)
         }
     }
 
     /// One guest: wired as the `reconnect` hook would. Returns whether the kernel changed.
-    private func reconcileOne(_ domain: DomainDescription, state: VLANWireState, observed: ObservedState,
-                              handle: NetlinkHandle) -> (GuestReconcile, VLANWireState, Bool) {
+    private func reconcileOne(
+        _ domain: DomainDescription, state: VLANWireState, observed: ObservedState,
+        handle: NetlinkHandle
+    ) -> (GuestReconcile, VLANWireState, Bool) {
         let wired: WiredGuest
         do throws(WiringFailure) {
             wired = try wire(domain, operation: .reconnect, state: state, observed: observed, handle: handle)

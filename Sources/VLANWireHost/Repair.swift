@@ -61,8 +61,12 @@ extension Wiring {
             let actions = wired.report.appliedActions
             let status: GuestRepair.Status = !wired.problems.isEmpty ? .failed : actions.isEmpty ? .unchanged : .repaired
             let lines = Self.repairLines(guest: domain.name, record: wired.plan.record, drift: drift, actions: actions)
-            return (wired.state, GuestRepair(guest: domain.name, status: status, lines: lines, actions: actions,
-                                             problems: wired.problems))
+            return (
+                wired.state,
+                GuestRepair(
+                    guest: domain.name, status: status, lines: lines, actions: actions,
+                    problems: wired.problems)
+            )
         }
     }
 
@@ -85,9 +89,10 @@ extension Wiring {
             let changed = drift.first { $0.interface.mac == nic.mac }?.mismatches.map(\.message) ?? []
             guard !mine.isEmpty else { continue }
             let tap = nic.tap.map { " (\($0))" } ?? ""
-            lines.append("repaired guest '\(guest.escapedForDisplay)', NIC \(nic.mac)\(tap), \(nic.policy.map { "\($0)" } ?? "no policy"): "
-                + (changed.isEmpty ? "drifted" : changed.joined(separator: "; "))
-                + " -> " + mine.map(\.description).joined(separator: "; "))
+            lines.append(
+                "repaired guest '\(guest.escapedForDisplay)', NIC \(nic.mac)\(tap), \(nic.policy.map { "\($0)" } ?? "no policy"): "
+                    + (changed.isEmpty ? "drifted" : changed.joined(separator: "; "))
+                    + " -> " + mine.map(\.description).joined(separator: "; "))
         }
         if !remaining.isEmpty {
             lines.append("repaired guest '\(guest.escapedForDisplay)': " + remaining.map(\.description).joined(separator: "; "))

@@ -1,6 +1,7 @@
 package import VLANWire
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// vlanwire's state on disk: `state.json` and `lock` in one directory (`/run/vlanwire`, cleared at
@@ -32,7 +33,8 @@ package struct StateStore: Sendable {
     package init(directory: String, lockTimeout: Duration = .seconds(30)) {
         self.directory = directory
         self.lockTimeout = lockTimeout
-        let isNamespaceDefault = directory == Self.defaultDirectory
+        let isNamespaceDefault =
+            directory == Self.defaultDirectory
             || (directory.hasPrefix(Self.defaultDirectory + "/netns/") && !directory.dropFirst(Self.defaultDirectory.count + 7).contains("/"))
         mark = LinkMark(stateDirectory: directory, isNamespaceDefault: isNamespaceDefault)
     }
@@ -46,7 +48,8 @@ package struct StateStore: Sendable {
 
     package static var environmentDirectory: String? {
         guard let value = getenv("VLANWIRE_STATE_DIR").map({ String(cString: $0) }), value.hasPrefix("/"),
-              !value.split(separator: "/").contains("..") else { return nil }
+            !value.split(separator: "/").contains("..")
+        else { return nil }
         return value
     }
 
@@ -97,9 +100,11 @@ package struct StateStore: Sendable {
             }
             guard now < deadline, now < cap else {
                 let holder = ticket.split(separator: " ").first.map { " (last holder: pid \($0))" } ?? ""
-                throw StoreError(path: lockPath, message: now >= cap
-                    ? "waited \(lockTimeout * 8) for the lock while other vlanwire runs went first; giving up"
-                    : "another vlanwire held the lock for more than \(lockTimeout)\(holder)")
+                throw StoreError(
+                    path: lockPath,
+                    message: now >= cap
+                        ? "waited \(lockTimeout * 8) for the lock while other vlanwire runs went first; giving up"
+                        : "another vlanwire held the lock for more than \(lockTimeout)\(holder)")
             }
             usleep(1000)
         }
@@ -126,10 +131,12 @@ package struct StateStore: Sendable {
             throw StoreError(path: directory, message: "is not a directory (a symlink is not followed)")
         }
         guard info.st_uid == geteuid() else {
-            throw StoreError(path: directory, message: "is owned by uid \(info.st_uid), not \(geteuid()); refused (remove it, vlanwire recreates it 0700)")
+            throw StoreError(
+                path: directory, message: "is owned by uid \(info.st_uid), not \(geteuid()); refused (remove it, vlanwire recreates it 0700)")
         }
         guard info.st_mode & 0o022 == 0 else {
-            throw StoreError(path: directory, message: "is writable by group or others (mode \(String(info.st_mode & 0o7777, radix: 8))); refused (chmod 0700 it)")
+            throw StoreError(
+                path: directory, message: "is writable by group or others (mode \(String(info.st_mode & 0o7777, radix: 8))); refused (chmod 0700 it)")
         }
         if info.st_mode & 0o077 != 0 { chmod(directory, 0o700) }
     }
@@ -156,8 +163,8 @@ package struct StateStore: Sendable {
         var info = stat()
         guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_uid == geteuid() else { return nil }
         guard let bytes = try? FileAccess.readAll(fd: fd, path: statePath, limit: 16 << 20),
-              let state = try? VLANWireState(stateJSON: bytes),
-              state.version == VLANWireState.currentVersion
+            let state = try? VLANWireState(stateJSON: bytes),
+            state.version == VLANWireState.currentVersion
         else { return nil }
         return state
     }

@@ -1,13 +1,14 @@
 package import VLANWire
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension WatchStatus {
     /// Whether the process that wrote this is a live `vlanwire watch` (not a reused pid).
     var writerIsRunning: Bool {
         guard kill(pid, 0) == 0 || errno == EPERM,
-              let commandLine = try? FileAccess.read("/proc/\(pid)/cmdline", limit: 4096)
+            let commandLine = try? FileAccess.read("/proc/\(pid)/cmdline", limit: 4096)
         else { return false }
         let words = commandLine.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
         return words.first.map { $0.hasSuffix("vlanwire") } == true && words.contains("watch")
@@ -29,7 +30,7 @@ extension StateStore {
     /// directory (or the file is not readable as one).
     package func watchStatus() -> WatchStatus? {
         guard let bytes = try? FileAccess.read(watchStatusPath, limit: 1 << 20, followSymlinks: false),
-              var status = try? JSON.decode(WatchStatus.self, from: bytes, what: watchStatusPath)
+            var status = try? JSON.decode(WatchStatus.self, from: bytes, what: watchStatusPath)
         else { return nil }
         status.running = status.writerIsRunning
         return status

@@ -1,6 +1,7 @@
 import VLANWire
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Installs `vlanwire-watch.service`, the systemd unit that runs `vlanwire watch`, for
@@ -96,15 +97,21 @@ package struct WatchUnitInstaller: Sendable {
         try HookInstaller.checkBinary(binary)
         // ProtectHome= and PrivateTmp= hide these from the service: systemd could not start it.
         for hidden in ["/home/", "/root/", "/run/user/", "/tmp/", "/var/tmp/"] where binary.hasPrefix(hidden) {
-            throw HookInstaller.InstallError(description: "\(binary.escapedForDisplay) is under \(hidden), which the unit's ProtectHome=/PrivateTmp= hide from the service: install vlanwire elsewhere (/usr/local/bin) and give that path with --binary")
+            throw HookInstaller.InstallError(
+                description:
+                    "\(binary.escapedForDisplay) is under \(hidden), which the unit's ProtectHome=/PrivateTmp= hide from the service: install vlanwire elsewhere (/usr/local/bin) and give that path with --binary"
+            )
         }
         try HookInstaller.makeDirectory(directory)
         var info = stat()
         if lstat(path, &info) == 0 {
-            let existing = info.st_mode & S_IFMT == S_IFREG
+            let existing =
+                info.st_mode & S_IFMT == S_IFREG
                 ? try? FileAccess.read(path, limit: 1 << 20, followSymlinks: false) : nil
             guard let existing, String(decoding: existing, as: UTF8.self).contains(Self.marker) else {
-                throw HookInstaller.InstallError(description: "\(path) exists and is not vlanwire's (no '\(Self.marker)' line): left alone; remove it for install-hook to write its own")
+                throw HookInstaller.InstallError(
+                    description:
+                        "\(path) exists and is not vlanwire's (no '\(Self.marker)' line): left alone; remove it for install-hook to write its own")
             }
         }
         return Result(path: path, changed: try HookInstaller.writeFile(Array(unit.utf8), to: path, mode: 0o644))

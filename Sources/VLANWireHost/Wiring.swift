@@ -12,8 +12,10 @@ package struct Wiring {
     /// Test seam: make the k-th action (or netlink request) fail as if the kernel refused it.
     package var faultInjection: FaultInjection
 
-    package init(namespace: NetworkNamespace = .current, store: StateStore, config: HostConfig?, logger: Logger,
-                faultInjection: FaultInjection = .none) {
+    package init(
+        namespace: NetworkNamespace = .current, store: StateStore, config: HostConfig?, logger: Logger,
+        faultInjection: FaultInjection = .none
+    ) {
         self.namespace = namespace
         self.store = store
         self.config = config
@@ -70,9 +72,13 @@ package struct Wiring {
             switch self {
             case .refused(let refusal): refusal.problems
             case .notApplied(_, let error):
-                [Problem(guest: guest, cause: "could not wire the guest: \(error)",
-                         fix: error.rollbackClean ? "nothing was changed; fix the cause and \(retry)"
-                                                  : "run `vlanwire doctor` and remove what is listed as left over")]
+                [
+                    Problem(
+                        guest: guest, cause: "could not wire the guest: \(error)",
+                        fix: error.rollbackClean
+                            ? "nothing was changed; fix the cause and \(retry)"
+                            : "run `vlanwire doctor` and remove what is listed as left over")
+                ]
             }
         }
     }
@@ -81,11 +87,14 @@ package struct Wiring {
     /// verifies the taps when `operation` wires ports, and returns the state that records it.
     /// The kernel's capabilities are probed only when the plan needs a feature a kernel may lack
     /// (a VLAN leg, VLAN filtering), then the guest is planned again knowing them.
-    func wire(_ domain: DomainDescription, operation: HookOperation, state: VLANWireState,
-              observed: ObservedState, handle: NetlinkHandle) throws(WiringFailure) -> WiredGuest {
+    func wire(
+        _ domain: DomainDescription, operation: HookOperation, state: VLANWireState,
+        observed: ObservedState, handle: NetlinkHandle
+    ) throws(WiringFailure) -> WiredGuest {
         func planned(_ observed: ObservedState) throws(WiringFailure) -> Plan {
-            let planner = Planner(topology: Topology.resolve(config: config, observed: observed), observed: observed,
-                                  state: state, mark: store.mark)
+            let planner = Planner(
+                topology: Topology.resolve(config: config, observed: observed), observed: observed,
+                state: state, mark: store.mark)
             do { return try planner.plan(domain, operation: operation) } catch { throw .refused(error) }
         }
         var plan = try planned(observed)
@@ -112,9 +121,11 @@ package struct Wiring {
             (recorded.record, problems) = verifyTaps(record, guest: domain.name, handle: handle)
         }
         let kinds = createdKinds(in: plan)
-        let next = state.updated(with: recorded, created: report.createdLinks.map { created in
-            CreatedLink(name: created.name, index: created.index, kind: kinds[created.name] ?? "unknown")
-        })
+        let next = state.updated(
+            with: recorded,
+            created: report.createdLinks.map { created in
+                CreatedLink(name: created.name, index: created.index, kind: kinds[created.name] ?? "unknown")
+            })
         return WiredGuest(plan: recorded, report: report, problems: problems, state: next)
     }
 
@@ -127,18 +138,22 @@ package struct Wiring {
                 // A release never creates links nor turns filtering on: no capability probe.
                 let observed = try handle.snapshot(probingCapabilities: false)
                 let state = known(stored, observed)
-                let plan = Planner(topology: Topology.resolve(config: config, observed: observed), observed: observed, state: state,
-                              mark: store.mark)
-                    .planRelease(guest: guest, operation: operation)
+                let plan = Planner(
+                    topology: Topology.resolve(config: config, observed: observed), observed: observed, state: state,
+                    mark: store.mark
+                )
+                .planRelease(guest: guest, operation: operation)
                 for note in plan.notes { logger.notice("\(guest): \(note)") }
                 // Best effort never throws; a failed deletion keeps its state entry (it is retried next time).
-                let report = (try? Executor(handle: handle, mark: store.mark, faultInjection: faultInjection, logger: logger)
-                    .apply(plan.actions, .bestEffort)) ?? ExecutionReport()
+                let report =
+                    (try? Executor(handle: handle, mark: store.mark, faultInjection: faultInjection, logger: logger)
+                        .apply(plan.actions, .bestEffort)) ?? ExecutionReport()
                 for action in report.appliedActions { logger.info("\(guest) \(operation.rawValue): \(action)") }
                 var done = plan
-                let failed = Set(report.failures.compactMap { failure -> LinkName? in
-                    if case .deleteLink(let name) = failure.action { name } else { nil }
-                })
+                let failed = Set(
+                    report.failures.compactMap { failure -> LinkName? in
+                        if case .deleteLink(let name) = failure.action { name } else { nil }
+                    })
                 done.deletions.removeAll { failed.contains($0) }
                 return (state.updated(with: done, created: []), Outcome(plan: done, report: report))
             }
@@ -154,7 +169,9 @@ package struct Wiring {
         guard let stored else { return rebuiltState(observed, warn: !reconciling) }
         let (state, adopted) = stored.adoptingOrphans(in: observed, mark: store.mark)
         if !adopted.isEmpty {
-            logger.notice("adopted \(adopted.map(\.rawValue).joined(separator: ", ")): marked by vlanwire but not in the state (an interrupted run created them)")
+            logger.notice(
+                "adopted \(adopted.map(\.rawValue).joined(separator: ", ")): marked by vlanwire but not in the state (an interrupted run created them)"
+            )
         }
         return state
     }
@@ -162,7 +179,9 @@ package struct Wiring {
     private func rebuiltState(_ observed: ObservedState, warn: Bool) -> VLANWireState {
         let state = VLANWireState.rebuilt(from: observed, mark: store.mark)
         if warn, !state.createdLinks.isEmpty {
-            logger.warning("state file missing or unreadable; found \(state.createdLinks.count) link(s) marked by vlanwire, which will not be deleted until `vlanwire reconcile` rebuilds their users")
+            logger.warning(
+                "state file missing or unreadable; found \(state.createdLinks.count) link(s) marked by vlanwire, which will not be deleted until `vlanwire reconcile` rebuilds their users"
+            )
         }
         return state
     }
@@ -202,8 +221,10 @@ package struct Wiring {
                 let master = link.masterIndex.flatMap { masterIndex in
                     (try? handle.links())?.first { $0.index == masterIndex }?.name
                 }
-                problems.append(Problem(guest: guest, mac: nic.mac, cause: "tap \(tap) is in \(master ?? "no bridge"), not \(bridge)",
-                                        fix: "run `vlanwire doctor`"))
+                problems.append(
+                    Problem(
+                        guest: guest, mac: nic.mac, cause: "tap \(tap) is in \(master ?? "no bridge"), not \(bridge)",
+                        fix: "run `vlanwire doctor`"))
             }
         }
         return (verified, problems)

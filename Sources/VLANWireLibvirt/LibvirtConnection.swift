@@ -101,10 +101,11 @@ package final class LibvirtConnection: @unchecked Sendable {
 
     /// The domains `selection` asks for, in libvirt's order.
     package func domains(_ selection: DomainSelection = .all) throws(LibvirtError) -> [LibvirtDomain] {
-        let flags: UInt32 = switch selection {
-        case .all: 0
-        case .running: VIR_CONNECT_LIST_DOMAINS_ACTIVE.rawValue
-        }
+        let flags: UInt32 =
+            switch selection {
+            case .all: 0
+            case .running: VIR_CONNECT_LIST_DOMAINS_ACTIVE.rawValue
+            }
         var list: UnsafeMutablePointer<virDomainPtr?>?
         let count = api.table.pointee.virConnectListAllDomains(pointer, &list, flags)
         guard count >= 0 else { throw api.lastError("list domains of", uri) }

@@ -51,10 +51,11 @@ package final class LibvirtDomain: @unchecked Sendable {
 
     /// The domain's XML description (`virsh dumpxml [--inactive]`).
     package func xml(_ form: LibvirtXMLForm = .current) throws(LibvirtError) -> String {
-        let flags: UInt32 = switch form {
-        case .current: 0
-        case .inactive: VIR_DOMAIN_XML_INACTIVE.rawValue
-        }
+        let flags: UInt32 =
+            switch form {
+            case .current: 0
+            case .inactive: VIR_DOMAIN_XML_INACTIVE.rawValue
+            }
         guard let text = api.table.pointee.virDomainGetXMLDesc(pointer, flags) else {
             throw api.lastError("get the XML of domain", name)
         }
@@ -71,7 +72,9 @@ package final class LibvirtDomain: @unchecked Sendable {
     /// `virsh metadata DOMAIN --uri urn:vlanwire:1` prints.
     ///
     /// - Parameter scope: `.current`, `.live` or `.config`; not both (libvirt: `invalidArgument`).
-    package func metadata(_ namespace: MetadataNamespace = .vlanwire, scope: Scope = .current)
+    package func metadata(
+        _ namespace: MetadataNamespace = .vlanwire, scope: Scope = .current
+    )
         throws(LibvirtError) -> String?
     {
         let type = Int32(VIR_DOMAIN_METADATA_ELEMENT.rawValue)
@@ -93,18 +96,21 @@ package final class LibvirtDomain: @unchecked Sendable {
     ///
     /// - Parameter scope: `.config` (persistent), `.live` (running domain only), both, or
     ///   `.current` (live when running, else config).
-    package func setMetadata(_ element: String?, in namespace: MetadataNamespace = .vlanwire,
-                            scope: Scope = .current) throws(LibvirtError)
-    {
+    package func setMetadata(
+        _ element: String?, in namespace: MetadataNamespace = .vlanwire,
+        scope: Scope = .current
+    ) throws(LibvirtError) {
         let type = Int32(VIR_DOMAIN_METADATA_ELEMENT.rawValue)
-        let status = api.table.pointee.virDomainSetMetadata(pointer, type, element, namespace.prefix, namespace.uri,
-                                                           scope.rawValue)
+        let status = api.table.pointee.virDomainSetMetadata(
+            pointer, type, element, namespace.prefix, namespace.uri,
+            scope.rawValue)
         guard status == 0 else {
             let verb = element == nil ? "remove" : "set"
             throw api.lastError("\(verb) the \(namespace.uri) metadata of domain", name)
         }
-        connection.logger.debug(element == nil ? "libvirt domain metadata removed" : "libvirt domain metadata set",
-                                metadata: ["libvirt.domain": "\(name)", "libvirt.metadata.uri": "\(namespace.uri)"])
+        connection.logger.debug(
+            element == nil ? "libvirt domain metadata removed" : "libvirt domain metadata set",
+            metadata: ["libvirt.domain": "\(name)", "libvirt.metadata.uri": "\(namespace.uri)"])
     }
 }
 

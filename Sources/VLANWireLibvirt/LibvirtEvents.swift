@@ -13,14 +13,18 @@ package enum LibvirtEventLoop {
             return .failure(api.lastError("register libvirt's event loop", nil))
         }
         var thread = pthread_t()
-        let status = pthread_create(&thread, nil, { _ in
-            // libvirt's table is loaded once the loop is registered; each pass waits in poll().
-            let table = clibvirt_table()
-            while true { _ = table.pointee.virEventRunDefaultImpl() }
-        }, nil)
+        let status = pthread_create(
+            &thread, nil,
+            { _ in
+                // libvirt's table is loaded once the loop is registered; each pass waits in poll().
+                let table = clibvirt_table()
+                while true { _ = table.pointee.virEventRunDefaultImpl() }
+            }, nil)
         guard status == 0 else {
-            return .failure(LibvirtError(code: .unspecified, origin: .none, message: String(cString: strerror(status)),
-                                         operation: "start libvirt's event thread", object: nil))
+            return .failure(
+                LibvirtError(
+                    code: .unspecified, origin: .none, message: String(cString: strerror(status)),
+                    operation: "start libvirt's event thread", object: nil))
         }
         pthread_detach(thread)
         return .success(())
@@ -75,12 +79,13 @@ package struct DomainEvent: Equatable, Sendable, CustomStringConvertible {
     }
 
     package var description: String {
-        let what = switch kind {
-        case .lifecycle(let lifecycle): lifecycle.rawValue
-        case .deviceAdded(let alias): "device \(alias) added"
-        case .deviceRemoved(let alias): "device \(alias) removed"
-        case .metadataChanged(let namespace): "metadata \(namespace ?? "description/title") changed"
-        }
+        let what =
+            switch kind {
+            case .lifecycle(let lifecycle): lifecycle.rawValue
+            case .deviceAdded(let alias): "device \(alias) added"
+            case .deviceRemoved(let alias): "device \(alias) removed"
+            case .metadataChanged(let namespace): "metadata \(namespace ?? "description/title") changed"
+            }
         return "\(guest): \(what)"
     }
 }
@@ -118,17 +123,19 @@ private final class EventHandler {
         let handler = Unmanaged<EventHandler>.fromOpaque(opaque!).takeUnretainedValue()
         let name = handler.api.table.pointee.virDomainGetName(domain).map { String(cString: $0) } ?? "unknown"
         var uuidBuffer = [CChar](repeating: 0, count: Int(VIR_UUID_STRING_BUFLEN))
-        let uuid = handler.api.table.pointee.virDomainGetUUIDString(domain, &uuidBuffer) == 0
+        let uuid =
+            handler.api.table.pointee.virDomainGetUUIDString(domain, &uuidBuffer) == 0
             ? uuidBuffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } : nil
         let string = text.map { String(cString: $0) }
-        let kind: DomainEvent.Kind? = switch UInt32(event) {
-        case CLIBVIRT_EVENT_LIFECYCLE.rawValue: .lifecycle(DomainEvent.Lifecycle(detail))
-        case CLIBVIRT_EVENT_DEVICE_ADDED.rawValue: .deviceAdded(alias: string ?? "")
-        case CLIBVIRT_EVENT_DEVICE_REMOVED.rawValue: .deviceRemoved(alias: string ?? "")
-        case CLIBVIRT_EVENT_METADATA_CHANGE.rawValue:
-            .metadataChanged(namespace: UInt32(bitPattern: detail) == VIR_DOMAIN_METADATA_ELEMENT.rawValue ? string : nil)
-        default: nil
-        }
+        let kind: DomainEvent.Kind? =
+            switch UInt32(event) {
+            case CLIBVIRT_EVENT_LIFECYCLE.rawValue: .lifecycle(DomainEvent.Lifecycle(detail))
+            case CLIBVIRT_EVENT_DEVICE_ADDED.rawValue: .deviceAdded(alias: string ?? "")
+            case CLIBVIRT_EVENT_DEVICE_REMOVED.rawValue: .deviceRemoved(alias: string ?? "")
+            case CLIBVIRT_EVENT_METADATA_CHANGE.rawValue:
+                .metadataChanged(namespace: UInt32(bitPattern: detail) == VIR_DOMAIN_METADATA_ELEMENT.rawValue ? string : nil)
+            default: nil
+            }
         if let kind { handler.onEvent(DomainEvent(guest: name, uuid: uuid, kind: kind)) }
     }
 
@@ -143,13 +150,14 @@ private final class CloseHandler {
     init(_ onClose: @escaping @Sendable (String) -> Void) { self.onClose = onClose }
 
     static let callback: virConnectCloseFunc = { _, reason, opaque in
-        let why = switch UInt32(bitPattern: reason) {
-        case VIR_CONNECT_CLOSE_REASON_ERROR.rawValue: "an error on the connection"
-        case VIR_CONNECT_CLOSE_REASON_EOF.rawValue: "libvirtd closed the connection"
-        case VIR_CONNECT_CLOSE_REASON_KEEPALIVE.rawValue: "libvirtd stopped answering keepalives"
-        case VIR_CONNECT_CLOSE_REASON_CLIENT.rawValue: "closed by vlanwire"
-        default: "reason \(reason)"
-        }
+        let why =
+            switch UInt32(bitPattern: reason) {
+            case VIR_CONNECT_CLOSE_REASON_ERROR.rawValue: "an error on the connection"
+            case VIR_CONNECT_CLOSE_REASON_EOF.rawValue: "libvirtd closed the connection"
+            case VIR_CONNECT_CLOSE_REASON_KEEPALIVE.rawValue: "libvirtd stopped answering keepalives"
+            case VIR_CONNECT_CLOSE_REASON_CLIENT.rawValue: "closed by vlanwire"
+            default: "reason \(reason)"
+            }
         Unmanaged<CloseHandler>.fromOpaque(opaque!).takeUnretainedValue().onClose(why)
     }
 
@@ -162,8 +170,11 @@ extension LibvirtConnection {
     /// Calls `handler` on libvirt's event thread for every lifecycle, device-added,
     /// device-removed and metadata-change event of any domain. Needs `LibvirtEventLoop.start()`
     /// before this connection was opened.
-    package func subscribeToDomainEvents(_ handler: @escaping @Sendable (DomainEvent) -> Void) throws(LibvirtError)
-        -> DomainEventSubscription {
+    package func subscribeToDomainEvents(
+        _ handler: @escaping @Sendable (DomainEvent) -> Void
+    ) throws(LibvirtError)
+        -> DomainEventSubscription
+    {
         let opaque = Unmanaged.passRetained(EventHandler(handler, api: api)).toOpaque()
         var ids = [Int32](repeating: -1, count: Int(CLIBVIRT_EVENT_COUNT.rawValue))
         let status = ids.withUnsafeMutableBufferPointer {

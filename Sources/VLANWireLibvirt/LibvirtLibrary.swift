@@ -9,8 +9,10 @@ enum LibvirtLibrary {
         var reason = [CChar](repeating: 0, count: capacity)
         guard clibvirt_load(&reason, capacity) == 0 else {
             let message = reason.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-            return .failure(LibvirtError(code: .libraryUnavailable, origin: .none, message: message,
-                                         operation: "load libvirt", object: nil))
+            return .failure(
+                LibvirtError(
+                    code: .libraryUnavailable, origin: .none, message: message,
+                    operation: "load libvirt", object: nil))
         }
         return .success(Functions(table: clibvirt_table()))
     }()
@@ -34,12 +36,14 @@ struct Functions: @unchecked Sendable {
     /// suspension point in between, so it is still on the same thread.
     func lastError(_ operation: String, _ object: String?) -> LibvirtError {
         guard let error = table.pointee.virGetLastError() else {
-            return LibvirtError(code: .unspecified, origin: .none, message: "libvirt failed without saying why",
-                                operation: operation, object: object)
+            return LibvirtError(
+                code: .unspecified, origin: .none, message: "libvirt failed without saying why",
+                operation: operation, object: object)
         }
         let message = error.pointee.message.map { String(cString: $0) } ?? "no message"
-        return LibvirtError(code: .init(rawValue: error.pointee.code), origin: .init(rawValue: error.pointee.domain),
-                            message: message, operation: operation, object: object)
+        return LibvirtError(
+            code: .init(rawValue: error.pointee.code), origin: .init(rawValue: error.pointee.domain),
+            message: message, operation: operation, object: object)
     }
 
     /// The name and UUID (`dd8fe884-6c02-601e-7551-cca97df1c5df`) of an object libvirt just handed

@@ -44,10 +44,11 @@ package final class LibvirtNetwork: @unchecked Sendable {
 
     /// The network's XML description (`virsh net-dumpxml [--inactive]`).
     package func xml(_ form: LibvirtXMLForm = .current) throws(LibvirtError) -> String {
-        let flags: UInt32 = switch form {
-        case .current: 0
-        case .inactive: VIR_NETWORK_XML_INACTIVE.rawValue
-        }
+        let flags: UInt32 =
+            switch form {
+            case .current: 0
+            case .inactive: VIR_NETWORK_XML_INACTIVE.rawValue
+            }
         guard let text = api.table.pointee.virNetworkGetXMLDesc(pointer, flags) else {
             throw api.lastError("get the XML of network", name)
         }
@@ -90,7 +91,8 @@ package final class LibvirtNetwork: @unchecked Sendable {
         guard api.table.pointee.virNetworkSetAutostart(pointer, enabled ? 1 : 0) == 0 else {
             throw api.lastError("\(enabled ? "enable" : "disable") autostart of network", name)
         }
-        connection.logger.debug("libvirt network autostart \(enabled ? "enabled" : "disabled")",
-                                metadata: ["libvirt.network": "\(name)"])
+        connection.logger.debug(
+            "libvirt network autostart \(enabled ? "enabled" : "disabled")",
+            metadata: ["libvirt.network": "\(name)"])
     }
 }

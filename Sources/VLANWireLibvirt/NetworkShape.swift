@@ -88,8 +88,10 @@ package struct NetworkShape: Equatable, Sendable {
             guard !portgroups.contains(where: { $0.name == portgroupName }) else {
                 throw ReadError(message: "network '\(name)': two portgroups named '\(portgroupName)'")
             }
-            portgroups.append(Portgroup(name: portgroupName, isDefault: element.attribute("default") == "yes",
-                                        content: Element(element, dropping: ["name", "default"])))
+            portgroups.append(
+                Portgroup(
+                    name: portgroupName, isDefault: element.attribute("default") == "yes",
+                    content: Element(element, dropping: ["name", "default"])))
         }
         self.portgroups = portgroups
         let compared: Set<String> = ["name", "uuid", "forward", "bridge", "portgroup"]
@@ -147,8 +149,10 @@ package struct NetworkShape: Equatable, Sendable {
     }
 
     /// One phrase per attribute `ours` sets that `theirs` lacks or has with another value.
-    static func attributeChanges(of element: String, ours: Element, theirs: Element?,
-                                 skipping skipped: Set<String>) -> [String] {
+    static func attributeChanges(
+        of element: String, ours: Element, theirs: Element?,
+        skipping skipped: Set<String>
+    ) -> [String] {
         ours.attributes.keys.sorted().compactMap { key in
             guard !skipped.contains(key), let value = ours.attributes[key] else { return nil }
             let before = theirs?.attributes[key]

@@ -42,10 +42,11 @@ package struct NetworkOutcome: Equatable, Sendable, Codable, CustomStringConvert
         case name, action, changes, started, autostartEnabled, stopped, active, restartNeeded, error
     }
 
-
-    package init(name: String, action: Action, changes: [String] = [], started: Bool = false,
-                autostartEnabled: Bool = false, stopped: Bool = false, active: Bool? = nil,
-                restartNeeded: Bool = false, error: String? = nil) {
+    package init(
+        name: String, action: Action, changes: [String] = [], started: Bool = false,
+        autostartEnabled: Bool = false, stopped: Bool = false, active: Bool? = nil,
+        restartNeeded: Bool = false, error: String? = nil
+    ) {
         self.name = name
         self.action = action
         self.changes = changes
@@ -103,8 +104,9 @@ extension LibvirtConnection {
                 throw NetworkDefinitionError(network: definition.name, message: error.description)
             }
             guard shape.name == definition.name else {
-                throw NetworkDefinitionError(network: definition.name,
-                                             message: "the rendered XML names the network '\(shape.name)'")
+                throw NetworkDefinitionError(
+                    network: definition.name,
+                    message: "the rendered XML names the network '\(shape.name)'")
             }
             guard seen.insert(definition.name).inserted else {
                 throw NetworkDefinitionError(network: definition.name, message: "defined twice by the config")
@@ -120,8 +122,10 @@ extension LibvirtConnection {
     ///
     /// Every definition is attempted; a failure is reported in its outcome (`failed`) and does not
     /// stop the others. Call `check` first.
-    package func defineNetworks(_ definitions: [NetworkDefinition], start: Bool = false,
-                               autostart: Bool = false) -> [NetworkOutcome] {
+    package func defineNetworks(
+        _ definitions: [NetworkDefinition], start: Bool = false,
+        autostart: Bool = false
+    ) -> [NetworkOutcome] {
         definitions.map { definition in
             do {
                 return try defineNetwork(definition, start: start, autostart: autostart)

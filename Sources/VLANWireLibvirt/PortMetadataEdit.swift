@@ -69,16 +69,19 @@ extension DomainDescription {
         }
         if request != .clear, let interface = interface(mac: mac) {
             guard interface.type == "bridge" || interface.type == "network" else {
-                throw refuse("a type='\(interface.type)' interface is not a Linux bridge port, so vlanwire does not wire it",
-                             fix: "use <interface type='bridge'> or type='network'")
+                throw refuse(
+                    "a type='\(interface.type)' interface is not a Linux bridge port, so vlanwire does not wire it",
+                    fix: "use <interface type='bridge'> or type='network'")
             }
             if let virtualPort = interface.virtualPortType {
-                throw refuse("the NIC has <virtualport type='\(virtualPort)'>: its switch applies VLANs itself",
-                             fix: "set the VLANs with libvirt's own <vlan> in the interface")
+                throw refuse(
+                    "the NIC has <virtualport type='\(virtualPort)'>: its switch applies VLANs itself",
+                    fix: "set the VLANs with libvirt's own <vlan> in the interface")
             }
             if interface.libvirtVLAN != nil {
-                throw refuse("the NIC carries libvirt's own <vlan>, which takes precedence over vlanwire's metadata",
-                             fix: "remove the <vlan> element from the interface (virsh edit \(name)), then set the port")
+                throw refuse(
+                    "the NIC carries libvirt's own <vlan>, which takes precedence over vlanwire's metadata",
+                    fix: "remove the <vlan> element from the interface (virsh edit \(name)), then set the port")
             }
         }
         var policies = metadata
@@ -86,8 +89,9 @@ extension DomainDescription {
         let nics = interfaces.compactMap(\.mac).reduce(into: [MACAddress]()) { if !$0.contains($1) { $0.append($1) } }
         let order = nics + policies.keys.filter { !nics.contains($0) }.sorted()
         let entries = order.compactMap { nic in policies[nic].map { PortEntry(mac: nic, policy: $0) } }
-        return PortMetadataEdit(guest: name, mac: mac, previous: metadata[mac], requested: request.policy, entries: entries,
-                                pending: interface(mac: mac) == nil)
+        return PortMetadataEdit(
+            guest: name, mac: mac, previous: metadata[mac], requested: request.policy, entries: entries,
+            pending: interface(mac: mac) == nil)
     }
 }
 
@@ -98,8 +102,10 @@ extension PortMetadataEdit {
     package func renderedAndChecked(templates: XMLTemplates) throws(Refusal) -> String? {
         guard let element = element(templates: templates) else { return nil }
         func refuse(_ cause: String) -> Refusal {
-            Refusal(Problem(guest: guest, mac: mac, cause: "the metadata template's output \(cause); nothing written",
-                            fix: "check metadata.xml.mustache in the template directory"))
+            Refusal(
+                Problem(
+                    guest: guest, mac: mac, cause: "the metadata template's output \(cause); nothing written",
+                    fix: "check metadata.xml.mustache in the template directory"))
         }
         guard let open = element.firstRange(of: "<vlans") else { throw refuse("has no <vlans> element") }
         var namespaced = element

@@ -44,13 +44,20 @@ extension LibvirtConnection {
             }
             do {
                 guard try domain.isActive() else {
-                    guests.append(RunningGuest(name: domain.name, uuid: domain.uuid, domain: nil, problems: [Problem(
-                        guest: domain.name, cause: "not running", fix: "the hook wires it when it starts: virsh start \(domain.name)")]))
+                    guests.append(
+                        RunningGuest(
+                            name: domain.name, uuid: domain.uuid, domain: nil,
+                            problems: [
+                                Problem(
+                                    guest: domain.name, cause: "not running", fix: "the hook wires it when it starts: virsh start \(domain.name)")
+                            ]))
                     continue
                 }
             } catch {
-                guests.append(RunningGuest(name: domain.name, uuid: domain.uuid, domain: nil,
-                                           problems: [Problem(guest: domain.name, cause: error.description)]))
+                guests.append(
+                    RunningGuest(
+                        name: domain.name, uuid: domain.uuid, domain: nil,
+                        problems: [Problem(guest: domain.name, cause: error.description)]))
                 continue
             }
             guests.append(read(domain))
@@ -66,8 +73,9 @@ extension LibvirtConnection {
         } catch let refusal as Refusal {
             return RunningGuest(name: domain.name, uuid: domain.uuid, domain: nil, problems: refusal.problems)
         } catch {
-            return RunningGuest(name: domain.name, uuid: domain.uuid, domain: nil,
-                                problems: [Problem(guest: domain.name, cause: "\(error)")])
+            return RunningGuest(
+                name: domain.name, uuid: domain.uuid, domain: nil,
+                problems: [Problem(guest: domain.name, cause: "\(error)")])
         }
     }
 }
@@ -79,20 +87,24 @@ extension LibvirtView {
     package static func gather(uri: String?, topology: Topology, observed: ObservedState, logger: Logger) -> LibvirtView {
         let connection: LibvirtConnection
         do { connection = try LibvirtConnection(uri: uri, logger: logger) } catch {
-            return LibvirtView(state: .unreachable, uri: LibvirtConnection.resolveURI(uri, libvirtDefaultURI: defaultURIFromEnvironment),
-                               error: error.description)
+            return LibvirtView(
+                state: .unreachable, uri: LibvirtConnection.resolveURI(uri, libvirtDefaultURI: defaultURIFromEnvironment),
+                error: error.description)
         }
         let guests: [RunningGuest]
         do { guests = try connection.runningGuests() } catch {
             return LibvirtView(state: .unreachable, uri: connection.uri, error: error.description)
         }
-        return LibvirtView(state: .connected, uri: connection.uri, guests: guests.map { guest in
-            guard let domain = guest.domain else {
-                return GuestStatus(name: guest.name, uuid: guest.uuid,
-                                   error: guest.problems.map { ($0.nic.map { "NIC \($0): " } ?? "") + $0.cause }.joined(separator: "; "))
-            }
-            return GuestStatus.compare(domain, topology: topology, observed: observed)
-        })
+        return LibvirtView(
+            state: .connected, uri: connection.uri,
+            guests: guests.map { guest in
+                guard let domain = guest.domain else {
+                    return GuestStatus(
+                        name: guest.name, uuid: guest.uuid,
+                        error: guest.problems.map { ($0.nic.map { "NIC \($0): " } ?? "") + $0.cause }.joined(separator: "; "))
+                }
+                return GuestStatus.compare(domain, topology: topology, observed: observed)
+            })
     }
 
     static var defaultURIFromEnvironment: String? { getenv("LIBVIRT_DEFAULT_URI").map { String(cString: $0) } }

@@ -32,8 +32,10 @@ package struct PortChange: Equatable, Sendable, Codable, CustomStringConvertible
     /// The guest has no NIC with this MAC yet: the policy applies once one is hot-plugged.
     package var pending: Bool
 
-    package init(guest: String, mac: MACAddress, policy: PortPolicy?, previous: PortPolicy?, persistent: Outcome,
-                live: Outcome, running: Bool, reapplied: GuestReconcile? = nil, pending: Bool = false) {
+    package init(
+        guest: String, mac: MACAddress, policy: PortPolicy?, previous: PortPolicy?, persistent: Outcome,
+        live: Outcome, running: Bool, reapplied: GuestReconcile? = nil, pending: Bool = false
+    ) {
         self.pending = pending
         self.guest = guest
         self.mac = mac
@@ -55,14 +57,18 @@ package struct PortChange: Equatable, Sendable, Codable, CustomStringConvertible
     ///   2. bridge vlan add dev vnet0 vid 1 pvid untagged; bridge vlan add dev vnet0 vid 5; bridge vlan add dev vnet0 vid 10-20
     /// ```
     package var description: String {
-        var lines = ["\(guest.escapedForDisplay), NIC \(mac): \(policy?.description ?? "no vlanwire policy")"
-                     + (previous == policy ? "" : " (was \(previous?.description ?? "no vlanwire policy"))")]
-        let liveText = switch live {
-        case .updated: "updated"
-        case .unchanged: "unchanged"
-        case .notRequested: running ? "not changed (the running guest keeps its ports until restarted; --live changes it now)" : "none (not running)"
-        case .notRunning: "none (not running)"
-        }
+        var lines = [
+            "\(guest.escapedForDisplay), NIC \(mac): \(policy?.description ?? "no vlanwire policy")"
+                + (previous == policy ? "" : " (was \(previous?.description ?? "no vlanwire policy"))")
+        ]
+        let liveText =
+            switch live {
+            case .updated: "updated"
+            case .unchanged: "unchanged"
+            case .notRequested:
+                running ? "not changed (the running guest keeps its ports until restarted; --live changes it now)" : "none (not running)"
+            case .notRunning: "none (not running)"
+            }
         lines.append("persistent definition: \(persistent.rawValue); live definition: \(liveText)")
         if pending, policy != nil {
             lines.append("pending: the guest has no NIC with this MAC yet; the policy applies when one is hot-plugged (vlanwire watch wires it)")
@@ -106,8 +112,10 @@ extension LibvirtConnection {
     /// - Throws: `Refusal`, one line naming the guest, the MAC and the cause. Refusals from
     ///   validation mean nothing was written; a libvirt failure while writing says what was
     ///   already written.
-    package func setPort(guest: String, mac: MACAddress, request: PortRequest, live: Bool,
-                        templates: XMLTemplates) throws(Refusal) -> PortChange {
+    package func setPort(
+        guest: String, mac: MACAddress, request: PortRequest, live: Bool,
+        templates: XMLTemplates
+    ) throws(Refusal) -> PortChange {
         func failure(_ cause: String, fix: String? = nil) -> Refusal {
             Refusal(Problem(guest: guest, mac: mac, cause: cause, fix: fix))
         }
@@ -137,9 +145,10 @@ extension LibvirtConnection {
         let liveElement = try liveEdit?.renderedAndChecked(templates: templates)
 
         // Writing: persistent first, then live; each read back.
-        var change = PortChange(guest: domain.name, mac: mac, policy: request.policy, previous: persistentEdit.previous,
-                                persistent: .unchanged, live: live ? (running ? .unchanged : .notRunning) : .notRequested,
-                                running: running, pending: persistentEdit.pending)
+        var change = PortChange(
+            guest: domain.name, mac: mac, policy: request.policy, previous: persistentEdit.previous,
+            persistent: .unchanged, live: live ? (running ? .unchanged : .notRunning) : .notRequested,
+            running: running, pending: persistentEdit.pending)
         if persistentEdit.changesMetadata {
             do {
                 try domain.setMetadata(persistentElement, scope: .config)
@@ -152,7 +161,9 @@ extension LibvirtConnection {
         if let liveEdit {
             if liveEdit.changesMetadata {
                 do { try domain.setMetadata(liveElement, scope: .live) } catch {
-                    let written = change.persistent == .updated ? "the persistent definition was updated, but the live one was not"
+                    let written =
+                        change.persistent == .updated
+                        ? "the persistent definition was updated, but the live one was not"
                         : "the live definition was not updated"
                     throw failure("\(written): \(error.description)")
                 }
@@ -187,12 +198,18 @@ extension LibvirtDomain {
         let which = form == .inactive ? "persistent" : "live"
         let stored: PortPolicy?
         do { stored = try domainDescription(form).metadata[mac] } catch {
-            throw Refusal(Problem(guest: guest, mac: mac,
-                                  cause: "the \(which) definition's metadata was written, but reading it back failed: \(error)"))
+            throw Refusal(
+                Problem(
+                    guest: guest, mac: mac,
+                    cause: "the \(which) definition's metadata was written, but reading it back failed: \(error)"))
         }
         guard stored == policy else {
-            throw Refusal(Problem(guest: guest, mac: mac,
-                                  cause: "the \(which) definition's metadata reads back as \(stored?.description ?? "no entry"), not \(policy?.description ?? "no entry")"))
+            throw Refusal(
+                Problem(
+                    guest: guest, mac: mac,
+                    cause:
+                        "the \(which) definition's metadata reads back as \(stored?.description ?? "no entry"), not \(policy?.description ?? "no entry")"
+                ))
         }
     }
 }

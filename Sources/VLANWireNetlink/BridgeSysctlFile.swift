@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #endif
 
 /// One file under /proc/sys/net/bridge of a namespace. /proc/sys/net shows the namespace of the

@@ -1,7 +1,8 @@
 public import Logging
 public import VLANWire
+
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #endif
 
 /// Applies planner actions, in order, through one `NetlinkHandle`.
@@ -21,8 +22,10 @@ public struct Executor {
     private let faultInjection: FaultInjection
     private let logger: Logger
 
-    public init(handle: NetlinkHandle, mark: LinkMark = .namespaceDefault, faultInjection: FaultInjection = .none,
-                logger: Logger) {
+    public init(
+        handle: NetlinkHandle, mark: LinkMark = .namespaceDefault, faultInjection: FaultInjection = .none,
+        logger: Logger
+    ) {
         self.handle = handle
         self.mark = mark
         self.faultInjection = faultInjection
@@ -38,8 +41,9 @@ public struct Executor {
         for (index, action) in actions.enumerated() {
             do throws(NetlinkError) {
                 if case .failAction(index) = faultInjection {
-                    throw NetlinkError(.errno(EIO), operation: "apply '\(action)'", links: action.links.map(\.rawValue),
-                                       kernelMessage: "fault injected by test")
+                    throw NetlinkError(
+                        .errno(EIO), operation: "apply '\(action)'", links: action.links.map(\.rawValue),
+                        kernelMessage: "fault injected by test")
                 }
                 if case .crashAtAction(index) = faultInjection { fatalError("fault injected by test: crash at action \(index)") }
                 if let created = try perform(action) { report.createdLinks.append(created) }
@@ -55,8 +59,9 @@ public struct Executor {
                     handle.failingRequestNumber = nil
                     let rollback = undo(report.appliedActions, before: before)
                     report.messagesSent = handle.messagesSent - messagesBefore
-                    throw ExecutionError(failure: failure, rollbackFailures: rollback.failures,
-                                         irreversible: rollback.irreversible, report: report)
+                    throw ExecutionError(
+                        failure: failure, rollbackFailures: rollback.failures,
+                        irreversible: rollback.irreversible, report: report)
                 }
             }
         }
@@ -132,20 +137,20 @@ public enum FaultInjection: Hashable, Sendable {
     /// build ignores the variable, so the product never takes orders from its environment.
     package static func fromTestEnvironment() -> FaultInjection {
         #if DEBUG
-        guard let raw = getenv("VLANWIRE_TEST_FAULT") else { return .none }
-        let text = String(cString: raw)
-        guard let colon = text.firstIndex(of: ":"), let number = Int(text[text.index(after: colon)...]), number >= 0 else {
-            return .none
-        }
-        switch text[..<colon] {
-        case "fail-action": return .failAction(number)
-        case "fail-request": return .failRequest(number)
-        case "stop-after-action": return .stopAfterAction(number)
-        case "crash-at-action": return .crashAtAction(number)
-        default: return .none
-        }
+            guard let raw = getenv("VLANWIRE_TEST_FAULT") else { return .none }
+            let text = String(cString: raw)
+            guard let colon = text.firstIndex(of: ":"), let number = Int(text[text.index(after: colon)...]), number >= 0 else {
+                return .none
+            }
+            switch text[..<colon] {
+            case "fail-action": return .failAction(number)
+            case "fail-request": return .failRequest(number)
+            case "stop-after-action": return .stopAfterAction(number)
+            case "crash-at-action": return .crashAtAction(number)
+            default: return .none
+            }
         #else
-        return .none
+            return .none
         #endif
     }
 }

@@ -2,8 +2,9 @@ internal import CNetlink
 internal import CNetlinkShims
 public import Logging
 public import VLANWire
+
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #endif
 
 /// Link changes in ONE network namespace as the kernel announces them: a link added or deleted, a

@@ -1,7 +1,8 @@
-import VLANWire
 internal import CNetlink
+import VLANWire
+
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #endif
 
 /// A netlink (or namespace, or sysctl file) operation that failed: what was attempted, on which

@@ -2,8 +2,9 @@ internal import CNetlink
 internal import CNetlinkShims
 public import Logging
 public import VLANWire
+
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #endif
 
 /// Links, bridges, VLAN legs and port VLANs of ONE network namespace, over one netlink socket.
@@ -55,9 +56,10 @@ public final class NetlinkHandle {
     /// Equivalent to: `ip -d link show`, `bridge vlan show`, `sysctl net.bridge`.
     public func snapshot(probingCapabilities: Bool = true) throws(NetlinkError) -> ObservedState {
         let links = try readLinks()
-        return ObservedState(complete: true, links: links,
-                             capabilities: probingCapabilities ? probedCapabilities() : nil,
-                             bridgeNetfilter: try bridgeNetfilterSysctls())
+        return ObservedState(
+            complete: true, links: links,
+            capabilities: probingCapabilities ? probedCapabilities() : nil,
+            bridgeNetfilter: try bridgeNetfilterSysctls())
     }
 
     /// What this kernel can do, seen from this namespace without changing anything.
@@ -69,8 +71,9 @@ public final class NetlinkHandle {
 
     /// The capabilities, using what the last link dump showed (a bridge settles VLAN filtering).
     public func probedCapabilities() -> KernelCapabilities {
-        KernelCapabilities(vlan8021Q: CapabilityProbe.has8021Q(),
-                           bridgeVLANFiltering: lastBridgeVLANFiltering ?? CapabilityProbe.hasBridgeVLANFiltering())
+        KernelCapabilities(
+            vlan8021Q: CapabilityProbe.has8021Q(),
+            bridgeVLANFiltering: lastBridgeVLANFiltering ?? CapabilityProbe.hasBridgeVLANFiltering())
     }
 
     /// The index of `link`, from the last dump or by asking the kernel.
@@ -100,7 +103,7 @@ public final class NetlinkHandle {
                     found = Membership(index: parsed.index, masterIndex: parsed.masterIndex)
                 }
             }
-        } catch where error.errno == ENODEV {
+        } catch  where error.errno == ENODEV {
             return nil
         }
         if let found { knownIndexes[link.rawValue] = found.index }
@@ -117,7 +120,7 @@ public final class NetlinkHandle {
         while true {
             do {
                 return try readLinksOnce()
-            } catch where error.isDumpInterrupted && attempt < Self.dumpAttempts {
+            } catch  where error.isDumpInterrupted && attempt < Self.dumpAttempts {
                 logger.debug("link dump interrupted by a concurrent change; reading again", metadata: ["attempt": "\(attempt)"])
                 attempt += 1
             }
@@ -137,29 +140,35 @@ public final class NetlinkHandle {
         var portVLANs: [Int32: [cnetlink_vlan_range]] = [:]
         if vlanSupport == true {
             let vlanContext = RequestContext(operation: "list bridge port VLANs in \(namespace)", links: [])
-            try dump(LinkRequest.dump(family: AF_BRIDGE, filter: UInt32(RTEXT_FILTER_BRVLAN_COMPRESSED), vlanContext),
-                     vlanContext) { header in
+            try dump(
+                LinkRequest.dump(family: AF_BRIDGE, filter: UInt32(RTEXT_FILTER_BRVLAN_COMPRESSED), vlanContext),
+                vlanContext
+            ) { header in
                 if let entry = LinkParser.bridgeVLANs(header) { portVLANs[entry.index] = entry.ranges } else { malformed += 1 }
             }
         }
         guard malformed == 0 else {
-            throw NetlinkError(.libnl(NLE_PARSE_ERR), operation: context.operation, links: [],
-                               kernelMessage: "\(malformed) link message(s) could not be read")
+            throw NetlinkError(
+                .libnl(NLE_PARSE_ERR), operation: context.operation, links: [],
+                kernelMessage: "\(malformed) link message(s) could not be read")
         }
         let names = Dictionary(parsed.map { ($0.index, $0.name) }, uniquingKeysWith: { first, _ in first })
         let bridges = Set(parsed.filter { $0.kind == "bridge" }.map(\.index))
         knownIndexes = Dictionary(parsed.map { ($0.name, $0.index) }, uniquingKeysWith: { first, _ in first })
         let links = parsed.map { link in
-            observed(link, names: names, bridges: bridges,
-                     // A port without AF_SPEC has no VLANs, on kernels that report VLANs at all.
-                     vlans: vlanSupport == true ? portVLANs[link.index] ?? [] : nil)
+            observed(
+                link, names: names, bridges: bridges,
+                // A port without AF_SPEC has no VLANs, on kernels that report VLANs at all.
+                vlans: vlanSupport == true ? portVLANs[link.index] ?? [] : nil)
         }
         lastBridgeVLANFiltering = vlanSupport
         return links
     }
 
-    private func observed(_ link: ParsedLink, names: [Int32: String], bridges: Set<Int32>,
-                          vlans: [cnetlink_vlan_range]?) -> ObservedLink {
+    private func observed(
+        _ link: ParsedLink, names: [Int32: String], bridges: Set<Int32>,
+        vlans: [cnetlink_vlan_range]?
+    ) -> ObservedLink {
         // A lower device in another namespace has no name here; iproute2 prints it the same way.
         func name(_ index: Int32) -> String { names[index] ?? "if\(index)" }
         var result = ObservedLink(
@@ -191,12 +200,14 @@ public final class NetlinkHandle {
 
     private static func portVLANs(_ ranges: [cnetlink_vlan_range]) -> PortVLANs {
         func set(_ matching: [cnetlink_vlan_range]) -> VLANSet {
-            VLANSet(ranges: matching.compactMap { range in
-                guard let first = try? VLANID(Int(range.first)), let last = try? VLANID(Int(range.last)) else { return nil }
-                return first...last
-            })
+            VLANSet(
+                ranges: matching.compactMap { range in
+                    guard let first = try? VLANID(Int(range.first)), let last = try? VLANID(Int(range.last)) else { return nil }
+                    return first...last
+                })
         }
-        let untaggedFlag = UInt16(BRIDGE_VLAN_INFO_UNTAGGED), pvidFlag = UInt16(BRIDGE_VLAN_INFO_PVID)
+        let untaggedFlag = UInt16(BRIDGE_VLAN_INFO_UNTAGGED)
+        let pvidFlag = UInt16(BRIDGE_VLAN_INFO_PVID)
         let pvid = ranges.first { $0.flags & pvidFlag != 0 && $0.first == $0.last }.flatMap { try? VLANID(Int($0.first)) }
         return PortVLANs(members: set(ranges), untagged: set(ranges.filter { $0.flags & untaggedFlag != 0 }), pvid: pvid)
     }
@@ -232,10 +243,13 @@ public final class NetlinkHandle {
     ///
     /// Equivalent to: `ip link add link PARENT name NAME type vlan id VID; ip link set NAME alias vlanwire`.
     @discardableResult
-    public func createVLANLeg(name: LinkName, parent: LinkName, vid: VLANID,
-                              mark: LinkMark = .namespaceDefault) throws(NetlinkError) -> Int32 {
-        let context = RequestContext(operation: "create VLAN leg \(name) on \(parent) (VLAN \(vid))",
-                                     links: [name.rawValue, parent.rawValue])
+    public func createVLANLeg(
+        name: LinkName, parent: LinkName, vid: VLANID,
+        mark: LinkMark = .namespaceDefault
+    ) throws(NetlinkError) -> Int32 {
+        let context = RequestContext(
+            operation: "create VLAN leg \(name) on \(parent) (VLAN \(vid))",
+            links: [name.rawValue, parent.rawValue])
         try withIndex(of: parent, context) { (parentIndex) throws(NetlinkError) in
             try request(LinkRequest.createVLAN(name, parentIndex: parentIndex, vid: vid, context), context)
         }
@@ -319,8 +333,10 @@ public final class NetlinkHandle {
     /// Equivalent to: `bridge vlan add dev PORT vid SPARE` per kept port, `ip link set BRIDGE type
     /// bridge vlan_default_pvid SPARE`, `... vlan_default_pvid TO|0`, `bridge vlan del dev PORT vid SPARE`.
     public func setDefaultPVID(bridge: LinkName, to target: VLANID?, keeping ports: [LinkName], via spare: VLANID) throws(NetlinkError) {
-        let context = RequestContext(operation: "set vlan_default_pvid \(target.map { "\($0)" } ?? "0") on \(bridge), keeping \(ports.map(\.rawValue).joined(separator: ", ")) as they are",
-                                     links: [bridge.rawValue] + ports.map(\.rawValue))
+        let context = RequestContext(
+            operation:
+                "set vlan_default_pvid \(target.map { "\($0)" } ?? "0") on \(bridge), keeping \(ports.map(\.rawValue).joined(separator: ", ")) as they are",
+            links: [bridge.rawValue] + ports.map(\.rawValue))
         func defaultPVID(_ vid: UInt16) throws(NetlinkError) -> NetlinkMessage {
             var options = cnetlink_bridge_options()
             options.present = CNETLINK_BRIDGE_VLAN_DEFAULT_PVID.rawValue
@@ -378,8 +394,10 @@ public final class NetlinkHandle {
         try changePortVLANs(port, add: false, ranges, context)
     }
 
-    private func changePortVLANs(_ port: LinkName, add: Bool, _ ranges: [cnetlink_vlan_range],
-                                 _ context: RequestContext) throws(NetlinkError) {
+    private func changePortVLANs(
+        _ port: LinkName, add: Bool, _ ranges: [cnetlink_vlan_range],
+        _ context: RequestContext
+    ) throws(NetlinkError) {
         guard !ranges.isEmpty else { return }
         try withIndex(of: port, context) { (portIndex) throws(NetlinkError) in
             try request(LinkRequest.portVLANs(portIndex: portIndex, add: add, ranges, context), context)
@@ -405,8 +423,9 @@ public final class NetlinkHandle {
     /// Equivalent to: `sysctl -w net.bridge.NAME=VALUE`.
     public func setBridgeNetfilterSysctl(_ name: String, _ value: Int) throws(NetlinkError) {
         guard BridgeNetfilterSysctls.names.contains(name) else {
-            throw NetlinkError(.errno(EINVAL), operation: "set net.bridge.\(name) (known: \(BridgeNetfilterSysctls.names.joined(separator: ", ")))",
-                               links: [])
+            throw NetlinkError(
+                .errno(EINVAL), operation: "set net.bridge.\(name) (known: \(BridgeNetfilterSysctls.names.joined(separator: ", ")))",
+                links: [])
         }
         guard let file = try BridgeSysctlFile(name, namespace: namespaceFile, write: true) else {
             throw NetlinkError(.errno(ENOENT), operation: "set net.bridge.\(name) (br_netfilter is not loaded)", links: [])
@@ -418,19 +437,21 @@ public final class NetlinkHandle {
 
     /// Runs `body` with the index of `link`; when a remembered index turns out stale (ENODEV: the
     /// link was deleted and maybe re-created), looks the name up again and retries once.
-    private func withIndex(of link: LinkName, _ context: RequestContext,
-                           _ body: (Int32) throws(NetlinkError) -> Void) throws(NetlinkError) {
+    private func withIndex(
+        of link: LinkName, _ context: RequestContext,
+        _ body: (Int32) throws(NetlinkError) -> Void
+    ) throws(NetlinkError) {
         if let known = knownIndexes[link.rawValue] {
             do {
                 return try body(known)
-            } catch where error.errno == ENODEV {
+            } catch  where error.errno == ENODEV {
                 knownIndexes[link.rawValue] = nil
             }
         }
         let index: Int32
         do {
             index = try lookUpIndex(link)
-        } catch where error.errno == ENODEV {
+        } catch  where error.errno == ENODEV {
             throw NetlinkError(.errno(ENODEV), operation: context.operation, links: context.links)
         }
         try body(index)
@@ -447,13 +468,17 @@ public final class NetlinkHandle {
         return found
     }
 
-    private func request(_ message: NetlinkMessage, _ context: RequestContext,
-                         onReply: ((UnsafeMutablePointer<nlmsghdr>) -> Void)? = nil) throws(NetlinkError) {
+    private func request(
+        _ message: NetlinkMessage, _ context: RequestContext,
+        onReply: ((UnsafeMutablePointer<nlmsghdr>) -> Void)? = nil
+    ) throws(NetlinkError) {
         try send(context) { () throws(NetlinkError) in try socket.acknowledged(message, context, onReply: onReply) }
     }
 
-    private func dump(_ message: NetlinkMessage, _ context: RequestContext,
-                      onReply: (UnsafeMutablePointer<nlmsghdr>) -> Void) throws(NetlinkError) {
+    private func dump(
+        _ message: NetlinkMessage, _ context: RequestContext,
+        onReply: (UnsafeMutablePointer<nlmsghdr>) -> Void
+    ) throws(NetlinkError) {
         try send(context) { () throws(NetlinkError) in try socket.dump(message, context, onReply: onReply) }
     }
 
@@ -466,8 +491,9 @@ public final class NetlinkHandle {
         logger.trace("netlink request", metadata: ["operation": "\(context.operation)", "number": "\(messagesSent)"])
         if failingRequestNumber == messagesSent {
             failingRequestNumber = nil
-            throw NetlinkError(.errno(EIO), operation: context.operation, links: context.links,
-                               kernelMessage: "fault injected by test")
+            throw NetlinkError(
+                .errno(EIO), operation: context.operation, links: context.links,
+                kernelMessage: "fault injected by test")
         }
         messagesSent += 1
         do {
@@ -481,7 +507,8 @@ public final class NetlinkHandle {
 
 extension cnetlink_bridge_options {
     mutating func setNetfilterCalls(_ enabled: Bool) {
-        present |= CNETLINK_BRIDGE_NF_CALL_IPTABLES.rawValue | CNETLINK_BRIDGE_NF_CALL_IP6TABLES.rawValue
+        present |=
+            CNETLINK_BRIDGE_NF_CALL_IPTABLES.rawValue | CNETLINK_BRIDGE_NF_CALL_IP6TABLES.rawValue
             | CNETLINK_BRIDGE_NF_CALL_ARPTABLES.rawValue
         nf_call_iptables = enabled ? 1 : 0
         nf_call_ip6tables = enabled ? 1 : 0

@@ -1,6 +1,7 @@
 internal import CNetlinkShims
+
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #endif
 
 /// The network namespace a `NetlinkHandle` works in: the caller's own, or one named by
@@ -34,14 +35,15 @@ public struct NamespaceName: Hashable, Sendable, CustomStringConvertible {
         let allowed = name.utf8.allSatisfy { byte in
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"):
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"):
                 true
             default: false
             }
         }
         guard allowed, (1...Self.maximumLength).contains(name.utf8.count), name != ".", name != ".." else {
-            throw NetlinkError(.errno(EINVAL), operation: "use network namespace '\(name)' (allowed: 1-\(Self.maximumLength) letters, digits, '.', '-', '_')",
-                               links: [])
+            throw NetlinkError(
+                .errno(EINVAL), operation: "use network namespace '\(name)' (allowed: 1-\(Self.maximumLength) letters, digits, '.', '-', '_')",
+                links: [])
         }
         rawValue = name
     }

@@ -1,12 +1,13 @@
-package import Logging
 internal import CWatchShims
+package import Logging
 import Synchronization
 package import VLANWire
 package import VLANWireHost
 import VLANWireLibvirt
 package import VLANWireNetlink
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `vlanwire watch`: keeps every running guest's NICs as their policies say between hook calls.
@@ -33,9 +34,11 @@ package final class Watcher {
         package var reconnectDelay: Duration
         package var maximumReconnectDelay: Duration
 
-        package init(uri: String?, guests: Set<String>? = nil, namespace: NetworkNamespace, store: StateStore,
-                    loadConfig: @escaping @Sendable () throws -> HostConfig?, coalescing: Duration = .milliseconds(50),
-                    reconnectDelay: Duration = .milliseconds(500), maximumReconnectDelay: Duration = .seconds(30)) {
+        package init(
+            uri: String?, guests: Set<String>? = nil, namespace: NetworkNamespace, store: StateStore,
+            loadConfig: @escaping @Sendable () throws -> HostConfig?, coalescing: Duration = .milliseconds(50),
+            reconnectDelay: Duration = .milliseconds(500), maximumReconnectDelay: Duration = .seconds(30)
+        ) {
             self.uri = uri
             self.guests = guests
             self.namespace = namespace
@@ -69,9 +72,10 @@ package final class Watcher {
         self.logger = logger
         config = try options.loadConfig()
         inbox = try Inbox()
-        status = WatchStatus(pid: getpid(), startedAt: WatchStatus.now(),
-                             uri: LibvirtConnection.resolveURI(options.uri, libvirtDefaultURI: getenv("LIBVIRT_DEFAULT_URI").map { String(cString: $0) }),
-                             libvirt: "connecting")
+        status = WatchStatus(
+            pid: getpid(), startedAt: WatchStatus.now(),
+            uri: LibvirtConnection.resolveURI(options.uri, libvirtDefaultURI: getenv("LIBVIRT_DEFAULT_URI").map { String(cString: $0) }),
+            libvirt: "connecting")
     }
 
     /// Runs until SIGTERM or SIGINT; returns normally then (exit 0).
@@ -222,9 +226,10 @@ package final class Watcher {
                 router.learn(options.store.peek() ?? .empty)
                 return true
             }
-            work.guests.formUnion(running.compactMap(\.domain).filter { domain in
-                domain.interfaces.contains { $0.mac.map { work.unknownTapMACs.contains($0.libvirtTapAddress) } ?? false }
-            }.map(\.name))
+            work.guests.formUnion(
+                running.compactMap(\.domain).filter { domain in
+                    domain.interfaces.contains { $0.mac.map { work.unknownTapMACs.contains($0.libvirtTapAddress) } ?? false }
+                }.map(\.name))
             repair(work.guests, connection: connection)
         } else {
             repair(work.guests, connection: connection)
@@ -276,8 +281,9 @@ package final class Watcher {
     private func reconcileAll(_ running: [RunningGuest]) {
         let unreadable = running.filter { $0.domain == nil }.map { GuestReconcile(guest: $0.name, status: .failed, problems: $0.problems) }
         do {
-            let summary = try wiring.reconcile(running.compactMap(\.domain), everyRunningGuest: options.guests == nil,
-                                               unreadable: unreadable, leavingStartingGuests: true)
+            let summary = try wiring.reconcile(
+                running.compactMap(\.domain), everyRunningGuest: options.guests == nil,
+                unreadable: unreadable, leavingStartingGuests: true)
             for guest in summary.guests {
                 switch guest.status {
                 case .applied: repaired(["reconciled guest '\(guest.guest.escapedForDisplay)': " + guest.actions.joined(separator: "; ")])
@@ -302,8 +308,10 @@ package final class Watcher {
     }
 
     /// Logs each line and counts it in watch.json, whose last event it becomes.
-    private func report(_ lines: [String], level: Logger.Level, count: WritableKeyPath<WatchStatus, Int>,
-                        last: WritableKeyPath<WatchStatus, WatchStatus.Event?>) {
+    private func report(
+        _ lines: [String], level: Logger.Level, count: WritableKeyPath<WatchStatus, Int>,
+        last: WritableKeyPath<WatchStatus, WatchStatus.Event?>
+    ) {
         for line in lines { logger.log(level: level, "\(line)") }
         guard let line = lines.last else { return }
         status[keyPath: count] += lines.count

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A crash of the hook (a Swift trap, a C++ abort in a library, a bad memory access) ends with one
@@ -13,7 +13,8 @@ enum CrashLine {
     /// `context` names what was running (e.g. `hook qemu web1 prepare`); `exitStatus` is what the
     /// process exits with after a crash (0 where libvirt must not see a failure: release, reconnect).
     static func install(context: String, exitStatus: Int32) {
-        let text = "vlanwire: internal error (crashed) during \(context.withoutControlCharactersForCrash); nothing more was changed; see syslog (journalctl -t vlanwire) and report it\n"
+        let text =
+            "vlanwire: internal error (crashed) during \(context.withoutControlCharactersForCrash); nothing more was changed; see syslog (journalctl -t vlanwire) and report it\n"
         line = strdup(text)
         length = text.utf8.count
         status = exitStatus

@@ -76,9 +76,10 @@ struct DoctorCommand: ParsableCommand {
         let store = StateStore.forNamespace(namespace.netns)
         // A kernel read from a file may be another host's: this host's watch says nothing about it.
         let watch: Doctor.Watch? = observed != nil ? nil : store.watchStatus().map(Doctor.Watch.seen) ?? .neverRan
-        let doctor = Doctor(observed: observedState, topology: Topology.resolve(config: hostConfig, observed: observedState),
-                            state: store.peek(), guests: guests, guestSource: source,
-                            unreadableGuests: problems, commandPrefix: DiagnosisInputs.commandPrefix(namespace), watch: watch)
+        let doctor = Doctor(
+            observed: observedState, topology: Topology.resolve(config: hostConfig, observed: observedState),
+            state: store.peek(), guests: guests, guestSource: source,
+            unreadableGuests: problems, commandPrefix: DiagnosisInputs.commandPrefix(namespace), watch: watch)
         return doctor.report()
     }
 }

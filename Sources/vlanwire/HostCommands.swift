@@ -5,8 +5,8 @@ import VLANWireHost
 import VLANWireNetlink
 
 #if canImport(Glibc)
-import Glibc
-import VLANWireReports
+    import Glibc
+    import VLANWireReports
 #endif
 
 struct HookCommand: ParsableCommand {
@@ -66,8 +66,9 @@ struct HookCommand: ParsableCommand {
             printError("vlanwire: \(error)")
             throw ExitCode(1)
         }
-        let wiring = Wiring(store: StateStore.forNamespace(nil), config: config, logger: logger,
-                            faultInjection: .fromTestEnvironment())
+        let wiring = Wiring(
+            store: StateStore.forNamespace(nil), config: config, logger: logger,
+            faultInjection: .fromTestEnvironment())
         let result = HookRunner(wiring: wiring).run(arguments: Array(arguments.dropFirst()), xml: xml)
         if !result.stdout.isEmpty { FileAccess.writeAll(fd: 1, result.stdout) }
         for line in result.errors { printError(line) }
@@ -120,9 +121,10 @@ struct ApplyCommand: ParsableCommand {
 
     func run() throws {
         let domain = try readDomain(domainXML)
-        let wiring = Wiring(namespace: try namespace.namespace(), store: StateStore.forNamespace(namespace.netns),
-                            config: try config.load(), logger: Logger.forCommand("apply"),
-                            faultInjection: .fromTestEnvironment())
+        let wiring = Wiring(
+            namespace: try namespace.namespace(), store: StateStore.forNamespace(namespace.netns),
+            config: try config.load(), logger: Logger.forCommand("apply"),
+            faultInjection: .fromTestEnvironment())
         let outcome = try wiring.apply(domain, operation: op)
         printPlan(outcome.plan, json: json, messages: outcome.report.messagesSent)
     }
@@ -161,8 +163,9 @@ struct ReleaseCommand: ParsableCommand {
 
     func run() throws {
         let name = try guest ?? readDomain(domainXML!).name
-        let wiring = Wiring(namespace: try namespace.namespace(), store: StateStore.forNamespace(namespace.netns),
-                            config: try config.load(), logger: Logger.forCommand("release"))
+        let wiring = Wiring(
+            namespace: try namespace.namespace(), store: StateStore.forNamespace(namespace.netns),
+            config: try config.load(), logger: Logger.forCommand("release"))
         let outcome = wiring.release(guest: name)
         printPlan(outcome.plan, json: json, messages: outcome.report.messagesSent)
         if !outcome.report.failures.isEmpty {

@@ -4,8 +4,10 @@ import VLANWireLibvirt
 
 /// `--connect URI`, as virsh takes it (`-c` too).
 struct ConnectOptions: ParsableArguments {
-    @Option(name: [.customShort("c"), .customLong("connect")], help: ArgumentHelp(
-        "libvirt URI.", discussion: "Default: $LIBVIRT_DEFAULT_URI, then qemu:///system.", valueName: "uri"))
+    @Option(
+        name: [.customShort("c"), .customLong("connect")],
+        help: ArgumentHelp(
+            "libvirt URI.", discussion: "Default: $LIBVIRT_DEFAULT_URI, then qemu:///system.", valueName: "uri"))
     var uri: String?
 
     /// Opens the connection; libvirt's failure (not installed, libvirtd not running, no

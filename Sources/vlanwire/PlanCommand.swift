@@ -24,8 +24,11 @@ struct PlanCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("Domain XML files.", valueName: "domain.xml"))
     var domains: [String]
 
-    @Option(help: ArgumentHelp("Hook operation to plan for: \(HookOperation.allCases.map(\.rawValue).joined(separator: ", ")). `start` includes what `prepare` does.", valueName: "op"),
-            transform: parseOperation)
+    @Option(
+        help: ArgumentHelp(
+            "Hook operation to plan for: \(HookOperation.allCases.map(\.rawValue).joined(separator: ", ")). `start` includes what `prepare` does.",
+            valueName: "op"),
+        transform: parseOperation)
     var op: HookOperation = .start
 
     @OptionGroup var config: ConfigOptions
@@ -43,14 +46,16 @@ struct PlanCommand: ParsableCommand {
         let config = try config.load()
         let observedState: ObservedState = try observed.map { try readJSON(ObservedState.self, path: $0) } ?? .unknown
         let vlanwireState: VLANWireState = try state.map { try readJSON(VLANWireState.self, path: $0) } ?? .empty
-        let planner = Planner(topology: Topology.resolve(config: config, observed: observedState),
-                              observed: observedState, state: vlanwireState)
+        let planner = Planner(
+            topology: Topology.resolve(config: config, observed: observedState),
+            observed: observedState, state: vlanwireState)
         var reports: [PlanReport] = []
         var problems: [Problem] = []
         for path in domains {
             let bytes: [UInt8]
             do { bytes = try FileAccess.read(path, limit: XMLDocumentParser.defaultMaximumSize + 1) } catch {
-                problems.append(Problem(guest: path, cause: "domain XML \(error.description)", fix: "pass libvirt's domain XML (virsh dumpxml GUEST)"))
+                problems.append(
+                    Problem(guest: path, cause: "domain XML \(error.description)", fix: "pass libvirt's domain XML (virsh dumpxml GUEST)"))
                 continue
             }
             do {

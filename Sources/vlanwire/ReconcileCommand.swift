@@ -47,8 +47,9 @@ struct ReconcileCommand: ParsableCommand {
         let libvirt = try connection.connect()
         let running: [RunningGuest]
         do { running = try libvirt.runningGuests(named: guests) } catch { throw CLIFailure(error.description) }
-        let wiring = Wiring(namespace: try namespace.namespace(), store: StateStore.forNamespace(namespace.netns),
-                            config: try config.load(), logger: Logger.forCommand("reconcile"))
+        let wiring = Wiring(
+            namespace: try namespace.namespace(), store: StateStore.forNamespace(namespace.netns),
+            config: try config.load(), logger: Logger.forCommand("reconcile"))
         let summary = try Self.reconcile(running, wiring: wiring, everyRunningGuest: guests.isEmpty, dryRun: plan)
         print(json ? JSON.encode(summary) : summary.text, terminator: json ? "\n" : "")
         let failures = summary.failureLines
@@ -68,9 +69,10 @@ struct ReconcileCommand: ParsableCommand {
             if dryRun {
                 let handle = try NetlinkHandle(namespace: wiring.namespace, logger: wiring.logger)
                 let observed = try handle.snapshot()
-                return Reconciliation.preview(domains, topology: Topology.resolve(config: wiring.config, observed: observed),
-                                              observed: observed, state: wiring.store.peek(), mark: wiring.store.mark,
-                                              everyRunningGuest: everyRunningGuest, unreadable: unreadable)
+                return Reconciliation.preview(
+                    domains, topology: Topology.resolve(config: wiring.config, observed: observed),
+                    observed: observed, state: wiring.store.peek(), mark: wiring.store.mark,
+                    everyRunningGuest: everyRunningGuest, unreadable: unreadable)
             }
             return try wiring.reconcile(domains, everyRunningGuest: everyRunningGuest, unreadable: unreadable)
         } catch let error as CLIFailure {

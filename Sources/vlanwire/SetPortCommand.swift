@@ -66,8 +66,10 @@ struct SetPortCommand: ParsableCommand {
         do {
             return (macAddress, try port.policy().map(PortRequest.set) ?? .clear)
         } catch {
-            throw Refusal(Problem(guest: guest, mac: macAddress, cause: error.description,
-                                  fix: "VLAN ids are 1...4094, sets like 1,5,10-20"))
+            throw Refusal(
+                Problem(
+                    guest: guest, mac: macAddress, cause: error.description,
+                    fix: "VLAN ids are 1...4094, sets like 1,5,10-20"))
         }
     }
 
@@ -76,8 +78,11 @@ struct SetPortCommand: ParsableCommand {
         let templates: XMLTemplates
         do { templates = try XMLTemplates() } catch { throw CLIFailure(error.description) }
         // With --live, the config and namespace are checked before anything is written.
-        let wiring = live ? Wiring(namespace: try namespace.namespace(), store: StateStore.forNamespace(namespace.netns),
-                                   config: try config.load(), logger: Logger.forCommand("set-port")) : nil
+        let wiring =
+            live
+            ? Wiring(
+                namespace: try namespace.namespace(), store: StateStore.forNamespace(namespace.netns),
+                config: try config.load(), logger: Logger.forCommand("set-port")) : nil
         let libvirt = try connection.connect()
         var change = try libvirt.setPort(guest: guest, mac: macAddress, request: request, live: live, templates: templates)
         if let wiring, change.running {

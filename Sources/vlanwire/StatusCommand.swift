@@ -52,13 +52,17 @@ struct Status: ParsableCommand {
     func output() throws -> String {
         let handle = try NetlinkHandle(namespace: try namespace.namespace(), logger: Logger(label: "vlanwire.status"))
         let state = try handle.snapshot()
-        let libvirt = noLibvirt ? LibvirtView(state: .notAsked)
-            : LibvirtView.gather(uri: connection.uri, topology: Topology.resolve(config: try config.load(), observed: state),
-                                 observed: state, logger: Logger(label: "vlanwire.libvirt"))
+        let libvirt =
+            noLibvirt
+            ? LibvirtView(state: .notAsked)
+            : LibvirtView.gather(
+                uri: connection.uri, topology: Topology.resolve(config: try config.load(), observed: state),
+                observed: state, logger: Logger(label: "vlanwire.libvirt"))
         let store = StateStore.forNamespace(namespace.netns)
         let watch = store.watchStatus()
-        return json ? JSON.encode(StatusDocument(kernel: state, libvirt: libvirt, watch: watch)) + "\n"
-                    : Self.table(state) + "\n" + WatchStatus.text(watch, stateDirectory: store.directory) + "\n" + libvirt.text
+        return json
+            ? JSON.encode(StatusDocument(kernel: state, libvirt: libvirt, watch: watch)) + "\n"
+            : Self.table(state) + "\n" + WatchStatus.text(watch, stateDirectory: store.directory) + "\n" + libvirt.text
     }
 
     /// Bridges with their ports and VLAN legs beneath them, then VLAN legs on other links, then
@@ -90,7 +94,8 @@ struct Status: ParsableCommand {
         if let missing = state.capabilities?.missingDescription { text += "\nKernel: \(missing).\n" }
         if let sysctls = state.bridgeNetfilter {
             let enabled = sysctls.enabled
-            text += enabled.isEmpty
+            text +=
+                enabled.isEmpty
                 ? "\nBridge netfilter sysctls: all off.\n"
                 : "\nBridge netfilter sysctls on (bridged frames pass through iptables etc.): \(enabled.joined(separator: ", ")).\n"
         }
@@ -99,8 +104,10 @@ struct Status: ParsableCommand {
 
     private static func bridgeDetails(_ bridge: ObservedLink) -> String {
         guard let info = bridge.bridge else { return "bridge" + mark(bridge) }
-        var parts = [info.vlanFiltering ? "vlan-aware" : "not vlan-aware", "stp \(info.stpEnabled ? "on" : "off")",
-                     "forward_delay \(info.forwardDelay)"]
+        var parts = [
+            info.vlanFiltering ? "vlan-aware" : "not vlan-aware", "stp \(info.stpEnabled ? "on" : "off")",
+            "forward_delay \(info.forwardDelay)",
+        ]
         let calls = [info.nfCallIPTables, info.nfCallIP6Tables, info.nfCallARPTables].compactMap { $0 }
         if !calls.isEmpty {
             parts.append(calls.allSatisfy { !$0 } ? "nf_call off" : calls.allSatisfy { $0 } ? "nf_call on" : "nf_call mixed")

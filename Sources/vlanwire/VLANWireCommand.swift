@@ -2,7 +2,7 @@ import ArgumentParser
 import VLANWire
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @main
@@ -23,8 +23,11 @@ struct VLANWireCommand: ParsableCommand {
 
             EXIT STATUS: 0 on success; 1 when vlanwire refuses or something fails (one line per problem on stderr); 2 on a usage error.
             """,
-        subcommands: [HookCommand.self, PlanCommand.self, ApplyCommand.self, ReleaseCommand.self, Status.self,
-                      InterfaceXMLCommand.self, NetworksCommand.self, SetPortCommand.self, InstallHookCommand.self, ReconcileCommand.self, WatchCommand.self, DoctorCommand.self, TraceCommand.self]
+        subcommands: [
+            HookCommand.self, PlanCommand.self, ApplyCommand.self, ReleaseCommand.self, Status.self,
+            InterfaceXMLCommand.self, NetworksCommand.self, SetPortCommand.self, InstallHookCommand.self, ReconcileCommand.self, WatchCommand.self,
+            DoctorCommand.self, TraceCommand.self,
+        ]
     )
 
     /// Usage errors exit 2 (as most Unix tools do); refusals exit 1.
@@ -70,9 +73,12 @@ struct CLIFailure: Error, CustomStringConvertible {
 }
 
 struct ConfigOptions: ParsableArguments {
-    @Option(name: .customLong("config"), help: ArgumentHelp(
-        "vlanwire's config file.", discussion: "Default: $VLANWIRE_CONFIG, then /etc/vlanwire/vlanwire.toml; without one, vlanwire infers uplinks from the kernel.",
-        valueName: "file"))
+    @Option(
+        name: .customLong("config"),
+        help: ArgumentHelp(
+            "vlanwire's config file.",
+            discussion: "Default: $VLANWIRE_CONFIG, then /etc/vlanwire/vlanwire.toml; without one, vlanwire infers uplinks from the kernel.",
+            valueName: "file"))
     var path: String?
 
     /// The config, or nil when none exists (inference).

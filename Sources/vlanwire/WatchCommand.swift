@@ -4,7 +4,7 @@ import VLANWireHost
 import VLANWireWatch
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct WatchCommand: ParsableCommand {
@@ -38,8 +38,10 @@ struct WatchCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .customLong("guest"), help: ArgumentHelp(
-        "Watch only this guest (repeat for more); default: every guest.", valueName: "name"))
+    @Option(
+        name: .customLong("guest"),
+        help: ArgumentHelp(
+            "Watch only this guest (repeat for more); default: every guest.", valueName: "name"))
     var guests: [String] = []
 
     @OptionGroup var connection: ConnectOptions
@@ -58,7 +60,8 @@ struct WatchCommand: ParsableCommand {
         let logger = Logger(label: "vlanwire.watch") { _ in WatchLogHandler(level: level, json: json) }
         let path = config.path
         let options = Watcher.Options(
-            uri: connection.uri, guests: guests.isEmpty ? nil : Set(guests), namespace: try namespace.namespace(), store: StateStore.forNamespace(namespace.netns),
+            uri: connection.uri, guests: guests.isEmpty ? nil : Set(guests), namespace: try namespace.namespace(),
+            store: StateStore.forNamespace(namespace.netns),
             loadConfig: { try loadConfig(path: path) }, coalescing: .milliseconds(coalesceMilliseconds))
         do {
             try Watcher(options: options, logger: logger).run()

@@ -8,9 +8,11 @@ import VLANWireTestSupport
 /// network namespace. This host's kernel has no 802.1Q: a guest whose NIC needs a VLAN leg must be
 /// refused at prepare with vlanwire's message in `virsh start`'s error; a guest without a VLAN
 /// policy starts and stops through the hook.
-@Suite("vlanwire's hook under a real libvirtd", .serialized,
-       .enabled(if: SandboxHook.installed || ProcessInfo.processInfo.environment["VLANWIRE_EXPECT_HOOK"] != nil,
-                "needs the sandboxed libvirtd started with vlanwire's hook (scripts/test does this: VLANWIRE_HOOKS_DIR=... scripts/libvirtd-sandbox start)"))
+@Suite(
+    "vlanwire's hook under a real libvirtd", .serialized,
+    .enabled(
+        if: SandboxHook.installed || ProcessInfo.processInfo.environment["VLANWIRE_EXPECT_HOOK"] != nil,
+        "needs the sandboxed libvirtd started with vlanwire's hook (scripts/test does this: VLANWIRE_HOOKS_DIR=... scripts/libvirtd-sandbox start)"))
 struct HookLibvirtdTests {
     let suffix = "\(getpid())"
     var bridge: String { "vwhk\(getpid() % 100_000)" }
@@ -75,7 +77,8 @@ struct HookLibvirtdTests {
                 #expect(start.stderr.contains("no 802.1Q VLAN support"), "\(start)")
                 #expect(try Subprocess.run("/usr/bin/virsh", ["-c", "qemu:///system", "domstate", name]).stdout.contains("shut off"))
                 let after = try Subprocess.run("/usr/sbin/ip", ["-n", SandboxHook.namespace, "-o", "link"]).stdout
-                #expect(Set(after.split(separator: "\n").map { $0.split(separator: ":")[1] })
+                #expect(
+                    Set(after.split(separator: "\n").map { $0.split(separator: ":")[1] })
                         == Set(before.split(separator: "\n").map { $0.split(separator: ":")[1] }), "no link left behind")
             }
         }
@@ -88,7 +91,8 @@ struct HookLibvirtdTests {
             try withGuest(name, domain(name, mac: "52:54:00:7e:00:03", metadata: metadata)) {
                 let start = try Subprocess.run("/usr/bin/virsh", ["-c", "qemu:///system", "start", name, "--paused"])
                 #expect(start.status != 0)
-                #expect(start.stderr.contains("vlanwire: guest '\(name)', NIC 52:54:00:7e:00:03: vlanwire metadata: invalid VLAN set '4095'"), "\(start)")
+                #expect(
+                    start.stderr.contains("vlanwire: guest '\(name)', NIC 52:54:00:7e:00:03: vlanwire metadata: invalid VLAN set '4095'"), "\(start)")
             }
         }
     }
@@ -101,7 +105,7 @@ enum SandboxHook {
     /// The sandbox records the hooks directory it bind-mounted; vlanwire's hook must be its qemu.
     static let installed: Bool = {
         guard let directory = try? String(contentsOfFile: "/run/vlanwire-sandbox/hooks-dir", encoding: .utf8),
-              let hook = try? String(contentsOfFile: directory.trimmingCharacters(in: .whitespacesAndNewlines) + "/qemu", encoding: .utf8)
+            let hook = try? String(contentsOfFile: directory.trimmingCharacters(in: .whitespacesAndNewlines) + "/qemu", encoding: .utf8)
         else { return false }
         return hook.contains("vlanwire hook qemu") && libvirtdReachable
     }()
@@ -112,4 +116,3 @@ enum SandboxHook {
         return "/boot/" + (names.filter { $0.hasPrefix("vmlinuz-") }.sorted().last ?? "vmlinuz")
     }()
 }
-

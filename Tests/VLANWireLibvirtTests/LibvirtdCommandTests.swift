@@ -1,8 +1,8 @@
 import Foundation
 import Testing
-import VLANWireTestSupport
 import VLANWire
 import VLANWireLibvirt
+import VLANWireTestSupport
 
 /// libvirtd's pid and network namespace, when it runs in a namespace that is not this process's
 /// (the sandbox of scripts/libvirtd-sandbox). Only then may a test create a bridge for a guest to
@@ -13,7 +13,7 @@ let sandboxedLibvirtd: (pid: String, netns: String)? = {
         let pid = text.filter(\.isNumber)
         let theirs = "/proc/\(pid)/ns/net"
         guard !pid.isEmpty, let theirID = try? FileManager.default.destinationOfSymbolicLink(atPath: theirs),
-              let ourID = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")
+            let ourID = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")
         else { continue }
         return theirID == ourID ? nil : (pid, theirs)
     }
@@ -24,8 +24,9 @@ let sandboxedLibvirtd: (pid: String, netns: String)? = {
 /// libvirtd, checked with virsh and virt-xml-validate. Names carry the process id.
 @Suite(
     "vlanwire networks and set-port on a real libvirtd",
-    .enabled(if: libvirtdReachable,
-             "needs a running libvirtd at qemu:///system, and none is reachable (start one: scripts/libvirtd-sandbox start)"),
+    .enabled(
+        if: libvirtdReachable,
+        "needs a running libvirtd at qemu:///system, and none is reachable (start one: scripts/libvirtd-sandbox start)"),
     .enabled(if: Binary.isBuilt, "\(Binary.missing)")
 )
 struct LibvirtdCommandTests {
@@ -34,7 +35,9 @@ struct LibvirtdCommandTests {
     /// A config whose networks are called `vwt<pid>-lan` and `vwt<pid>-vlan5`/`-vlan10` (the
     /// access networks are named after the classic uplink's interface).
     func writeConfig(_ directory: TemporaryDirectory, portgroups: String, defaultPortgroup: String) throws -> String {
-        try directory.write("vlanwire.toml", """
+        try directory.write(
+            "vlanwire.toml",
+            """
             [[uplink]]
             interface = "vwt\(tag)"
             bridge = "vwtbr\(tag)"
@@ -63,8 +66,11 @@ struct LibvirtdCommandTests {
         let lan = names[0]
         // Another network, not the config's: must survive undefine.
         let bystander = "vwt\(tag)-bystander"
-        _ = try virsh("net-define", try directory.write("bystander.xml",
-            "<network><name>\(bystander)</name><forward mode='bridge'/><bridge name='vwtby\(tag)'/></network>"))
+        _ = try virsh(
+            "net-define",
+            try directory.write(
+                "bystander.xml",
+                "<network><name>\(bystander)</name><forward mode='bridge'/><bridge name='vwtby\(tag)'/></network>"))
         defer {
             for name in names + [bystander] {
                 _ = try? virsh("net-destroy", name)
@@ -84,8 +90,9 @@ struct LibvirtdCommandTests {
         #expect(stored.contains("<portgroup name='office' default='yes'>"))
         if Tools.virtXMLValidate != nil {
             for name in names {
-                let run = try validateWithLibvirtSchema(try virsh("net-dumpxml", "--inactive", name), schema: "network",
-                                                        in: directory, name: "\(name)-stored.xml")
+                let run = try validateWithLibvirtSchema(
+                    try virsh("net-dumpxml", "--inactive", name), schema: "network",
+                    in: directory, name: "\(name)-stored.xml")
                 #expect(run.status == 0, "\(name): \(run)")
             }
         }
@@ -96,15 +103,17 @@ struct LibvirtdCommandTests {
         #expect(try virsh("net-dumpxml", "--inactive", lan) == stored)
 
         // A portgroup more, and the default moved: only lan is redefined, keeping its UUID.
-        let changed = try writeConfig(directory, portgroups: #"office = "10", router = "trunk:1,5,10 native:1""#,
-                                      defaultPortgroup: "router")
+        let changed = try writeConfig(
+            directory, portgroups: #"office = "10", router = "trunk:1,5,10 native:1""#,
+            defaultPortgroup: "router")
         let redefined = try Tools.vlanwire("networks", "define", "--config", changed, "--connect", libvirtdURI, "--start")
-        #expect(redefined.stdout == """
-            \(lan): portgroup office: no longer the default; portgroup router added (default); started
-            \(names[1]): unchanged; started
-            \(names[2]): unchanged; started
+        #expect(
+            redefined.stdout == """
+                \(lan): portgroup office: no longer the default; portgroup router added (default); started
+                \(names[1]): unchanged; started
+                \(names[2]): unchanged; started
 
-            """, "\(redefined)")
+                """, "\(redefined)")
         #expect(try virsh("net-uuid", lan).trimmingCharacters(in: .whitespacesAndNewlines) == uuid)
         #expect(try virsh("net-dumpxml", "--inactive", lan).contains("<portgroup name='router' default='yes'>"))
         #expect(try virsh("net-list", "--name").split(separator: "\n").map(String.init).filter(names.contains).count == 3)
@@ -133,7 +142,9 @@ struct LibvirtdCommandTests {
 
     /// Defines (does not start) a QEMU guest with two bridge NICs on `bridge`.
     func defineGuest(_ name: String, bridge: String, in directory: TemporaryDirectory) throws {
-        let file = try directory.write("\(name).xml", """
+        let file = try directory.write(
+            "\(name).xml",
+            """
             <domain type='qemu'>
               <name>\(name)</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
               <os><type arch='x86_64' machine='pc'>hvm</type></os>
@@ -166,26 +177,29 @@ struct LibvirtdCommandTests {
 
         let access = try Tools.vlanwire("set-port", guest, "--mac", web, "--access", "5", "--connect", libvirtdURI)
         #expect(access.status == 0, "\(access)")
-        #expect(access.stdout == """
-            \(guest), NIC \(web): access:5 (was no vlanwire policy)
-            persistent definition: updated; live definition: none (not running)
+        #expect(
+            access.stdout == """
+                \(guest), NIC \(web): access:5 (was no vlanwire policy)
+                persistent definition: updated; live definition: none (not running)
 
-            """)
-        let trunk = try Tools.vlanwire("set-port", guest, "--mac", router.uppercased(), "--trunk", "1,5,10-20",
-                                       "--native", "1", "--connect", libvirtdURI, "--json")
+                """)
+        let trunk = try Tools.vlanwire(
+            "set-port", guest, "--mac", router.uppercased(), "--trunk", "1,5,10-20",
+            "--native", "1", "--connect", libvirtdURI, "--json")
         #expect(trunk.status == 0, "\(trunk)")
         let change = try JSONDecoder().decode(PortChange.self, from: Data(trunk.stdout.utf8))
         #expect(change.policy == (try PortPolicy(parsing: "trunk:1,5,10-20 native:1")))
         #expect(change.persistent == .updated && change.live == .notRequested && !change.running)
 
-        #expect(virshMetadata(guest) == """
-            <vlans>
-              <interface mac="\(web)"><vlan tags="5"/></interface>
-              <interface mac="\(router)"><vlan trunk="yes" tags="1,5,10-20" native="1"/></interface>
-            </vlans>
+        #expect(
+            virshMetadata(guest) == """
+                <vlans>
+                  <interface mac="\(web)"><vlan tags="5"/></interface>
+                  <interface mac="\(router)"><vlan trunk="yes" tags="1,5,10-20" native="1"/></interface>
+                </vlans>
 
 
-            """)
+                """)
         #expect(try readBack(guest) == [web: "access:5", router: "trunk:1,5,10-20 native:1"])
 
         // Changing one keeps the other; clearing one leaves the other.
@@ -212,17 +226,25 @@ struct LibvirtdCommandTests {
         #expect(metadataBefore != nil)
 
         let cases: [(arguments: [String], message: String)] = [
-            ([guest, "--mac", web, "--access", "4095"],
-             "guest '\(guest)', NIC \(web): invalid VLAN id '4095': 4095 is reserved by 802.1Q (valid: 1...4094) — fix: VLAN ids are 1...4094, sets like 1,5,10-20"),
-            ([guest, "--mac", web, "--access", "0"],
-             "guest '\(guest)', NIC \(web): invalid VLAN id '0': 0 is reserved for priority-tagged frames (valid: 1...4094) — fix: VLAN ids are 1...4094, sets like 1,5,10-20"),
+            (
+                [guest, "--mac", web, "--access", "4095"],
+                "guest '\(guest)', NIC \(web): invalid VLAN id '4095': 4095 is reserved by 802.1Q (valid: 1...4094) — fix: VLAN ids are 1...4094, sets like 1,5,10-20"
+            ),
+            (
+                [guest, "--mac", web, "--access", "0"],
+                "guest '\(guest)', NIC \(web): invalid VLAN id '0': 0 is reserved for priority-tagged frames (valid: 1...4094) — fix: VLAN ids are 1...4094, sets like 1,5,10-20"
+            ),
             ([guest, "--mac", web, "--trunk", "1-4095"], "guest '\(guest)', NIC \(web): invalid VLAN set '1-4095'"),
             ([guest, "--mac", web, "--trunk", "5", "--native", "4095"], "guest '\(guest)', NIC \(web): invalid VLAN id '4095'"),
-            ([guest, "--mac", "52:54:00:00:00:0g", "--access", "5"],
-             "guest '\(guest)', NIC 52:54:00:00:00:0g: invalid MAC address '52:54:00:00:00:0g': '0g' is not a hex octet"),
+            (
+                [guest, "--mac", "52:54:00:00:00:0g", "--access", "5"],
+                "guest '\(guest)', NIC 52:54:00:00:00:0g: invalid MAC address '52:54:00:00:00:0g': '0g' is not a hex octet"
+            ),
             ([guest, "--mac", "52:54:00:00:00:01:02", "--access", "5"], "guest '\(guest)', NIC 52:54:00:00:00:01:02: invalid MAC address"),
-            (["vwt\(tag)-nosuchguest", "--mac", web, "--access", "5"],
-             "guest 'vwt\(tag)-nosuchguest', NIC \(web): no such guest on qemu:///system — fix: virsh -c qemu:///system list --all lists the guests"),
+            (
+                ["vwt\(tag)-nosuchguest", "--mac", web, "--access", "5"],
+                "guest 'vwt\(tag)-nosuchguest', NIC \(web): no such guest on qemu:///system — fix: virsh -c qemu:///system list --all lists the guests"
+            ),
         ]
         for (arguments, message) in cases {
             let run = try Subprocess.run(Binary.vlanwire, ["set-port"] + arguments + ["--connect", libvirtdURI])
@@ -236,8 +258,10 @@ struct LibvirtdCommandTests {
         }
 
         // Usage mistakes are usage errors (exit status 2), and write nothing either.
-        for arguments in [[guest, "--mac", web], [guest, "--mac", web, "--access", "5", "--clear"],
-                          [guest, "--mac", web, "--access", "5", "--native", "1"]] {
+        for arguments in [
+            [guest, "--mac", web], [guest, "--mac", web, "--access", "5", "--clear"],
+            [guest, "--mac", web, "--access", "5", "--native", "1"],
+        ] {
             let run = try Subprocess.run(Binary.vlanwire, ["set-port"] + arguments + ["--connect", libvirtdURI])
             #expect(run.status == 2, "\(arguments): \(run)")
             #expect(try virsh("dumpxml", "--inactive", guest) == xmlBefore)
@@ -247,8 +271,11 @@ struct LibvirtdCommandTests {
     /// --live on a running guest: the guest starts on a bridge made in libvirtd's own network
     /// namespace (the sandbox's), never in the host's; set-port runs in that namespace too (it
     /// re-applies the guest's ports there), with a state directory of its own.
-    @Test(.enabled(if: sandboxedLibvirtd != nil,
-                   "needs libvirtd in a network namespace of its own (scripts/libvirtd-sandbox start), to start a guest without touching the host's network"))
+    @Test(
+        .enabled(
+            if: sandboxedLibvirtd != nil,
+            "needs libvirtd in a network namespace of its own (scripts/libvirtd-sandbox start), to start a guest without touching the host's network")
+    )
     func setPortLiveOnARunningGuest() throws {
         let (_, netns) = try #require(sandboxedLibvirtd)
         let guest = "vwt\(tag)-live"
@@ -265,14 +292,17 @@ struct LibvirtdCommandTests {
         _ = try virsh("start", guest)
         defer { _ = try? virsh("destroy", guest) }
         func setPort(_ arguments: String...) throws -> ProcessRun {
-            try Subprocess.run("/usr/bin/nsenter", ["--net=\(netns)", Binary.vlanwire, "set-port", guest] + arguments
-                        + ["--connect", libvirtdURI], environment: ["VLANWIRE_STATE_DIR": directory.path + "/state"])
+            try Subprocess.run(
+                "/usr/bin/nsenter",
+                ["--net=\(netns)", Binary.vlanwire, "set-port", guest] + arguments
+                    + ["--connect", libvirtdURI], environment: ["VLANWIRE_STATE_DIR": directory.path + "/state"])
         }
 
         // Without --live: the persistent definition only, and the output says so.
         let persistent = try setPort("--mac", web, "--access", "5")
-        #expect(persistent.stdout.contains("live definition: not changed (the running guest keeps its ports until restarted; --live changes it now)"),
-                "\(persistent)")
+        #expect(
+            persistent.stdout.contains("live definition: not changed (the running guest keeps its ports until restarted; --live changes it now)"),
+            "\(persistent)")
         #expect(try readBack(guest) == [web: "access:5", router: "trunk:1-4094"])
         #expect(try readBack(guest, inactive: false) == [router: "trunk:1-4094"])
 
@@ -280,28 +310,32 @@ struct LibvirtdCommandTests {
         // once (both taps are already where the policies want them).
         let live = try setPort("--mac", web, "--trunk", "1-4094", "--live")
         #expect(live.status == 0, "\(live)")
-        #expect(live.stdout == """
-            \(guest), NIC \(web): trunk:1-4094 (was access:5)
-            persistent definition: updated; live definition: updated
-            running guest: nothing to change
+        #expect(
+            live.stdout == """
+                \(guest), NIC \(web): trunk:1-4094 (was access:5)
+                persistent definition: updated; live definition: updated
+                running guest: nothing to change
 
-            """)
+                """)
         #expect(try readBack(guest) == [web: "trunk:1-4094", router: "trunk:1-4094"])
         #expect(try readBack(guest, inactive: false) == [web: "trunk:1-4094", router: "trunk:1-4094"])
-        #expect(virshMetadata(guest, "--live") == """
-            <vlans>
-              <interface mac="\(web)"><vlan trunk="yes" tags="1-4094"/></interface>
-              <interface mac="\(router)"><vlan trunk="yes" tags="1-4094"/></interface>
-            </vlans>
+        #expect(
+            virshMetadata(guest, "--live") == """
+                <vlans>
+                  <interface mac="\(web)"><vlan trunk="yes" tags="1-4094"/></interface>
+                  <interface mac="\(router)"><vlan trunk="yes" tags="1-4094"/></interface>
+                </vlans>
 
 
-            """)
+                """)
 
         // Refusals on a running guest leave both definitions alone.
-        let liveBefore = try virsh("dumpxml", guest), configBefore = try virsh("dumpxml", "--inactive", guest)
+        let liveBefore = try virsh("dumpxml", guest)
+        let configBefore = try virsh("dumpxml", "--inactive", guest)
         for arguments in [["--mac", web, "--access", "4095"], ["--mac", "52:54:00:00:00:09", "--access", "0"]] {
-            let refused = try Subprocess.run(Binary.vlanwire,
-                                      ["set-port", guest] + arguments + ["--live", "--connect", libvirtdURI])
+            let refused = try Subprocess.run(
+                Binary.vlanwire,
+                ["set-port", guest] + arguments + ["--live", "--connect", libvirtdURI])
             #expect(refused.status == 1, "\(refused)")
             #expect(refused.stderr.hasPrefix("guest '\(guest)', NIC "), "\(refused)")
             #expect(try virsh("dumpxml", guest) == liveBefore)

@@ -1,9 +1,9 @@
 import Foundation
 import Testing
-import VLANWireTestSupport
 import VLANWire
 import VLANWireLibvirt
 import VLANWireReports
+import VLANWireTestSupport
 
 /// `vlanwire status` (libvirt's view) and `vlanwire reconcile` against the real, sandboxed libvirtd,
 /// with a real (paused, TCG) guest. The commands run inside libvirtd's network namespace, where the
@@ -12,8 +12,9 @@ import VLANWireReports
 /// reconcile puts back; VLAN drift is the lab's (Tests/Lab/scenarios/25-reconcile.sh).
 @Suite(
     "vlanwire status and reconcile on a real libvirtd", .serialized,
-    .enabled(if: sandboxedLibvirtd != nil,
-             "needs libvirtd in a network namespace of its own (scripts/libvirtd-sandbox start), to start a guest without touching the host's network"),
+    .enabled(
+        if: sandboxedLibvirtd != nil,
+        "needs libvirtd in a network namespace of its own (scripts/libvirtd-sandbox start), to start a guest without touching the host's network"),
     .enabled(if: Binary.isBuilt, "\(Binary.missing)")
 )
 struct LibvirtdReconcileTests {
@@ -40,8 +41,9 @@ struct LibvirtdReconcileTests {
 
     /// `vlanwire ARGUMENTS` in libvirtd's namespace, with `state` as its state directory.
     func vlanwire(_ arguments: [String], state: TemporaryDirectory) throws -> ProcessRun {
-        try Subprocess.run("/usr/bin/nsenter", ["--net=\(netns)", Binary.vlanwire] + arguments,
-                    environment: ["VLANWIRE_STATE_DIR": state.path + "/state"])
+        try Subprocess.run(
+            "/usr/bin/nsenter", ["--net=\(netns)", Binary.vlanwire] + arguments,
+            environment: ["VLANWIRE_STATE_DIR": state.path + "/state"])
     }
 
     func statusDocument(_ state: TemporaryDirectory) throws -> StatusDocument {
@@ -72,11 +74,15 @@ struct LibvirtdReconcileTests {
             try ip("link", "add", bridge, "type", "bridge")
             try ip("link", "set", bridge, "up")
         }
-        defer { for bridge in [bridgeA, bridgeB, marked] { _ = try? Subprocess.run("/usr/bin/nsenter", ["--net=\(netns)", "ip", "link", "del", bridge]) } }
+        defer {
+            for bridge in [bridgeA, bridgeB, marked] { _ = try? Subprocess.run("/usr/bin/nsenter", ["--net=\(netns)", "ip", "link", "del", bridge]) }
+        }
         // The mark of this test's own state directory: the sandbox libvirtd's hook (another state in
         // this namespace, releasing other suites' guests meanwhile) must neither adopt nor delete it.
         try ip("link", "set", marked, "alias", LinkMark(stateDirectory: state.path + "/state", isNamespaceDefault: false).alias)
-        let file = try directory.write("\(guest).xml", """
+        let file = try directory.write(
+            "\(guest).xml",
+            """
             <domain type='qemu'>
               <name>\(guest)</name>
               <metadata><vw:vlans xmlns:vw='urn:vlanwire:1'><vw:interface mac='\(router)'><vw:vlan trunk='yes' tags='1-4094'/></vw:interface></vw:vlans></metadata>
@@ -121,11 +127,13 @@ struct LibvirtdReconcileTests {
         // --plan: the move, and nothing changes.
         let plan = try vlanwire(["reconcile", guest, "--plan", "--connect", libvirtdURI], state: state)
         #expect(plan.status == 0, "\(plan)")
-        #expect(plan.stdout.hasPrefix("""
-            \(guest): 1 action to apply
-              1. ip link set \(routerTap) master \(bridgeA)
+        #expect(
+            plan.stdout.hasPrefix(
+                """
+                \(guest): 1 action to apply
+                  1. ip link set \(routerTap) master \(bridgeA)
 
-            """), "\(plan)")
+                """), "\(plan)")
         #expect(try masterOf(routerTap) == bridgeB)
         #expect(!FileManager.default.fileExists(atPath: state.path + "/state/state.json"), "--plan writes no state")
 
@@ -167,14 +175,15 @@ struct LibvirtdReconcileTests {
         try ip("link", "set", webTap, "master", bridgeB)
         let setPort = try vlanwire(["set-port", guest, "--mac", web, "--trunk", "1-4094", "--live", "--connect", libvirtdURI], state: state)
         #expect(setPort.status == 0, "\(setPort)")
-        #expect(setPort.stdout == """
-            \(guest), NIC \(web): trunk:1-4094 (was no vlanwire policy)
-            persistent definition: updated; live definition: updated
-            running guest: 1 action applied
-              1. ip link set \(webTap) master \(bridgeA)
-              note: \(webTap) moves from \(bridgeB) to \(bridgeA) (trunk:1-4094)
+        #expect(
+            setPort.stdout == """
+                \(guest), NIC \(web): trunk:1-4094 (was no vlanwire policy)
+                persistent definition: updated; live definition: updated
+                running guest: 1 action applied
+                  1. ip link set \(webTap) master \(bridgeA)
+                  note: \(webTap) moves from \(bridgeB) to \(bridgeA) (trunk:1-4094)
 
-            """, "\(setPort)")
+                """, "\(setPort)")
         #expect(try masterOf(webTap) == bridgeA)
         #expect(try storedState(state).guest(named: guest)?.nics.count == 2)
 
@@ -184,8 +193,9 @@ struct LibvirtdReconcileTests {
         #expect(refused.status == 1, "\(refused)")
         #expect(refused.stdout.contains("running guest: FAILED"), "\(refused)")
         let lines = refused.stderr.split(separator: "\n")
-        #expect(lines.count == 1 && lines[0].hasPrefix("guest '\(guest)', NIC \(web): trunk:5 on classic bridge \(bridgeA) cannot be enforced"),
-                "\(refused)")
+        #expect(
+            lines.count == 1 && lines[0].hasPrefix("guest '\(guest)', NIC \(web): trunk:5 on classic bridge \(bridgeA) cannot be enforced"),
+            "\(refused)")
         #expect(try masterOf(webTap) == bridgeA)
         let shown = try ourGuest(try statusDocument(state))
         #expect(shown.nics[1].mismatches.map(\.kind) == [.policyRefused])
@@ -217,8 +227,9 @@ struct StatusWithoutLibvirtTests {
         #expect(run.status == 0, "\(run)")
         #expect(run.stdout.contains("Guests (test:///default, 1 running):\n"), "\(run)")
         let row = run.stdout.split(separator: "\n").first { $0.hasPrefix("test ") }.map(String.init) ?? ""
-        #expect(row.split(separator: " ", omittingEmptySubsequences: true).prefix(5) == ["test", "aa:bb:cc:dd:ee:ff", "-", "network", "default"],
-                "\(run)")
+        #expect(
+            row.split(separator: " ", omittingEmptySubsequences: true).prefix(5) == ["test", "aa:bb:cc:dd:ee:ff", "-", "network", "default"],
+            "\(run)")
         #expect(row.contains("unmanaged") && row.contains("network 'default' is not mapped in vlanwire's config"), "\(run)")
         #expect(run.stdout.hasSuffix("Every guest NIC is as its definition and policy say.\n"), "\(run)")
 

@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 import Testing
-import VLANWireTestSupport
 import VLANWireLibvirt
+import VLANWireTestSupport
 
 /// The URI of the real libvirtd these tests use. The project's test script starts one in a
 /// private network namespace (scripts/libvirtd-sandbox), so nothing it does reaches the host's network.
@@ -15,8 +15,9 @@ let libvirtdReachable: Bool = (try? LibvirtConnection(uri: libvirtdURI, logger: 
 /// guest or network is started). Names carry the process id, so concurrent runs do not collide.
 @Suite(
     "libvirt wrapper on a real libvirtd",
-    .enabled(if: libvirtdReachable,
-             "needs a running libvirtd at qemu:///system, and none is reachable (start one: scripts/libvirtd-sandbox start)")
+    .enabled(
+        if: libvirtdReachable,
+        "needs a running libvirtd at qemu:///system, and none is reachable (start one: scripts/libvirtd-sandbox start)")
 )
 struct LibvirtdTests {
     let logger = Logger(label: "vlanwire.tests.libvirtd")
@@ -37,9 +38,10 @@ struct LibvirtdTests {
     @Test func networkDefineReadBackUndefine() throws {
         let connection = try connect()
         let name = "vwtest-net-\(suffix)"
-        let network = try connection.defineNetwork(xml: """
-            <network><name>\(name)</name><forward mode='bridge'/><bridge name='vwtestbr0'/></network>
-            """)
+        let network = try connection.defineNetwork(
+            xml: """
+                <network><name>\(name)</name><forward mode='bridge'/><bridge name='vwtestbr0'/></network>
+                """)
         var undefined = false
         defer { if !undefined { try? network.undefine() } }
 
@@ -85,28 +87,34 @@ struct LibvirtdTests {
         #expect(try virsh("metadata", name, "--uri", "urn:vlanwire:1", "--key", "vw") == expected + "\n\n")
         // In the domain XML it is namespaced, with the key as prefix: what the hook reads on stdin.
         let xml = try domain.xml(.inactive)
-        #expect(xml.contains("""
-            <metadata>
-                <vw:vlans xmlns:vw="urn:vlanwire:1">
-                  <vw:interface mac="52:54:00:00:00:01">
-                    <vw:vlan trunk="yes" tags="1,5,10-20" native="1"/>
-            """))
+        #expect(
+            xml.contains(
+                """
+                <metadata>
+                    <vw:vlans xmlns:vw="urn:vlanwire:1">
+                      <vw:interface mac="52:54:00:00:00:01">
+                        <vw:vlan trunk="yes" tags="1,5,10-20" native="1"/>
+                """))
 
         // And the other way round: what virsh sets, the wrapper reads.
-        _ = try virsh("metadata", name, "--uri", "urn:vlanwire:1", "--key", "vw", "--config",
-                      "--set", #"<vlans><interface mac="52:54:00:00:00:01"><vlan tags="5"/></interface></vlans>"#)
-        #expect(try domain.metadata() == """
-            <vlans>
-              <interface mac="52:54:00:00:00:01">
-                <vlan tags="5"/>
-              </interface>
-            </vlans>
-            """)
+        _ = try virsh(
+            "metadata", name, "--uri", "urn:vlanwire:1", "--key", "vw", "--config",
+            "--set", #"<vlans><interface mac="52:54:00:00:00:01"><vlan tags="5"/></interface></vlans>"#)
+        #expect(
+            try domain.metadata() == """
+                <vlans>
+                  <interface mac="52:54:00:00:00:01">
+                    <vlan tags="5"/>
+                  </interface>
+                </vlans>
+                """)
 
         // Live changes need a running guest.
         let error = try #require(throws: LibvirtError.self) { try domain.setMetadata("<vlans/>", scope: .live) }
         #expect(error.code == .operationInvalid)
-        #expect(error.description == "Unable to set the urn:vlanwire:1 metadata of domain '\(name)': Requested operation is not valid: domain is not running")
+        #expect(
+            error.description
+                == "Unable to set the urn:vlanwire:1 metadata of domain '\(name)': Requested operation is not valid: domain is not running")
 
         try domain.setMetadata(nil, scope: .config)
         #expect(try domain.metadata() == nil)
@@ -117,14 +125,14 @@ struct LibvirtdTests {
     func defineGuest(_ name: String) throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(name).xml")
         try """
-            <domain type='qemu'>
-              <name>\(name)</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
-              <os><type arch='x86_64' machine='pc'>hvm</type></os>
-              <devices>
-                <interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='vwtestbr0'/><model type='virtio'/></interface>
-              </devices>
-            </domain>
-            """.write(to: file, atomically: true, encoding: .utf8)
+        <domain type='qemu'>
+          <name>\(name)</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+          <os><type arch='x86_64' machine='pc'>hvm</type></os>
+          <devices>
+            <interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='vwtestbr0'/><model type='virtio'/></interface>
+          </devices>
+        </domain>
+        """.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         _ = try virsh("define", file.path)
     }

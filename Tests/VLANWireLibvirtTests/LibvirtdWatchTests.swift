@@ -1,7 +1,7 @@
 import Foundation
 import Testing
-import VLANWireTestSupport
 import VLANWire
+import VLANWireTestSupport
 
 /// `vlanwire watch` (the binary, as the service runs it) against the real, sandboxed libvirtd and a
 /// real (paused, TCG) guest, inside libvirtd's network namespace with a state directory of its own.
@@ -12,8 +12,9 @@ import VLANWire
 /// (Tests/Lab/scenarios/26-watch.sh).
 @Suite(
     "vlanwire watch on a real libvirtd", .serialized,
-    .enabled(if: sandboxedLibvirtd != nil,
-             "needs libvirtd in a network namespace of its own (scripts/libvirtd-sandbox start), to start a guest without touching the host's network"),
+    .enabled(
+        if: sandboxedLibvirtd != nil,
+        "needs libvirtd in a network namespace of its own (scripts/libvirtd-sandbox start), to start a guest without touching the host's network"),
     .enabled(if: Binary.isBuilt, "\(Binary.missing)")
 )
 struct LibvirtdWatchTests {
@@ -74,7 +75,9 @@ struct LibvirtdWatchTests {
             </vw:vlans></metadata>
             """
         // <acpi/>: the pc machine hot-plugs PCI devices only with ACPI.
-        let file = try state.write("\(guest).xml", """
+        let file = try state.write(
+            "\(guest).xml",
+            """
             <domain type='qemu'>
               <name>\(guest)</name>\(metadata)
               <memory unit='MiB'>64</memory><vcpu>1</vcpu><features><acpi/></features>
@@ -111,14 +114,18 @@ struct LibvirtdWatchTests {
         let back = try eventually { try master(of: firstTap) == bridgeA }
         #expect(back != nil, "the tap is back in \(bridgeA): \(logText())")
         print("vlanwire-watch: tap moved by hand, back in its bridge after \(back.map { String(format: "%.3f", $0) } ?? "never") s")
-        #expect(logText().contains("repaired guest '\(guest)', NIC \(first) (\(firstTap)), trunk:1-4094: tap \(firstTap) is in \(bridgeB); its policy trunk:1-4094 needs \(bridgeA) -> ip link set \(firstTap) master \(bridgeA)"),
-                "one line: guest, MAC, tap, what changed, what was done: \(logText())")
+        #expect(
+            logText().contains(
+                "repaired guest '\(guest)', NIC \(first) (\(firstTap)), trunk:1-4094: tap \(firstTap) is in \(bridgeB); its policy trunk:1-4094 needs \(bridgeA) -> ip link set \(firstTap) master \(bridgeA)"
+            ),
+            "one line: guest, MAC, tap, what changed, what was done: \(logText())")
 
         // Hot-plug: the second NIC, whose policy was pending, is wired and recorded.
         _ = try virsh("attach-interface", guest, "bridge", bridgeB, "--mac", second, "--model", "virtio", "--live")
         let recorded = eventually {
             guard let bytes = FileManager.default.contents(atPath: state.path + "/state/state.json"),
-                  let stored = try? VLANWireState(stateJSON: Array(bytes)) else { return false }
+                let stored = try? VLANWireState(stateJSON: Array(bytes))
+            else { return false }
             return stored.guest(named: guest)?.nics.contains { $0.mac.description == second && $0.tap != nil } == true
         }
         #expect(recorded != nil, "the hot-plugged NIC is recorded with its tap: \(logText())")
@@ -127,10 +134,14 @@ struct LibvirtdWatchTests {
 
         // A live policy this kernel's bridge cannot enforce: one error line naming guest and MAC,
         // counted in watch.json; the tap stays where it was.
-        _ = try virsh("metadata", guest, "urn:vlanwire:1", "--key", "vw", "--live", "--set",
-                      "<vlans><interface mac='\(first)'><vlan trunk='yes' tags='5'/></interface><interface mac='\(second)'><vlan trunk='yes' tags='1-4094'/></interface></vlans>")
-        #expect(eventually { logText().contains("error: guest '\(guest)', NIC \(first): trunk:5 on classic bridge \(bridgeA) cannot be enforced") } != nil,
-                "\(logText())")
+        _ = try virsh(
+            "metadata", guest, "urn:vlanwire:1", "--key", "vw", "--live", "--set",
+            "<vlans><interface mac='\(first)'><vlan trunk='yes' tags='5'/></interface><interface mac='\(second)'><vlan trunk='yes' tags='1-4094'/></interface></vlans>"
+        )
+        #expect(
+            eventually { logText().contains("error: guest '\(guest)', NIC \(first): trunk:5 on classic bridge \(bridgeA) cannot be enforced") }
+                != nil,
+            "\(logText())")
         #expect(try master(of: firstTap) == bridgeA)
         let afterFailure = String(decoding: try #require(FileManager.default.contents(atPath: state.path + "/state/watch.json")), as: UTF8.self)
         #expect(afterFailure.contains("\"failures\" : 1") && afterFailure.contains("cannot be enforced"), "\(afterFailure)")

@@ -1,8 +1,8 @@
 import Testing
-import VLANWireTestSupport
 import VLANWire
 import VLANWireLibvirt
 import VLANWireTemplates
+import VLANWireTestSupport
 
 /// The semantic comparison of network definitions: no libvirt needed.
 @Suite("network definitions compared semantically")
@@ -48,7 +48,8 @@ struct NetworkShapeTests {
 
     @Test func whatLibvirtAddsToOtherNetworksIsIgnored() throws {
         // An isolated network as libvirt stores it (measured): it adds <mac> and fills in <bridge>.
-        let theirs = try shape("""
+        let theirs = try shape(
+            """
             <network>
               <name>iso</name>
               <uuid>df6a9b14-d068-492f-9008-bc77b4585f87</uuid>
@@ -58,29 +59,34 @@ struct NetworkShapeTests {
             """)
         #expect(try shape("<network><name>iso</name><bridge name='virbr1'/></network>").changes(from: theirs).isEmpty)
         // But an attribute ours sets must match.
-        #expect(try shape("<network><name>iso</name><bridge name='virbr1' stp='off'/></network>").changes(from: theirs)
-            == ["bridge stp: on -> off"])
+        #expect(
+            try shape("<network><name>iso</name><bridge name='virbr1' stp='off'/></network>").changes(from: theirs)
+                == ["bridge stp: on -> off"])
     }
 
     @Test func portgroupChangesAreNamed() throws {
-        let theirs = try shape("""
+        let theirs = try shape(
+            """
             <network><name>lan</name><forward mode='bridge'/><bridge name='br0'/>
               <portgroup name='office' default='yes'/><portgroup name='guests'/></network>
             """)
-        let ours = try shape("""
+        let ours = try shape(
+            """
             <network><name>lan</name><forward mode='bridge'/><bridge name='br0'/>
               <portgroup name='office'/><portgroup name='router' default='yes'/></network>
             """)
-        #expect(ours.changes(from: theirs) == [
-            "portgroup office: no longer the default",
-            "portgroup router added (default)",
-            "portgroup guests removed",
-        ])
-        #expect(theirs.changes(from: ours) == [
-            "portgroup office: now the default",
-            "portgroup guests added",
-            "portgroup router removed",
-        ])
+        #expect(
+            ours.changes(from: theirs) == [
+                "portgroup office: no longer the default",
+                "portgroup router added (default)",
+                "portgroup guests removed",
+            ])
+        #expect(
+            theirs.changes(from: ours) == [
+                "portgroup office: now the default",
+                "portgroup guests added",
+                "portgroup router removed",
+            ])
     }
 
     @Test func forwardModeAndBridgeChangesAreNamed() throws {
@@ -95,11 +101,13 @@ struct NetworkShapeTests {
 
     @Test func portgroupContentAndExtraElementsFromTemplatesAreCompared() throws {
         // A user template may put more into a network; what it sets must be there.
-        let ours = try shape("""
+        let ours = try shape(
+            """
             <network><name>lan</name><forward mode='bridge'/><bridge name='br0'/><mtu size='9000'/>
               <portgroup name='office'><bandwidth><inbound average='1000'/></bandwidth></portgroup></network>
             """)
-        let theirs = try shape("""
+        let theirs = try shape(
+            """
             <network><name>lan</name><uuid>51562115-a49d-4533-ae77-ed907c0a9a4c</uuid><forward mode='bridge'/>
               <bridge name='br0'/><portgroup name='office'>
                 <bandwidth>
@@ -109,12 +117,13 @@ struct NetworkShapeTests {
             """)
         #expect(ours.changes(from: theirs) == ["<mtu size='9000'/> added"])
         let smaller = try shape("<network><name>lan</name><mtu size='1500'/><portgroup name='office'/></network>")
-        #expect(ours.changes(from: smaller) == [
-            "forward mode: none -> bridge",
-            "bridge name: unset -> br0",
-            "portgroup office: <portgroup/> -> <portgroup><bandwidth><inbound average='1000'/></bandwidth></portgroup>",
-            "<mtu size='1500'/> -> <mtu size='9000'/>",
-        ])
+        #expect(
+            ours.changes(from: smaller) == [
+                "forward mode: none -> bridge",
+                "bridge name: unset -> br0",
+                "portgroup office: <portgroup/> -> <portgroup><bandwidth><inbound average='1000'/></bandwidth></portgroup>",
+                "<mtu size='1500'/> -> <mtu size='9000'/>",
+            ])
     }
 
     @Test func badDocumentsAreRefused() {
@@ -138,8 +147,9 @@ struct NetworkShapeTests {
         #expect(try shape(withUUID) == shape(Self.ours))
         // A comment that mentions </name> before the network does not fool it.
         let tricky = "<!-- a </name> here -->\n<network>\n  <name>a&amp;b</name></network>"
-        #expect(try NetworkShape.inserting(uuid: uuid, into: tricky)
-            == "<!-- a </name> here -->\n<network>\n  <name>a&amp;b</name><uuid>\(uuid)</uuid></network>")
+        #expect(
+            try NetworkShape.inserting(uuid: uuid, into: tricky)
+                == "<!-- a </name> here -->\n<network>\n  <name>a&amp;b</name><uuid>\(uuid)</uuid></network>")
         // A document that has one is left alone.
         #expect(try NetworkShape.inserting(uuid: uuid, into: Self.libvirts) == Self.libvirts)
     }
@@ -162,9 +172,11 @@ struct NetworkShapeTests {
     }
 
     @Test func checkRefusesBadDefinitionsBeforeAnythingIsWritten() throws {
-        let eth0 = try LinkName("eth0"), br0 = try LinkName("br0")
-        let uplink = Uplink(interface: eth0, bridge: br0, mode: .classic, vlans: try VLANSet(parsing: "1,5"),
-                            accessNetworks: try VLANSet(parsing: "5"))
+        let eth0 = try LinkName("eth0")
+        let br0 = try LinkName("br0")
+        let uplink = Uplink(
+            interface: eth0, bridge: br0, mode: .classic, vlans: try VLANSet(parsing: "1,5"),
+            accessNetworks: try VLANSet(parsing: "5"))
         // A [[network]] called like an access network: two definitions, one name.
         let clash = HostConfig(uplinks: [uplink], networks: [NetworkMapping(name: "eth0-vlan5", uplink: eth0)])
         #expect(throws: NetworkDefinitionError(network: "eth0-vlan5", message: "defined twice by the config")) {
@@ -184,14 +196,17 @@ struct NetworkShapeTests {
     }
 
     @Test func outcomesPrintOneLineEach() {
-        #expect(NetworkOutcome(name: "lan", action: .redefined, changes: ["portgroup router added"]).description
-            == "lan: portgroup router added")
+        #expect(
+            NetworkOutcome(name: "lan", action: .redefined, changes: ["portgroup router added"]).description
+                == "lan: portgroup router added")
         #expect(NetworkOutcome(name: "eth0-vlan5", action: .unchanged).description == "eth0-vlan5: unchanged")
-        #expect(NetworkOutcome(name: "lan", action: .defined, started: true, autostartEnabled: true).description
-            == "lan: defined; started; autostart enabled")
+        #expect(
+            NetworkOutcome(name: "lan", action: .defined, started: true, autostartEnabled: true).description
+                == "lan: defined; started; autostart enabled")
         #expect(NetworkOutcome(name: "lan", action: .undefined, stopped: true).description == "lan: stopped; undefined")
         #expect(NetworkOutcome(name: "lan", action: .absent).description == "lan: not defined")
-        #expect(NetworkOutcome(name: "lan", action: .unchanged, restartNeeded: true).description
-            == "lan: unchanged; running with an older definition until restarted (virsh net-destroy lan; virsh net-start lan)")
+        #expect(
+            NetworkOutcome(name: "lan", action: .unchanged, restartNeeded: true).description
+                == "lan: unchanged; running with an older definition until restarted (virsh net-destroy lan; virsh net-start lan)")
     }
 }

@@ -1,9 +1,9 @@
 import Foundation
 import Testing
-import VLANWireTestSupport
 import VLANWire
 import VLANWireLibvirt
 import VLANWireTemplates
+import VLANWireTestSupport
 
 /// Every XML document vlanwire generates, checked against libvirt's own RelaxNG schemas with
 /// virt-xml-validate: the networks of every Examples/*/vlanwire.toml, and the `<interface>`
@@ -16,8 +16,9 @@ struct SchemaValidationTests {
     /// The validator is not vacuous: documents libvirt's schema forbids are refused.
     @Test func theValidatorRefusesWhatTheSchemaForbids() throws {
         let directory = try TemporaryDirectory()
-        let network = try validateWithLibvirtSchema("<network><name>x</name><forward mode='sideways'/></network>",
-                                                    schema: "network", in: directory, name: "bad-network.xml")
+        let network = try validateWithLibvirtSchema(
+            "<network><name>x</name><forward mode='sideways'/></network>",
+            schema: "network", in: directory, name: "bad-network.xml")
         #expect(network.status != 0, "\(network)")
         let domain = try validateWithLibvirtSchema(
             Self.minimalDomain(devices: "<interface type='bridge'><source bridge='br0'/><vlan><tag/></vlan></interface>"),
@@ -36,8 +37,9 @@ struct SchemaValidationTests {
         }
     }
 
-    @Test(.enabled(if: Binary.isBuilt, "\(Binary.missing)"),
-          arguments: Repository.exampleConfigs)
+    @Test(
+        .enabled(if: Binary.isBuilt, "\(Binary.missing)"),
+        arguments: Repository.exampleConfigs)
     func networksPrintIsExactlyTheseDefinitions(configPath: String) throws {
         let config = try #require(try HostConfig.load(path: configPath))
         let definitions = config.networkDefinitions(templates: try XMLTemplates())
@@ -50,12 +52,13 @@ struct SchemaValidationTests {
     /// minimal domain's `<devices>`, the metadata into its `<metadata>` the way libvirt stores it
     /// (`<vw:vlans xmlns:vw="urn:vlanwire:1">`, every element prefixed); the domain is valid and
     /// vlanwire's own reader gets the policy back.
-    @Test(.enabled(if: Binary.isBuilt, "\(Binary.missing)"),
-          arguments: [
+    @Test(
+        .enabled(if: Binary.isBuilt, "\(Binary.missing)"),
+        arguments: [
             (["--access", "5"], "access:5"),
             (["--trunk", "1,5,10-20", "--native", "1"], "trunk:1,5,10-20 native:1"),
             (["--trunk", "10-20"], "trunk:10-20"),
-          ])
+        ])
     func interfaceXMLInsideADomainIsValid(policyArguments: [String], expected: String) throws {
         let mac = "52:54:00:00:00:01"
         let common = ["interface-xml", "--bridge", "br0", "--mac", mac] + policyArguments
@@ -103,7 +106,8 @@ struct SchemaValidationTests {
     }
 
     @Test func theLibvirtFormIsWhatTheReaderExpects() {
-        #expect(Self.asLibvirtStoresIt("<vlans>\n  <interface mac='m'><vlan tags='5'/></interface>\n</vlans>\n")
-            == "<vw:vlans xmlns:vw=\"urn:vlanwire:1\">\n  <vw:interface mac='m'><vw:vlan tags='5'/></vw:interface>\n</vw:vlans>\n")
+        #expect(
+            Self.asLibvirtStoresIt("<vlans>\n  <interface mac='m'><vlan tags='5'/></interface>\n</vlans>\n")
+                == "<vw:vlans xmlns:vw=\"urn:vlanwire:1\">\n  <vw:interface mac='m'><vw:vlan tags='5'/></vw:interface>\n</vw:vlans>\n")
     }
 }

@@ -1,16 +1,16 @@
 import Foundation
 import Testing
-import VLANWireTestSupport
 import VLANWire
 import VLANWireLibvirt
 import VLANWireTemplates
+import VLANWireTestSupport
 
 @Suite("set-port on libvirt's test driver")
 struct TestDriverSetPortTests {
-    static let web1 = "52:54:00:00:00:01"    // bridge
+    static let web1 = "52:54:00:00:00:01"  // bridge
     static let router = "52:54:00:00:00:02"  // network + portgroup, has a metadata entry
-    static let macvtap = "52:54:00:00:00:03" // direct
-    static let ovs = "52:54:00:00:00:04"     // Open vSwitch port
+    static let macvtap = "52:54:00:00:00:03"  // direct
+    static let ovs = "52:54:00:00:00:04"  // Open vSwitch port
     static let native = "52:54:00:00:00:05"  // libvirt's own <vlan>
 
     /// `run1` runs (the test driver starts the domains of a node file) with five NICs and an
@@ -62,33 +62,41 @@ struct TestDriverSetPortTests {
 
     @Test func setsThePersistentDefinitionKeepingOtherEntries() throws {
         let connection = try privateTestDriver(Self.node)
-        let change = try connection.setPort(guest: "run1", mac: mac(Self.web1), request: .set(policy("5")), live: false,
-                                            templates: XMLTemplates())
-        #expect(change == PortChange(guest: "run1", mac: try mac(Self.web1), policy: try policy("5"), previous: nil,
-                                     persistent: .updated, live: .notRequested, running: true))
-        #expect(try policies(connection, "run1", .inactive)
-            == [try mac(Self.web1): try policy("5"), try mac(Self.router): try policy("trunk:1,5 native:1")])
+        let change = try connection.setPort(
+            guest: "run1", mac: mac(Self.web1), request: .set(policy("5")), live: false,
+            templates: XMLTemplates())
+        #expect(
+            change
+                == PortChange(
+                    guest: "run1", mac: try mac(Self.web1), policy: try policy("5"), previous: nil,
+                    persistent: .updated, live: .notRequested, running: true))
+        #expect(
+            try policies(connection, "run1", .inactive)
+                == [try mac(Self.web1): try policy("5"), try mac(Self.router): try policy("trunk:1,5 native:1")])
         // The running guest's live definition is not touched without --live.
         #expect(try policies(connection, "run1", .current) == [try mac(Self.router): try policy("trunk:1,5 native:1")])
-        #expect(change.description == """
-            run1, NIC 52:54:00:00:00:01: access:5 (was no vlanwire policy)
-            persistent definition: updated; live definition: not changed (the running guest keeps its ports until restarted; --live changes it now)
-            """)
+        #expect(
+            change.description == """
+                run1, NIC 52:54:00:00:00:01: access:5 (was no vlanwire policy)
+                persistent definition: updated; live definition: not changed (the running guest keeps its ports until restarted; --live changes it now)
+                """)
         // Entries are written in the order of the guest's NICs, unprefixed as libvirt wants.
-        #expect(try metadata(connection, "run1").persistent == """
-            <vlans>
-              <interface mac="52:54:00:00:00:01"><vlan tags="5"/></interface>
-              <interface mac="52:54:00:00:00:02"><vlan trunk="yes" tags="1,5" native="1"/></interface>
-            </vlans>
-            """)
+        #expect(
+            try metadata(connection, "run1").persistent == """
+                <vlans>
+                  <interface mac="52:54:00:00:00:01"><vlan tags="5"/></interface>
+                  <interface mac="52:54:00:00:00:02"><vlan trunk="yes" tags="1,5" native="1"/></interface>
+                </vlans>
+                """)
     }
 
     /// The library writes the metadata; re-applying the ports is the CLI's (it needs the kernel), and
     /// what that did is printed after the two lines.
     @Test func liveChangesTheRunningDefinitionToo() throws {
         let connection = try privateTestDriver(Self.node)
-        let change = try connection.setPort(guest: "run1", mac: mac(Self.router), request: .set(policy("trunk:1,5,10-20 native:1")),
-                                            live: true, templates: XMLTemplates())
+        let change = try connection.setPort(
+            guest: "run1", mac: mac(Self.router), request: .set(policy("trunk:1,5,10-20 native:1")),
+            live: true, templates: XMLTemplates())
         #expect(change.persistent == .updated)
         #expect(change.live == .updated)
         #expect(change.previous == (try policy("trunk:1,5 native:1")))
@@ -96,28 +104,32 @@ struct TestDriverSetPortTests {
         #expect(change.description.hasSuffix("persistent definition: updated; live definition: updated"))
         var reapplied = change
         reapplied.reapplied = GuestReconcile(guest: "run1", status: .applied, actions: ["ip link set vnet1 master br0"])
-        #expect(reapplied.description.hasSuffix("""
+        #expect(
+            reapplied.description.hasSuffix(
+                """
 
-            persistent definition: updated; live definition: updated
-            running guest: 1 action applied
-              1. ip link set vnet1 master br0
-            """))
+                persistent definition: updated; live definition: updated
+                running guest: 1 action applied
+                  1. ip link set vnet1 master br0
+                """))
         reapplied.reapplied = GuestReconcile(guest: "run1", status: .unchanged)
         #expect(reapplied.description.hasSuffix("live definition: updated\nrunning guest: nothing to change"))
         for form in [LibvirtXMLForm.inactive, .current] {
             #expect(try policies(connection, "run1", form) == [try mac(Self.router): try policy("trunk:1,5,10-20 native:1")])
         }
         // Again: nothing to write anywhere.
-        let again = try connection.setPort(guest: "run1", mac: mac(Self.router), request: .set(policy("trunk:1,5,10-20 native:1")),
-                                           live: true, templates: XMLTemplates())
+        let again = try connection.setPort(
+            guest: "run1", mac: mac(Self.router), request: .set(policy("trunk:1,5,10-20 native:1")),
+            live: true, templates: XMLTemplates())
         #expect(again.persistent == .unchanged)
         #expect(again.live == .unchanged)
     }
 
     @Test func liveOnAStoppedGuestChangesThePersistentDefinitionOnly() throws {
         let connection = try privateTestDriver(Self.node)
-        let change = try connection.setPort(guest: "off1", mac: mac(Self.web1), request: .set(policy("trunk:5,6")), live: true,
-                                            templates: XMLTemplates())
+        let change = try connection.setPort(
+            guest: "off1", mac: mac(Self.web1), request: .set(policy("trunk:5,6")), live: true,
+            templates: XMLTemplates())
         #expect(change.live == .notRunning)
         #expect(!change.running)
         #expect(try policies(connection, "off1", .inactive) == [try mac(Self.web1): try policy("trunk:5,6")])
@@ -137,21 +149,30 @@ struct TestDriverSetPortTests {
 
     @Test func guestsAreFoundByUUIDToo() throws {
         let connection = try privateTestDriver(Self.node)
-        let change = try connection.setPort(guest: "3f3e3b5a-0c1d-4a43-9a38-0d6c0d7a4a01", mac: mac(Self.web1),
-                                            request: .set(policy("5")), live: false, templates: XMLTemplates())
+        let change = try connection.setPort(
+            guest: "3f3e3b5a-0c1d-4a43-9a38-0d6c0d7a4a01", mac: mac(Self.web1),
+            request: .set(policy("5")), live: false, templates: XMLTemplates())
         #expect(change.guest == "run1")
     }
 
     /// Each refusal: one line naming guest, MAC and cause; both definitions' metadata unchanged.
     @Test(arguments: [
-        ("web9", web1, "access:5",
-         "guest 'web9', NIC 52:54:00:00:00:01: no such guest on test:///… — fix: virsh -c test:///… list --all lists the guests"),
-        ("run1", macvtap, "access:5",
-         "guest 'run1', NIC 52:54:00:00:00:03: a type='direct' interface is not a Linux bridge port, so vlanwire does not wire it — fix: use <interface type='bridge'> or type='network'"),
-        ("run1", ovs, "trunk:1,5",
-         "guest 'run1', NIC 52:54:00:00:00:04: the NIC has <virtualport type='openvswitch'>: its switch applies VLANs itself — fix: set the VLANs with libvirt's own <vlan> in the interface"),
-        ("run1", native, "access:5",
-         "guest 'run1', NIC 52:54:00:00:00:05: the NIC carries libvirt's own <vlan>, which takes precedence over vlanwire's metadata — fix: remove the <vlan> element from the interface (virsh edit run1), then set the port"),
+        (
+            "web9", web1, "access:5",
+            "guest 'web9', NIC 52:54:00:00:00:01: no such guest on test:///… — fix: virsh -c test:///… list --all lists the guests"
+        ),
+        (
+            "run1", macvtap, "access:5",
+            "guest 'run1', NIC 52:54:00:00:00:03: a type='direct' interface is not a Linux bridge port, so vlanwire does not wire it — fix: use <interface type='bridge'> or type='network'"
+        ),
+        (
+            "run1", ovs, "trunk:1,5",
+            "guest 'run1', NIC 52:54:00:00:00:04: the NIC has <virtualport type='openvswitch'>: its switch applies VLANs itself — fix: set the VLANs with libvirt's own <vlan> in the interface"
+        ),
+        (
+            "run1", native, "access:5",
+            "guest 'run1', NIC 52:54:00:00:00:05: the NIC carries libvirt's own <vlan>, which takes precedence over vlanwire's metadata — fix: remove the <vlan> element from the interface (virsh edit run1), then set the port"
+        ),
     ])
     func refusalsWriteNothing(guest: String, nic: String, request: String, message: String) throws {
         let connection = try privateTestDriver(Self.node)
@@ -171,19 +192,22 @@ struct TestDriverSetPortTests {
     /// writes it and says so, and later edits of other NICs keep it.
     @Test func aPolicyForAMACWithoutANICIsPendingAndKept() throws {
         let connection = try privateTestDriver(Self.node)
-        let change = try connection.setPort(guest: "run1", mac: mac("52:54:00:00:00:77"), request: .set(policy("30")), live: false,
-                                            templates: XMLTemplates())
+        let change = try connection.setPort(
+            guest: "run1", mac: mac("52:54:00:00:00:77"), request: .set(policy("30")), live: false,
+            templates: XMLTemplates())
         #expect(change.pending && change.persistent == .updated)
         #expect(change.description.contains("pending: the guest has no NIC with this MAC yet"), "\(change)")
-        let other = try connection.setPort(guest: "run1", mac: mac(Self.web1), request: .set(policy("5")), live: false,
-                                           templates: XMLTemplates())
+        let other = try connection.setPort(
+            guest: "run1", mac: mac(Self.web1), request: .set(policy("5")), live: false,
+            templates: XMLTemplates())
         #expect(!other.pending)
         let domain = try connection.domain(named: "run1").domainDescription(.inactive)
         let pending = try mac("52:54:00:00:00:77")
         #expect(domain.metadata[pending] == (try policy("30")), "kept by the second edit")
         #expect(domain.pendingPolicies.map(\.mac) == [pending])
-        let cleared = try connection.setPort(guest: "run1", mac: mac("52:54:00:00:00:77"), request: .clear, live: false,
-                                             templates: XMLTemplates())
+        let cleared = try connection.setPort(
+            guest: "run1", mac: mac("52:54:00:00:00:77"), request: .clear, live: false,
+            templates: XMLTemplates())
         #expect(cleared.persistent == .updated)
         #expect(try connection.domain(named: "run1").domainDescription(.inactive).pendingPolicies.isEmpty)
     }
@@ -192,12 +216,15 @@ struct TestDriverSetPortTests {
         let connection = try privateTestDriver(Self.node)
         let directory = try TemporaryDirectory()
         // Forgets the native VLAN.
-        try directory.write("metadata.xml.mustache",
-                            "<vlans>{{#interfaces}}<interface mac='{{mac}}'><vlan{{#trunk}} trunk='yes'{{/trunk}} tags='{{tags}}'/></interface>{{/interfaces}}</vlans>")
+        try directory.write(
+            "metadata.xml.mustache",
+            "<vlans>{{#interfaces}}<interface mac='{{mac}}'><vlan{{#trunk}} trunk='yes'{{/trunk}} tags='{{tags}}'/></interface>{{/interfaces}}</vlans>"
+        )
         let before = try metadata(connection, "run1")
         let refusal = try #require(throws: Refusal.self) {
-            try connection.setPort(guest: "run1", mac: mac(Self.web1), request: .set(policy("5")), live: true,
-                                   templates: XMLTemplates(overrideDirectory: directory.path))
+            try connection.setPort(
+                guest: "run1", mac: mac(Self.web1), request: .set(policy("5")), live: true,
+                templates: XMLTemplates(overrideDirectory: directory.path))
         }
         #expect(refusal.description.hasPrefix("guest 'run1', NIC 52:54:00:00:00:01: the metadata template's output reads back as "))
         #expect(refusal.description.hasSuffix("not as intended; nothing written — fix: check metadata.xml.mustache in the template directory"))
@@ -206,17 +233,22 @@ struct TestDriverSetPortTests {
     }
 
     @Test func editKeepsNICOrderAndDropsEntriesCleared() throws {
-        let domain = try DomainDescription(xml: Array("""
-            <domain><name>g</name><devices>
-              <interface type='bridge'><mac address='52:54:00:00:00:03'/><source bridge='br0'/></interface>
-              <interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='br0'/></interface>
-            </devices><metadata><vw:vlans xmlns:vw='urn:vlanwire:1'>
-              <vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface>
-            </vw:vlans></metadata></domain>
-            """.utf8))
+        let domain = try DomainDescription(
+            xml: Array(
+                """
+                <domain><name>g</name><devices>
+                  <interface type='bridge'><mac address='52:54:00:00:00:03'/><source bridge='br0'/></interface>
+                  <interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='br0'/></interface>
+                </devices><metadata><vw:vlans xmlns:vw='urn:vlanwire:1'>
+                  <vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface>
+                </vw:vlans></metadata></domain>
+                """.utf8))
         let edit = try domain.portMetadataEdit(mac: mac("52:54:00:00:00:03"), request: .set(policy("trunk:1-3")))
-        #expect(edit.entries == [PortEntry(mac: try mac("52:54:00:00:00:03"), policy: try policy("trunk:1-3")),
-                                 PortEntry(mac: try mac("52:54:00:00:00:01"), policy: try policy("5"))])
+        #expect(
+            edit.entries == [
+                PortEntry(mac: try mac("52:54:00:00:00:03"), policy: try policy("trunk:1-3")),
+                PortEntry(mac: try mac("52:54:00:00:00:01"), policy: try policy("5")),
+            ])
         #expect(edit.changesMetadata)
         let clear = try domain.portMetadataEdit(mac: mac("52:54:00:00:00:01"), request: .clear)
         #expect(clear.entries.isEmpty)
@@ -225,9 +257,12 @@ struct TestDriverSetPortTests {
     }
 
     @Test func jsonHasEveryKey() throws {
-        let change = PortChange(guest: "web1", mac: try mac(Self.web1), policy: nil, previous: try policy("5"),
-                                persistent: .updated, live: .notRunning, running: false)
-        #expect(JSON.encode(change, pretty: false)
-            == #"{"guest":"web1","live":"not-running","mac":"52:54:00:00:00:01","pending":false,"persistent":"updated","policy":null,"previous":"access:5","reapplied":null,"running":false}"#)
+        let change = PortChange(
+            guest: "web1", mac: try mac(Self.web1), policy: nil, previous: try policy("5"),
+            persistent: .updated, live: .notRunning, running: false)
+        #expect(
+            JSON.encode(change, pretty: false)
+                == #"{"guest":"web1","live":"not-running","mac":"52:54:00:00:00:01","pending":false,"persistent":"updated","policy":null,"previous":"access:5","reapplied":null,"running":false}"#
+        )
     }
 }

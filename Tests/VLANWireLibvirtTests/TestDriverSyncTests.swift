@@ -1,10 +1,10 @@
 import Foundation
 import Logging
 import Testing
-import VLANWireTestSupport
 import VLANWire
 import VLANWireLibvirt
 import VLANWireTemplates
+import VLANWireTestSupport
 
 /// A private test-driver connection: libvirt's test driver loaded from a node file of our own.
 /// Unlike `test:///default`, every such connection has its own state, so these suites run in
@@ -17,18 +17,26 @@ func privateTestDriver(_ node: String) throws -> LibvirtConnection {
 }
 
 /// A config with one vlan-aware uplink and a trunk network, plus a classic uplink with access networks.
-func sampleConfig(network: String = "lan", portgroups: [String: String] = ["office": "10"],
-                  defaultPortgroup: String? = "office", accessVLANs: String = "5,10", interface: String = "eth1") throws -> HostConfig {
-    let eth0 = try LinkName("eth0"), br0 = try LinkName("br0"), classic = try LinkName(interface)
+func sampleConfig(
+    network: String = "lan", portgroups: [String: String] = ["office": "10"],
+    defaultPortgroup: String? = "office", accessVLANs: String = "5,10", interface: String = "eth1"
+) throws -> HostConfig {
+    let eth0 = try LinkName("eth0")
+    let br0 = try LinkName("br0")
+    let classic = try LinkName(interface)
     return HostConfig(
         uplinks: [
             Uplink(interface: eth0, bridge: br0, mode: .vlanAware, vlans: try VLANSet(parsing: "1-20")),
-            Uplink(interface: classic, bridge: nil, mode: .classic, vlans: try VLANSet(parsing: accessVLANs),
-                   accessNetworks: try VLANSet(parsing: accessVLANs)),
+            Uplink(
+                interface: classic, bridge: nil, mode: .classic, vlans: try VLANSet(parsing: accessVLANs),
+                accessNetworks: try VLANSet(parsing: accessVLANs)),
         ],
-        networks: [NetworkMapping(name: network, uplink: eth0,
-                                  portgroups: try portgroups.mapValues { try PortPolicy(parsing: $0) },
-                                  defaultPortgroup: defaultPortgroup)])
+        networks: [
+            NetworkMapping(
+                name: network, uplink: eth0,
+                portgroups: try portgroups.mapValues { try PortPolicy(parsing: $0) },
+                defaultPortgroup: defaultPortgroup)
+        ])
 }
 
 @Suite("networks define/undefine on libvirt's test driver")
@@ -68,11 +76,12 @@ struct TestDriverNetworkSyncTests {
         try LibvirtConnection.check(definitions)
 
         let first = connection.defineNetworks(definitions)
-        #expect(first.map(\.description) == [
-            "lan: portgroup office: now the default; portgroup guests removed",
-            "eth1-vlan5: defined",
-            "eth1-vlan10: defined",
-        ])
+        #expect(
+            first.map(\.description) == [
+                "lan: portgroup office: now the default; portgroup guests removed",
+                "eth1-vlan5: defined",
+                "eth1-vlan10: defined",
+            ])
         // Redefined in place: same UUID.
         #expect(try connection.network(named: "lan").uuid == "0c2b6f56-5a6f-4d5c-8d39-6a1b9d0b9b11")
         #expect(try connection.network(named: "lan").xml().contains("<portgroup name='office' default='yes'"))
@@ -84,8 +93,9 @@ struct TestDriverNetworkSyncTests {
         // A portgroup more in the config: only lan changes.
         let more = try sampleConfig(portgroups: ["office": "10", "router": "trunk:1,5,10-20 native:1"])
             .networkDefinitions(templates: XMLTemplates())
-        #expect(connection.defineNetworks(more).map(\.description)
-            == ["lan: portgroup router added", "eth1-vlan5: unchanged", "eth1-vlan10: unchanged"])
+        #expect(
+            connection.defineNetworks(more).map(\.description)
+                == ["lan: portgroup router added", "eth1-vlan5: unchanged", "eth1-vlan10: unchanged"])
         // Networks that are not the config's are never touched.
         #expect(try connection.network(named: "other").xml().contains("<bridge name='br9'/>"))
     }
@@ -100,8 +110,9 @@ struct TestDriverNetworkSyncTests {
             #expect(try connection.network(named: name).autostart())
         }
         // Again: nothing more to do, and without the flags nothing is stopped or switched off.
-        #expect(connection.defineNetworks(definitions, start: true, autostart: true).map(\.description)
-            == ["lan: unchanged", "eth1-vlan5: unchanged", "eth1-vlan10: unchanged"])
+        #expect(
+            connection.defineNetworks(definitions, start: true, autostart: true).map(\.description)
+                == ["lan: unchanged", "eth1-vlan5: unchanged", "eth1-vlan10: unchanged"])
         #expect(connection.defineNetworks(definitions).allSatisfy { $0.active == true && !$0.started })
         #expect(try connection.network(named: "lan").autostart())
     }
@@ -132,8 +143,9 @@ struct TestDriverNetworkSyncTests {
         let connection = try connectWithNetworksStopped()
         // A user template libvirt refuses (vlanwire's check only reads the name).
         let directory = try TemporaryDirectory()
-        try directory.write("network-access.xml.mustache",
-                            "<network><name>{{name}}</name><forward mode='sideways'/><bridge name='{{bridge}}'/></network>")
+        try directory.write(
+            "network-access.xml.mustache",
+            "<network><name>{{name}}</name><forward mode='sideways'/><bridge name='{{bridge}}'/></network>")
         let definitions = try sampleConfig().networkDefinitions(templates: XMLTemplates(overrideDirectory: directory.path))
         let outcomes = connection.defineNetworks(definitions)
         #expect(outcomes.map(\.action) == [.redefined, .failed, .failed])
@@ -145,6 +157,9 @@ struct TestDriverNetworkSyncTests {
 
     @Test func jsonHasEveryKey() throws {
         let json = JSON.encode([NetworkOutcome(name: "lan", action: .unchanged)], pretty: false)
-        #expect(json == #"[{"action":"unchanged","active":null,"autostartEnabled":false,"changes":[],"error":null,"name":"lan","restartNeeded":false,"started":false,"stopped":false}]"#)
+        #expect(
+            json
+                == #"[{"action":"unchanged","active":null,"autostartEnabled":false,"changes":[],"error":null,"name":"lan","restartNeeded":false,"started":false,"stopped":false}]"#
+        )
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 import Testing
-import VLANWireTestSupport
 import VLANWireLibvirt
+import VLANWireTestSupport
 
 /// The wrapper against libvirt's built-in test driver: no daemon, no host changes.
 ///
@@ -44,7 +44,9 @@ struct TestDriverTests {
         #expect(error.operation == "connect to")
         #expect(error.object == uri)
         #expect(error.code == .systemError)
-        #expect(error.description == "Unable to connect to '\(uri)': Failed to connect socket to '/nonexistent/vlanwire-test-sock': No such file or directory")
+        #expect(
+            error.description
+                == "Unable to connect to '\(uri)': Failed to connect socket to '/nonexistent/vlanwire-test-sock': No such file or directory")
     }
 
     @Test func domainsAreFoundByNameAndUUIDAndListed() throws {
@@ -75,7 +77,8 @@ struct TestDriverTests {
     @Test func metadataRoundTrip() throws {
         let domain = try connect().domain(named: "test")
         defer { try? domain.setMetadata(nil, scope: [.live, .config]) }
-        let element = #"<vlans><interface mac="52:54:00:00:00:01"><vlan trunk="yes" tags="1,5,10-20" native="1"/></interface>"#
+        let element =
+            #"<vlans><interface mac="52:54:00:00:00:01"><vlan trunk="yes" tags="1,5,10-20" native="1"/></interface>"#
             + #"<interface mac="52:54:00:00:00:02"><vlan tags="5"/></interface></vlans>"#
         try domain.setMetadata(element, scope: [.live, .config])
 
@@ -116,7 +119,8 @@ struct TestDriverTests {
             try domain.setMetadata(#"<vw:vlans xmlns:vw="urn:vlanwire:1"/>"#, scope: .live)
         }
         #expect(error.code == .internalError)
-        #expect(error.description == "Unable to set the urn:vlanwire:1 metadata of domain 'test': internal error: failed to create a new XML namespace")
+        #expect(
+            error.description == "Unable to set the urn:vlanwire:1 metadata of domain 'test': internal error: failed to create a new XML namespace")
     }
 
     @Test func readingLiveAndConfigAtOnceIsAnInvalidArgument() throws {
@@ -128,9 +132,10 @@ struct TestDriverTests {
     @Test func networkLifecycle() throws {
         let connection = try connect()
         let name = "vwtest-lifecycle"
-        let defined = try connection.defineNetwork(xml: """
-            <network><name>\(name)</name><forward mode='bridge'/><bridge name='vwtestbr0'/></network>
-            """)
+        let defined = try connection.defineNetwork(
+            xml: """
+                <network><name>\(name)</name><forward mode='bridge'/><bridge name='vwtestbr0'/></network>
+                """)
         #expect(defined.name == name)
         #expect(try !defined.isActive())
         // The test driver refuses VIR_NETWORK_XML_INACTIVE ("unsupported flags (0x1)"); LibvirtdTests
@@ -188,7 +193,10 @@ func capturingStandardError(_ body: () -> Void) throws -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("vlanwire-stderr-\(UUID().uuidString)").path
     let capture = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o600)
     try #require(capture >= 0)
-    defer { close(capture); unlink(path) }
+    defer {
+        close(capture)
+        unlink(path)
+    }
     let saved = dup(STDERR_FILENO)
     try #require(saved >= 0)
     defer { close(saved) }

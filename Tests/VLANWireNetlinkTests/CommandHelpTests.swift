@@ -1,6 +1,7 @@
 import ArgumentParser
 import Testing
 import VLANWireTestSupport
+
 @testable import vlanwire
 
 /// Every command's help says what its exit status means (scripts and systemd read it).

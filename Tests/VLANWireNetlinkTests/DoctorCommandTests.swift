@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
 import Testing
-import VLANWireTestSupport
 import VLANWire
 import VLANWireReports
+import VLANWireTestSupport
+
 @testable import vlanwire
 
 /// A classic trunk bridge as this kernel can build it: uplink stand-in `up0` (a veth) in `br0`, a
@@ -47,8 +48,10 @@ enum DoctorScene {
     }
 
     /// `vlanwire doctor --netns NS --no-libvirt --config ... --xml ...`, once the links have settled.
-    static func report(_ scene: Scene, files: TemporaryDirectory, config: String = config, xml: String? = guestXML(),
-                       until condition: (DoctorReport) -> Bool = { _ in true }) throws -> DoctorReport {
+    static func report(
+        _ scene: Scene, files: TemporaryDirectory, config: String = config, xml: String? = guestXML(),
+        until condition: (DoctorReport) -> Bool = { _ in true }
+    ) throws -> DoctorReport {
         var arguments = ["--netns", scene.name, "--no-libvirt", "--config", try files.write("vlanwire.toml", config)]
         if let xml { arguments += ["--xml", try files.write("t1.xml", xml)] }
         let command = try DoctorCommand.parse(arguments)
@@ -129,7 +132,9 @@ struct DoctorKernelTests {
             let findings = report.findings.filter { $0.check == .bridgeNetfilter }
             #expect(findings.map(\.links) == [["br0"], ["br0"]])
             #expect(findings[0].message.contains("(bridge-nf-call-iptables, bridge-nf-filter-vlan-tagged = 1)"))
-            #expect(findings[0].fix?.hasPrefix("ip netns exec \(scene.name) sysctl -w net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-filter-vlan-tagged=0") == true)
+            #expect(
+                findings[0].fix?.hasPrefix(
+                    "ip netns exec \(scene.name) sysctl -w net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-filter-vlan-tagged=0") == true)
             #expect(findings[1].fix?.hasPrefix("ip netns exec \(scene.name) ip link set br0 type bridge nf_call_ip6tables 0") == true)
             // The host's own sysctls are not what was read.
             try DoctorScene.setSysctls(scene, 0)
@@ -141,8 +146,10 @@ struct DoctorKernelTests {
     /// What doctor's bridge-netfilter message claims, on this kernel: a bridge's own nf_call_iptables
     /// at 0 does not stop the sysctl at 1 from sending its frames through iptables, and at 1 it sends
     /// them there with the sysctl at 0. (A FORWARD policy of DROP in the bridge's namespace shows it.)
-    @Test(.enabled(if: DoctorScene.hasBridgeNetfilter && FileManager.default.fileExists(atPath: "/usr/sbin/iptables"),
-                   "needs br_netfilter and iptables"))
+    @Test(
+        .enabled(
+            if: DoctorScene.hasBridgeNetfilter && FileManager.default.fileExists(atPath: "/usr/sbin/iptables"),
+            "needs br_netfilter and iptables"))
     func perBridgeOptionDoesNotOverrideTheSysctl() throws {
         try withScene { bridgeHost in
             try withScene { a in
@@ -219,8 +226,10 @@ struct DoctorKernelTests {
         try withScene { scene in
             try DoctorScene.build(scene)
             let files = try TemporaryDirectory()
-            let arguments = ["--netns", scene.name, "--config", try files.write("c.toml", DoctorScene.config),
-                             "--xml", try files.write("t1.xml", DoctorScene.guestXML()), "--vlan", "5"]
+            let arguments = [
+                "--netns", scene.name, "--config", try files.write("c.toml", DoctorScene.config),
+                "--xml", try files.write("t1.xml", DoctorScene.guestXML()), "--vlan", "5",
+            ]
             _ = try settledSnapshot(try scene.handle())
             let trace = try TraceCommand.parse(arguments).output()
             let flow = try #require(trace.nics.first?.flows.first)
@@ -238,17 +247,22 @@ struct DoctorKernelTests {
 /// The same commands without root: the kernel's state from a JSON file.
 @Suite("vlanwire doctor and trace from files")
 struct DoctorFileTests {
-    static let observed = ObservedState(complete: true, links: [
-        ObservedLink(index: 2, name: "up0", kind: "veth", master: "br0", port: BridgePortInfo()),
-        ObservedLink(index: 3, name: "br0", kind: "bridge", bridge: BridgeInfo()),
-        ObservedLink(index: 4, name: "up0.5", kind: "vlan", vlan: VLANLinkInfo(id: try! VLANID(5), parent: "up0")),
-        ObservedLink(index: 5, name: "vnet0", kind: "tun", master: "br0", mac: try! MACAddress(parsing: "fe:54:00:00:00:01"), port: BridgePortInfo()),
-    ], capabilities: KernelCapabilities(vlan8021Q: true, bridgeVLANFiltering: true))
+    static let observed = ObservedState(
+        complete: true,
+        links: [
+            ObservedLink(index: 2, name: "up0", kind: "veth", master: "br0", port: BridgePortInfo()),
+            ObservedLink(index: 3, name: "br0", kind: "bridge", bridge: BridgeInfo()),
+            ObservedLink(index: 4, name: "up0.5", kind: "vlan", vlan: VLANLinkInfo(id: try! VLANID(5), parent: "up0")),
+            ObservedLink(
+                index: 5, name: "vnet0", kind: "tun", master: "br0", mac: try! MACAddress(parsing: "fe:54:00:00:00:01"), port: BridgePortInfo()),
+        ], capabilities: KernelCapabilities(vlan8021Q: true, bridgeVLANFiltering: true))
 
     @Test func doctorReadsObservedStateAndExitsOneOnErrors() throws {
         let files = try TemporaryDirectory()
-        let arguments = ["--observed", try files.write("kernel.json", JSON.encode(Self.observed)), "--no-libvirt",
-                         "--config", try files.write("c.toml", DoctorScene.config), "--xml", try files.write("t1.xml", DoctorScene.guestXML())]
+        let arguments = [
+            "--observed", try files.write("kernel.json", JSON.encode(Self.observed)), "--no-libvirt",
+            "--config", try files.write("c.toml", DoctorScene.config), "--xml", try files.write("t1.xml", DoctorScene.guestXML()),
+        ]
         let report = try DoctorCommand.parse(arguments + ["--json"]).report()
         #expect(report.findings.map(\.check) == [.vlanLegOnBridgePort, .guests])
         #expect(throws: ExitCode.failure) { try DoctorCommand.parse(arguments).run() }
@@ -271,8 +285,10 @@ struct DoctorFileTests {
 
     @Test func traceRefusesAFileOfAnotherGuest() throws {
         let files = try TemporaryDirectory()
-        let command = try TraceCommand.parse(["other", "--xml", try files.write("t1.xml", DoctorScene.guestXML()),
-                                              "--observed", try files.write("kernel.json", JSON.encode(Self.observed))])
+        let command = try TraceCommand.parse([
+            "other", "--xml", try files.write("t1.xml", DoctorScene.guestXML()),
+            "--observed", try files.write("kernel.json", JSON.encode(Self.observed)),
+        ])
         #expect(throws: ValidationError.self) { try command.output() }
     }
 
@@ -300,8 +316,10 @@ struct TraceCommandGoldenTests {
         let directory = Repository.root + "/Examples/" + example
         let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".xml") }.sorted()
         let text = try files.map { file in
-            try TraceCommand.parse(["--xml", directory + "/" + file, "--config", directory + "/vlanwire.toml",
-                                    "--observed", Repository.root + "/Tests/VLANWireTests/Golden/observed-\(example).json"]).output().text
+            try TraceCommand.parse([
+                "--xml", directory + "/" + file, "--config", directory + "/vlanwire.toml",
+                "--observed", Repository.root + "/Tests/VLANWireTests/Golden/observed-\(example).json",
+            ]).output().text
         }.joined(separator: "\n")
         #expect(text == (try String(contentsOfFile: Repository.root + "/Tests/VLANWireTests/Golden/trace-\(example).txt", encoding: .utf8)))
     }

@@ -1,8 +1,8 @@
 import Foundation
 import Testing
-import VLANWireTestSupport
 import VLANWire
 import VLANWireNetlink
+import VLANWireTestSupport
 
 @Suite("Executor on a real kernel, in throwaway namespaces", .enabled(if: Host.isRoot, Host.rootComment))
 struct ExecutorTests {
@@ -22,7 +22,7 @@ struct ExecutorTests {
         .setUp(link("brA")),
         .enslave(link: link("v0"), bridge: link("brA")),
         .setUp(link("v0")),
-        .enslave(link: link("t1"), bridge: link("brA")),   // moves t1 out of br0
+        .enslave(link: link("t1"), bridge: link("brA")),  // moves t1 out of br0
         .enslave(link: link("t0"), bridge: link("br0")),
         .setBridgeNetfilter(bridge: link("br0"), enabled: true),
         .setDown(link("br0")),
@@ -31,7 +31,7 @@ struct ExecutorTests {
     /// Equal up to what settles asynchronously: a snapshot taken right after a change may still
     /// show the old operstate.
     func settled(_ handle: NetlinkHandle, like expected: ObservedState) throws -> ObservedState {
-        try eventually({ try handle.snapshot() }) { $0 == expected }
+        try eventually({ try handle.snapshot() }, until: { $0 == expected })
     }
 
     @Test func appliesAPlanAndReportsWhatItCreated() throws {

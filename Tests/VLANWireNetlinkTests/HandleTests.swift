@@ -1,8 +1,8 @@
 import Foundation
 import Testing
-import VLANWireTestSupport
 import VLANWire
 import VLANWireNetlink
+import VLANWireTestSupport
 
 @Suite("NetlinkHandle on a real kernel, in throwaway namespaces", .enabled(if: Host.isRoot, Host.rootComment))
 struct HandleTests {

@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
 import Testing
-import VLANWireTestSupport
 import VLANWire
 import VLANWireReports
+import VLANWireTestSupport
+
 @testable import vlanwire
 
 /// doctor and trace on VLAN legs, which need 802.1Q: skipped on kernels without it, run in the
@@ -24,8 +25,10 @@ struct LabVLANDoctorTests {
             #expect(finding.message.contains("takes every VLAN 5 frame arriving on up0 before bridge br0 sees it"))
             #expect(report.hasErrors)
 
-            let trace = try TraceCommand.parse(["--netns", scene.name, "--config", try files.write("c.toml", DoctorScene.config),
-                                                "--xml", try files.write("t1.xml", DoctorScene.guestXML()), "--vlan", "5"]).output()
+            let trace = try TraceCommand.parse([
+                "--netns", scene.name, "--config", try files.write("c.toml", DoctorScene.config),
+                "--xml", try files.write("t1.xml", DoctorScene.guestXML()), "--vlan", "5",
+            ]).output()
             let flow = try #require(trace.nics.first?.flows.first)
             #expect(flow.inbound.droppedAt == "up0")
             #expect(flow.outbound.droppedAt == nil)

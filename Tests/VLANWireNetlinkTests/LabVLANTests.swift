@@ -1,13 +1,14 @@
 import Foundation
 import Testing
-import VLANWireTestSupport
 import VLANWire
 import VLANWireNetlink
+import VLANWireTestSupport
 
 /// Needs 802.1Q and bridge VLAN filtering: skipped on kernels without them, run for real in the
 /// lab VM (`LAB_SWIFT_TEST_FILTER=LabVLAN scripts/lab 90-swift-tests`).
-@Suite("LabVLAN: port VLANs, VLAN legs and vlan_filtering on a real kernel",
-       .enabled(if: Host.isRoot && Host.hasVLANKernel, Host.vlanComment))
+@Suite(
+    "LabVLAN: port VLANs, VLAN legs and vlan_filtering on a real kernel",
+    .enabled(if: Host.isRoot && Host.hasVLANKernel, Host.vlanComment))
 struct LabVLANTests {
     /// br0 vlan-aware with a fixed MAC, a tap t0 in it with pvid 7 untagged and 10-20 tagged, a free veth v0.
     static func buildScene(_ scene: Scene) throws {
@@ -27,7 +28,8 @@ struct LabVLANTests {
         var result: [String: PortVLANs] = [:]
         for port in array {
             guard let name = port["ifname"] as? String, let vlans = port["vlans"] as? [[String: Any]] else { continue }
-            var members = VLANSet(), untagged = VLANSet()
+            var members = VLANSet()
+            var untagged = VLANSet()
             var pvid: VLANID?
             for entry in vlans {
                 let first = try VLANID(entry["vlan"] as? Int ?? 0)
@@ -70,8 +72,9 @@ struct LabVLANTests {
             #expect(try handle.snapshot().link(named: "v1")?.port?.vlans == PortVLANs(), "a joining port carries nothing")
 
             let closed = try handle.snapshot()
-            try handle.setDefaultPVID(bridge: link("br0"), to: vid(1), keeping: [link("t0"), link("v0"), link("v1"), link("br0")],
-                                      via: vid(4094))
+            try handle.setDefaultPVID(
+                bridge: link("br0"), to: vid(1), keeping: [link("t0"), link("v0"), link("v1"), link("br0")],
+                via: vid(4094))
             let reopened = try handle.snapshot()
             #expect(reopened.link(named: "br0")?.bridge?.defaultPVID == 1)
             for port in ["t0", "v0", "v1"] {
@@ -201,8 +204,11 @@ struct LabVLANTests {
             try Self.buildScene(scene)
             let handle = try scene.handle()
             let before = try settledSnapshot(handle)
-            #expect(before.link(named: "t0")?.port?.vlans == PortVLANs(members: try VLANSet(parsing: "1,7,10-20"),
-                                                                       untagged: try VLANSet(parsing: "1,7"), pvid: vid(7)))
+            #expect(
+                before.link(named: "t0")?.port?.vlans
+                    == PortVLANs(
+                        members: try VLANSet(parsing: "1,7,10-20"),
+                        untagged: try VLANSet(parsing: "1,7"), pvid: vid(7)))
             let applied = try withScene { rehearsal in
                 try Self.buildScene(rehearsal)
                 let rehearsalHandle = try rehearsal.handle()

@@ -1,15 +1,17 @@
 import Foundation
 import Testing
-import VLANWireTestSupport
 import VLANWire
 import VLANWireNetlink
+import VLANWireTestSupport
 
 /// vlanwire never runs another program: every kernel change is a netlink message from its own
 /// process. Checked on the built binary with strace, following every thread and child, while it
 /// really wires a guest (hook prepare/start/release, apply, release) and reads the kernel (status,
 /// doctor, plan): exactly one execve (strace starting vlanwire) and no process created.
-@Suite(.enabled(if: Host.isRoot, Host.rootComment), .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/strace"), "needs strace (scripts/install-deps installs it)"),
-       .enabled(if: FileManager.default.isExecutableFile(atPath: Binary.vlanwire), "needs the built binary (swift build)"))
+@Suite(
+    .enabled(if: Host.isRoot, Host.rootComment),
+    .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/strace"), "needs strace (scripts/install-deps installs it)"),
+    .enabled(if: FileManager.default.isExecutableFile(atPath: Binary.vlanwire), "needs the built binary (swift build)"))
 struct NoExternalProgramTests {
     static let domain = """
         <domain type='kvm'><name>router1</name>
@@ -33,10 +35,14 @@ struct NoExternalProgramTests {
         defer { try? FileManager.default.removeItem(atPath: trace) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        process.arguments = ["netns", "exec", namespace, "/usr/bin/strace", "-f", "-qq", "-o", trace,
-                             "-e", "trace=execve,execveat,fork,vfork,clone,clone3", Binary.vlanwire] + arguments
+        process.arguments =
+            [
+                "netns", "exec", namespace, "/usr/bin/strace", "-f", "-qq", "-o", trace,
+                "-e", "trace=execve,execveat,fork,vfork,clone,clone3", Binary.vlanwire,
+            ] + arguments
         process.environment = environment.merging(["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]) { mine, _ in mine }
-        let input = Pipe(), errors = Pipe()
+        let input = Pipe()
+        let errors = Pipe()
         process.standardInput = input
         process.standardOutput = FileHandle.nullDevice
         process.standardError = errors
@@ -50,8 +56,9 @@ struct NoExternalProgramTests {
         let created = lines.filter { line in
             (line.contains("clone(") || line.contains("clone3(") || line.contains("fork(")) && !line.contains("CLONE_THREAD")
         }
-        return Traced(status: process.terminationStatus, stderr: stderr,
-                      execs: lines.filter { $0.contains("execve(") || $0.contains("execveat(") }, processesCreated: created)
+        return Traced(
+            status: process.terminationStatus, stderr: stderr,
+            execs: lines.filter { $0.contains("execve(") || $0.contains("execveat(") }, processesCreated: created)
     }
 
     @Test func wiringAndReadingRunNoOtherProgram() throws {

@@ -24,7 +24,9 @@ struct PlanCommandTests {
         let result = try plan([path, "--op", "prepare"], config: "Tests/VLANWireTests/Fixtures/classic-1-20.toml")
         if path.contains("/router1-") {
             #expect(result.status == 1)
-            #expect(result.stderr.hasPrefix("guest 'router1', NIC 52:54:00:00:01:01: trunk:1,5,10-20 native:1 on classic bridge br0 cannot be enforced"), "\(result.stderr)")
+            #expect(
+                result.stderr.hasPrefix("guest 'router1', NIC 52:54:00:00:01:01: trunk:1,5,10-20 native:1 on classic bridge br0 cannot be enforced"),
+                "\(result.stderr)")
         } else {
             #expect(result.status == 0, "\(result.stderr)")
             #expect(result.stdout.hasPrefix("guest "))
@@ -34,14 +36,17 @@ struct PlanCommandTests {
     @Test func refusalsExitOneUsageErrorsExitTwo() throws {
         let bad = NSTemporaryDirectory() + "vw-plan-bad-\(getpid()).xml"
         try """
-            <domain><name>web1</name><metadata><vw:vlans xmlns:vw="urn:vlanwire:1">
-            <vw:interface mac="52:54:00:00:00:01"><vw:vlan tags="4095"/></vw:interface></vw:vlans></metadata>
-            <devices><interface type="bridge"><mac address="52:54:00:00:00:01"/><source bridge="br0"/></interface></devices></domain>
-            """.write(toFile: bad, atomically: true, encoding: .utf8)
+        <domain><name>web1</name><metadata><vw:vlans xmlns:vw="urn:vlanwire:1">
+        <vw:interface mac="52:54:00:00:00:01"><vw:vlan tags="4095"/></vw:interface></vw:vlans></metadata>
+        <devices><interface type="bridge"><mac address="52:54:00:00:00:01"/><source bridge="br0"/></interface></devices></domain>
+        """.write(toFile: bad, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: bad) }
         let refused = try plan([bad])
         #expect(refused.status == 1)
-        #expect(refused.stderr == "guest 'web1', NIC 52:54:00:00:00:01: vlanwire metadata: invalid VLAN set '4095': invalid VLAN id '4095': 4095 is reserved by 802.1Q (valid: 1...4094) — fix: VLAN ids are 1...4094, lists like 1,5,10-20\n")
+        #expect(
+            refused.stderr
+                == "guest 'web1', NIC 52:54:00:00:00:01: vlanwire metadata: invalid VLAN set '4095': invalid VLAN id '4095': 4095 is reserved by 802.1Q (valid: 1...4094) — fix: VLAN ids are 1...4094, lists like 1,5,10-20\n"
+        )
         #expect(refused.stdout.isEmpty)
         #expect(try plan([bad, "--op", "bogus"]).status == 2)
         #expect(try plan([]).status == 2)

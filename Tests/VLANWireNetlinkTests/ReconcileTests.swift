@@ -1,10 +1,10 @@
 import Foundation
 import Logging
 import Testing
-import VLANWireTestSupport
 import VLANWire
 import VLANWireHost
 import VLANWireNetlink
+import VLANWireTestSupport
 
 /// `Wiring.reconcile` on the real kernel, in a throwaway namespace. This kernel has no 802.1Q and no
 /// vlan_filtering: the drift here is a tap moved to another bridge by hand (the one wiring a plain
@@ -27,38 +27,44 @@ struct ReconcileTests {
             try scene.ip("link", "add", "vnet1", "address", "fe:54:00:00:00:02", "type", "veth", "peer", "name", "g1")
             try scene.ip("link", "set", "vnet0", "master", "br0")
             try scene.ip("link", "set", "vnet1", "master", "br1")
-            let wiring = Wiring(namespace: try scene.namespace(), store: StateStore(directory: stateDirectory), config: nil,
-                                logger: scene.logger, faultInjection: faultInjection)
+            let wiring = Wiring(
+                namespace: try scene.namespace(), store: StateStore(directory: stateDirectory), config: nil,
+                logger: scene.logger, faultInjection: faultInjection)
             try body(scene, wiring, stateDirectory)
         }
     }
 
     func guest(_ name: String, mac: String, tap: String, metadata: String = "") throws -> DomainDescription {
         let meta = metadata.isEmpty ? "" : "<metadata><vw:vlans xmlns:vw='urn:vlanwire:1'>\(metadata)</vw:vlans></metadata>"
-        return try DomainDescription(xml: Array("""
-            <domain type='kvm'><name>\(name)</name>\(meta)<devices>
-            <interface type='bridge'><mac address='\(mac)'/><source bridge='br0'/><target dev='\(tap)'/></interface>
-            </devices></domain>
-            """.utf8), guestHint: name)
+        return try DomainDescription(
+            xml: Array(
+                """
+                <domain type='kvm'><name>\(name)</name>\(meta)<devices>
+                <interface type='bridge'><mac address='\(mac)'/><source bridge='br0'/><target dev='\(tap)'/></interface>
+                </devices></domain>
+                """.utf8), guestHint: name)
     }
 
     var web1: DomainDescription { get throws { try guest("web1", mac: web, tap: "vnet0") } }
     var router1: DomainDescription {
         get throws {
-            try guest("router1", mac: router, tap: "vnet1",
-                      metadata: "<vw:interface mac='\(router)'><vw:vlan trunk='yes' tags='1-4094'/></vw:interface>")
+            try guest(
+                "router1", mac: router, tap: "vnet1",
+                metadata: "<vw:interface mac='\(router)'><vw:vlan trunk='yes' tags='1-4094'/></vw:interface>")
         }
     }
 
     func storedState(_ directory: String) throws -> VLANWireState {
-        try JSON.decode(VLANWireState.self, from: Array(try #require(FileManager.default.contents(atPath: directory + "/state.json"))),
-                        what: "state")
+        try JSON.decode(
+            VLANWireState.self, from: Array(try #require(FileManager.default.contents(atPath: directory + "/state.json"))),
+            what: "state")
     }
 
     @Test func movesTheTapBackAndRebuildsTheState() throws {
         try scene { scene, wiring, directory in
-            let refused = try guest("bad1", mac: "52:54:00:00:00:09", tap: "vnet9",
-                                    metadata: "<vw:interface mac='52:54:00:00:00:09'><vw:vlan trunk='yes' tags='5'/></vw:interface>")
+            let refused = try guest(
+                "bad1", mac: "52:54:00:00:00:09", tap: "vnet9",
+                metadata: "<vw:interface mac='52:54:00:00:00:09'><vw:vlan trunk='yes' tags='5'/></vw:interface>")
             // No state file: rebuilt from the marks (br0v7), users unknown. One guest fails; the others go on.
             let first = try wiring.reconcile([refused, try web1, try router1], everyRunningGuest: true)
             #expect(first.guests.map(\.status) == [.failed, .unchanged, .applied])

@@ -1,9 +1,9 @@
 import Foundation
 import Testing
-import VLANWireTestSupport
 import VLANWire
 import VLANWireHost
 import VLANWireNetlink
+import VLANWireTestSupport
 
 /// `Wiring.repair` (what `vlanwire watch` runs per guest) on the real kernel, in a throwaway
 /// namespace: it leaves a guest to its hook between prepare and start, and a guest with no tap here
@@ -13,12 +13,14 @@ struct RepairTests {
     let mac = "52:54:00:00:00:01"
 
     func guest() throws -> DomainDescription {
-        try DomainDescription(xml: Array("""
-            <domain type='kvm'><name>web1</name>
-            <metadata><vw:vlans xmlns:vw='urn:vlanwire:1'><vw:interface mac='\(mac)'><vw:vlan trunk='yes' tags='1-4094'/></vw:interface></vw:vlans></metadata>
-            <devices><interface type='bridge'><mac address='\(mac)'/><source bridge='br0'/><target dev='vnet0'/></interface></devices>
-            </domain>
-            """.utf8), guestHint: "web1")
+        try DomainDescription(
+            xml: Array(
+                """
+                <domain type='kvm'><name>web1</name>
+                <metadata><vw:vlans xmlns:vw='urn:vlanwire:1'><vw:interface mac='\(mac)'><vw:vlan trunk='yes' tags='1-4094'/></vw:interface></vw:vlans></metadata>
+                <devices><interface type='bridge'><mac address='\(mac)'/><source bridge='br0'/><target dev='vnet0'/></interface></devices>
+                </domain>
+                """.utf8), guestHint: "web1")
     }
 
     @Test func leavesStartingAndAbsentGuestsAloneAndRepairsAMovedTap() throws {
@@ -43,7 +45,10 @@ struct RepairTests {
             try scene.ip("link", "set", "vnet0", "master", "br1")
             let repair = try wiring.repair(try guest())
             #expect(repair.status == .repaired)
-            #expect(repair.lines == ["repaired guest 'web1', NIC \(mac) (vnet0), trunk:1-4094: tap vnet0 is in br1; its policy trunk:1-4094 needs br0 -> ip link set vnet0 master br0"])
+            #expect(
+                repair.lines == [
+                    "repaired guest 'web1', NIC \(mac) (vnet0), trunk:1-4094: tap vnet0 is in br1; its policy trunk:1-4094 needs br0 -> ip link set vnet0 master br0"
+                ])
             #expect(try scene.handle().snapshot().link(named: "vnet0")?.master == "br0")
         }
     }

@@ -1,9 +1,9 @@
 import Foundation
 import Testing
-import VLANWireTestSupport
 import VLANWire
 import VLANWireHost
 import VLANWireNetlink
+import VLANWireTestSupport
 
 /// Two vlanwire states in one network namespace (the host's `/run/vlanwire` beside a
 /// `VLANWIRE_STATE_DIR`, as in CI's sandboxed libvirtd beside the tests' own states): each adopts,

@@ -1,14 +1,15 @@
 import ArgumentParser
 import Foundation
 import Testing
-import VLANWireTestSupport
 import VLANWire
 import VLANWireHost
+import VLANWireTestSupport
+
 @testable import vlanwire
 
 #if canImport(Glibc)
-import Glibc
-import VLANWireReports
+    import Glibc
+    import VLANWireReports
 #endif
 
 /// A process whose command line is `vlanwire -c ... watch`, as `WatchStatus.isRunning` recognizes a
@@ -27,7 +28,10 @@ private final class FakeWatch {
         for _ in 0..<100 {
             // FileAccess, not String(contentsOfFile:): Foundation's reader leaks on /proc files (LeakSanitizer).
             if let bytes = try? FileAccess.read("/proc/\(process.processIdentifier)/cmdline", limit: 4096),
-               String(decoding: bytes, as: UTF8.self).hasPrefix("/usr/local/bin/vlanwire") { return }
+                String(decoding: bytes, as: UTF8.self).hasPrefix("/usr/local/bin/vlanwire")
+            {
+                return
+            }
             usleep(10_000)
         }
     }
@@ -41,9 +45,10 @@ private final class FakeWatch {
 }
 
 private func watchStatus(pid: Int32) -> WatchStatus {
-    WatchStatus(pid: pid, startedAt: "2025-06-01T10:00:00Z", uri: "qemu:///system", libvirt: "connected", repairs: 2,
-                lastRepair: WatchStatus.Event(at: "2025-06-01T10:05:00Z", line: "guest 'web1': re-applied access:5"),
-                failures: 1, lastFailure: WatchStatus.Event(at: "2025-06-01T10:06:00Z", line: "guest 'db1': refused"))
+    WatchStatus(
+        pid: pid, startedAt: "2025-06-01T10:00:00Z", uri: "qemu:///system", libvirt: "connected", repairs: 2,
+        lastRepair: WatchStatus.Event(at: "2025-06-01T10:05:00Z", line: "guest 'web1': re-applied access:5"),
+        failures: 1, lastFailure: WatchStatus.Event(at: "2025-06-01T10:06:00Z", line: "guest 'db1': refused"))
 }
 
 /// A pid no process has: above the kernel's pid_max (at most 2^22).
@@ -62,9 +67,12 @@ struct WatchStatusReadingTests {
         try store.writeWatchStatus(watchStatus(pid: deadPID))
         let gone = try #require(store.watchStatus())
         #expect(gone.running == false)
-        #expect(gone == WatchStatus(running: false, pid: deadPID, startedAt: "2025-06-01T10:00:00Z", uri: "qemu:///system", libvirt: "connected",
-                                  repairs: 2, lastRepair: WatchStatus.Event(at: "2025-06-01T10:05:00Z", line: "guest 'web1': re-applied access:5"),
-                                  failures: 1, lastFailure: WatchStatus.Event(at: "2025-06-01T10:06:00Z", line: "guest 'db1': refused")))
+        #expect(
+            gone
+                == WatchStatus(
+                    running: false, pid: deadPID, startedAt: "2025-06-01T10:00:00Z", uri: "qemu:///system", libvirt: "connected",
+                    repairs: 2, lastRepair: WatchStatus.Event(at: "2025-06-01T10:05:00Z", line: "guest 'web1': re-applied access:5"),
+                    failures: 1, lastFailure: WatchStatus.Event(at: "2025-06-01T10:06:00Z", line: "guest 'db1': refused")))
 
         let watch = try FakeWatch()
         try store.writeWatchStatus(watchStatus(pid: watch.pid))
@@ -89,28 +97,33 @@ struct WatchStatusCommandTests {
         try withScene { scene in
             try withStore(scene) { store in
                 let command = try Status.parse(["--netns", scene.name, "--no-libvirt"])
-                #expect(try command.output().hasSuffix("""
-                    watch: not running (never ran for \(store.directory))
+                #expect(
+                    try command.output().hasSuffix(
+                        """
+                        watch: not running (never ran for \(store.directory))
 
-                    libvirt: not asked (--no-libvirt); the kernel's view only.
+                        libvirt: not asked (--no-libvirt); the kernel's view only.
 
-                    """))
+                        """))
                 let never = try Status.parse(["--netns", scene.name, "--no-libvirt", "--json"]).output()
                 let object = try #require(try JSONSerialization.jsonObject(with: Data(never.utf8)) as? [String: Any])
                 #expect(object["watch"] is NSNull)
 
                 try store.writeWatchStatus(watchStatus(pid: deadPID))
-                #expect(try command.output().contains("""
-                    watch: not running (last ran: started 2025-06-01T10:00:00Z, pid \(deadPID)); 2 repairs, 1 failure
-                      last repair 2025-06-01T10:05:00Z: guest 'web1': re-applied access:5
-                      last failure 2025-06-01T10:06:00Z: guest 'db1': refused
+                #expect(
+                    try command.output().contains(
+                        """
+                        watch: not running (last ran: started 2025-06-01T10:00:00Z, pid \(deadPID)); 2 repairs, 1 failure
+                          last repair 2025-06-01T10:05:00Z: guest 'web1': re-applied access:5
+                          last failure 2025-06-01T10:06:00Z: guest 'db1': refused
 
-                    """))
+                        """))
 
                 let watch = try FakeWatch()
                 try store.writeWatchStatus(watchStatus(pid: watch.pid))
-                #expect(try command.output().contains(
-                    "watch: running since 2025-06-01T10:00:00Z (pid \(watch.pid)); libvirt qemu:///system: connected; 2 repairs, 1 failure\n"))
+                #expect(
+                    try command.output().contains(
+                        "watch: running since 2025-06-01T10:00:00Z (pid \(watch.pid)); libvirt qemu:///system: connected; 2 repairs, 1 failure\n"))
                 let json = try Status.parse(["--netns", scene.name, "--no-libvirt", "--json"]).output()
                 let document = try JSONDecoder().decode(StatusDocument.self, from: Data(json.utf8))
                 #expect(document.watch?.running == true && document.watch?.pid == watch.pid)
@@ -125,7 +138,10 @@ struct WatchStatusCommandTests {
                 let files = try TemporaryDirectory()
                 let arguments = ["--netns", scene.name, "--no-libvirt", "--config", try files.write("c.toml", DoctorScene.config)]
                 var findings = try DoctorCommand.parse(arguments).report().findings.filter { $0.check == .watch }
-                #expect(findings.map(\.message) == ["vlanwire watch is not running (never ran here): hot-plugged NICs, drift and live policy changes are not repaired until `vlanwire reconcile`"])
+                #expect(
+                    findings.map(\.message) == [
+                        "vlanwire watch is not running (never ran here): hot-plugged NICs, drift and live policy changes are not repaired until `vlanwire reconcile`"
+                    ])
 
                 let watch = try FakeWatch()
                 var reconnecting = watchStatus(pid: watch.pid)

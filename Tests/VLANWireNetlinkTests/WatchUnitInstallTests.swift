@@ -1,10 +1,10 @@
 import Foundation
 import Testing
-import VLANWireTestSupport
 import VLANWireHost
+import VLANWireTestSupport
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `vlanwire install-hook --watch`: the unit, written like the hook.
@@ -38,7 +38,8 @@ struct WatchUnitInstallTests {
     @Test func installsTwiceAndFollowsTheBinary() throws {
         let files = try TemporaryDirectory()
         let installer = WatchUnitInstaller(directory: files.path + "/units", binary: "/opt/vlanwire/bin/vlanwire")
-        let first = try installer.install(), second = try installer.install()
+        let first = try installer.install()
+        let second = try installer.install()
         #expect(first.path == installer.path && first.changed)
         #expect(second.path == installer.path && !second.changed)
         #expect(try String(contentsOfFile: installer.path, encoding: .utf8).contains("\nExecStart=/opt/vlanwire/bin/vlanwire watch\n"))

@@ -1,10 +1,10 @@
 import Foundation
 import Testing
-import VLANWireTestSupport
 import VLANWire
+import VLANWireTestSupport
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `vlanwire watch` while libvirt cannot be reached: it keeps retrying (with backoff) and the link
@@ -28,13 +28,18 @@ struct WatchWithoutLibvirtTests {
             let state = scene.stateDirectory
             let watch = Process()
             watch.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            watch.arguments = ["netns", "exec", scene.name, Binary.vlanwire, "watch", "--connect", "qemu+unix:///system?socket=/nonexistent/libvirt-sock"]
+            watch.arguments = [
+                "netns", "exec", scene.name, Binary.vlanwire, "watch", "--connect", "qemu+unix:///system?socket=/nonexistent/libvirt-sock",
+            ]
             watch.environment = ["VLANWIRE_STATE_DIR": state, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
             let log = Pipe()
             watch.standardError = log
             watch.standardOutput = log
             try watch.run()
-            defer { if watch.isRunning { watch.terminate() }; watch.waitUntilExit() }
+            defer {
+                if watch.isRunning { watch.terminate() }
+                watch.waitUntilExit()
+            }
             Thread.sleep(forTimeInterval: 1)
             // A libvirt tap joining a bridge: work for watch, which cannot ask libvirt whose it is.
             try scene.ip("link", "add", "br0", "type", "bridge")

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
-import VLANWireTestSupport
 import VLANWire
+import VLANWireTestSupport
 
 /// Issue 9, part 1: a corpus of bad (and one big valid) inputs, each through `vlanwire plan`,
 /// `vlanwire apply --netns` and `vlanwire hook qemu` (the built binary, as a subprocess): its own
@@ -50,11 +50,15 @@ extension Reliability {
             add("malformed: two roots", bytes(good + good), ["XML line"], fromXML: false)
             add("truncated at half", Array(bytes(good).prefix(good.utf8.count / 2)), ["XML line"], fromXML: false)
             add("truncated inside a tag", Array(bytes(good).prefix(7)), ["XML line"], fromXML: false)
-            add("external entity to a host file", bytes("<?xml version='1.0'?><!DOCTYPE domain [<!ENTITY x SYSTEM 'file:///etc/shadow'>]><domain><name>&x;</name></domain>"),
+            add(
+                "external entity to a host file",
+                bytes("<?xml version='1.0'?><!DOCTYPE domain [<!ENTITY x SYSTEM 'file:///etc/shadow'>]><domain><name>&x;</name></domain>"),
                 ["DOCTYPE"], fromXML: false)
-            let laughs = "<!DOCTYPE lolz [<!ENTITY lol 'lol'>" + (1...9).map { level in
-                "<!ENTITY lol\(level) '" + String(repeating: "&lol\(level == 1 ? "" : String(level - 1));", count: 10) + "'>"
-            }.joined() + "]><domain><name>&lol9;</name></domain>"
+            let laughs =
+                "<!DOCTYPE lolz [<!ENTITY lol 'lol'>"
+                + (1...9).map { level in
+                    "<!ENTITY lol\(level) '" + String(repeating: "&lol\(level == 1 ? "" : String(level - 1));", count: 10) + "'>"
+                }.joined() + "]><domain><name>&lol9;</name></domain>"
             add("billion laughs", bytes(laughs), ["DOCTYPE"], fromXML: false)
             add("undefined entity reference", bytes("<domain><name>&lol;</name></domain>"), ["XML line"], fromXML: false)
             var huge = bytes("<domain><name>web1</name><description>")
@@ -85,10 +89,13 @@ extension Reliability {
             }
             add("two metadata entries for one MAC", bytes(domain(metadata: vlan("tags='5'") + vlan("tags='10'"))), [mac, "two entries"])
             // A MAC the guest lacks is a pending policy (hot-plug), checked like any other.
-            add("a bad pending policy (a MAC the guest lacks)", bytes(domain(metadata: vlan("tags='4095'", mac: "52:54:00:00:00:99"))),
+            add(
+                "a bad pending policy (a MAC the guest lacks)", bytes(domain(metadata: vlan("tags='4095'", mac: "52:54:00:00:00:99"))),
                 ["52:54:00:00:00:99", "4095"])
             add("malformed MAC in metadata", bytes(domain(metadata: vlan("tags='5'", mac: "52:54:00:zz:00:01"))), ["52:54:00:zz:00:01"])
-            add("malformed MAC on the NIC", bytes(domain(interface: "<interface type='bridge'><mac address='nonsense'/><source bridge='br0'/></interface>")),
+            add(
+                "malformed MAC on the NIC",
+                bytes(domain(interface: "<interface type='bridge'><mac address='nonsense'/><source bridge='br0'/></interface>")),
                 ["nonsense"])
             return cases
         }()
@@ -116,25 +123,35 @@ extension Reliability {
             let before = try scene.snapshot()
             let environment = ["VLANWIRE_CONFIG": config, "VLANWIRE_STATE_DIR": scene.stateDirectory]
             let runs: [(String, ProcessRun, String)] = [
-                ("plan", try Subprocess.run(Binary.vlanwire, ["plan", file, "--op", "prepare"], environment: environment, cleanEnvironment: true, timeout: Reliability.hangBound), input.namesGuestFromXML ? "web1" : file),
-                ("apply", try Subprocess.run(Binary.vlanwire, ["apply", file, "--netns", scene.name], environment: environment, cleanEnvironment: true, timeout: Reliability.hangBound), input.namesGuestFromXML ? "web1" : file),
+                (
+                    "plan",
+                    try Subprocess.run(
+                        Binary.vlanwire, ["plan", file, "--op", "prepare"], environment: environment, cleanEnvironment: true,
+                        timeout: Reliability.hangBound), input.namesGuestFromXML ? "web1" : file
+                ),
+                (
+                    "apply",
+                    try Subprocess.run(
+                        Binary.vlanwire, ["apply", file, "--netns", scene.name], environment: environment, cleanEnvironment: true,
+                        timeout: Reliability.hangBound), input.namesGuestFromXML ? "web1" : file
+                ),
                 ("hook prepare", try scene.hook(guest: "web1", "prepare", xml: input.xml, config: config, timeout: Reliability.hangBound), "web1"),
                 ("hook start", try scene.hook(guest: "web1", "start", xml: input.xml, config: config, timeout: Reliability.hangBound), "web1"),
             ]
             for (entry, result, guest) in runs {
-                let where_ = "\(input.label) via \(entry)"
-                #expect(!result.timedOut, "\(where_): hung")
-                #expect(result.status == 1, "\(where_): exit \(result.status), stderr \(result.stderr)")
-                #expect(!result.stderrLines.isEmpty, "\(where_): no error")
-                #expect(result.stderr.contains("guest '\(guest)'"), "\(where_): the guest is not named: \(result.stderr)")
+                let context = "\(input.label) via \(entry)"
+                #expect(!result.timedOut, "\(context): hung")
+                #expect(result.status == 1, "\(context): exit \(result.status), stderr \(result.stderr)")
+                #expect(!result.stderrLines.isEmpty, "\(context): no error")
+                #expect(result.stderr.contains("guest '\(guest)'"), "\(context): the guest is not named: \(result.stderr)")
                 for expected in input.expected {
-                    #expect(result.stderr.contains(expected), "\(where_): '\(expected)' missing from: \(result.stderr)")
+                    #expect(result.stderr.contains(expected), "\(context): '\(expected)' missing from: \(result.stderr)")
                 }
                 // No backtrace, no multi-page dump: one line per problem, each naming the guest.
                 for line in result.stderrLines {
-                    #expect(line.contains("guest '"), "\(where_): stray stderr line: \(line)")
+                    #expect(line.contains("guest '"), "\(context): stray stderr line: \(line)")
                 }
-                #expect(result.stdout.isEmpty || entry == "plan" || entry == "apply", "\(where_): stdout \(result.stdout)")
+                #expect(result.stdout.isEmpty || entry == "plan" || entry == "apply", "\(context): stdout \(result.stdout)")
             }
             let after = try scene.snapshot()
             #expect(after == before, "\(input.label): the namespace changed:\n\(differences(before, after))")
@@ -175,7 +192,9 @@ extension Reliability {
             try scene { scene, config in
                 let file = try temporaryFile("trunk.xml", xml)
                 defer { unlink(file) }
-                let plan = try Subprocess.run(Binary.vlanwire, ["plan", file, "--op", "prepare"], environment: ["VLANWIRE_CONFIG": config], cleanEnvironment: true, timeout: Reliability.hangBound)
+                let plan = try Subprocess.run(
+                    Binary.vlanwire, ["plan", file, "--op", "prepare"], environment: ["VLANWIRE_CONFIG": config], cleanEnvironment: true,
+                    timeout: Reliability.hangBound)
                 #expect(plan.status == 0, "\(plan.stderr)")
                 #expect(plan.stdout.contains("1-4094"), "\(plan.stdout)")
                 #expect(!plan.timedOut, "plan hung")
@@ -195,7 +214,10 @@ extension Reliability {
                 ("bad VLAN", Array("[[uplink]]\ninterface = \"eth0\"\nbridge = \"br0\"\nvlans = \"0-5000\"\n".utf8)),
                 ("bad link name", Array("[[uplink]]\ninterface = \"eth0;reboot\"\n".utf8)),
                 ("empty table name", Array("[]\n".utf8)),
-                ("deep inline tables", Array(("a = " + String(repeating: "{b = ", count: 5000) + "1" + String(repeating: "}", count: 5000) + "\n").utf8)),
+                (
+                    "deep inline tables",
+                    Array(("a = " + String(repeating: "{b = ", count: 5000) + "1" + String(repeating: "}", count: 5000) + "\n").utf8)
+                ),
                 ("deep arrays", Array(("a = " + String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000) + "\n").utf8)),
             ]
             let xml = Self.bytes(Self.domain(metadata: Self.vlan("trunk='yes' tags='1-4094'")))

@@ -1,9 +1,9 @@
 import Foundation
 import Testing
-import VLANWireTestSupport
 import VLANWire
 import VLANWireHost
 import VLANWireNetlink
+import VLANWireTestSupport
 
 /// Runs `count` closures on separate threads at once and waits for all of them.
 func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) throws -> T) -> [Result<T, any Error>] {
@@ -41,7 +41,8 @@ extension Reliability {
         static func mac(_ index: Int) -> String { String(format: "52:54:00:10:00:%02x", index) }
 
         static func guest(_ index: Int) -> [UInt8] {
-            Array("""
+            Array(
+                """
                 <domain type='kvm'><name>g\(index)</name>
                 <metadata><vw:vlans xmlns:vw="urn:vlanwire:1"><vw:interface mac='\(mac(index))'><vw:vlan trunk='yes' tags='1,5,10'/></vw:interface></vw:vlans></metadata>
                 <devices><interface type='bridge'><mac address='\(mac(index))'/><source bridge='br0'/><target dev='vnet\(index)'/></interface></devices></domain>
@@ -55,7 +56,8 @@ extension Reliability {
                 try scene.ip("link", "set", "eth0", "master", "br0")
                 try scene.ip("link", "add", "userbr", "type", "bridge")
                 for index in 0..<Self.guests { try scene.tap("vnet\(index)", mac: Self.mac(index), in: index % 2 == 0 ? "userbr" : nil) }
-                let config = try temporaryFile("vlanwire.toml", Array("[[uplink]]\ninterface = \"eth0\"\nbridge = \"br0\"\nmode = \"classic\"\nvlans = \"1,5,10\"\n".utf8))
+                let config = try temporaryFile(
+                    "vlanwire.toml", Array("[[uplink]]\ninterface = \"eth0\"\nbridge = \"br0\"\nmode = \"classic\"\nvlans = \"1,5,10\"\n".utf8))
                 defer { unlink(config) }
                 let sceneRef = scene
                 func hooks(_ operation: String, _ indexes: [Int]) -> [ProcessRun] {
@@ -86,7 +88,8 @@ extension Reliability {
                     #expect(state.guest(named: "g\(index)")?.nics.first?.tap == link("vnet\(index)"))
                 }
                 // Round 2: half stop while the other half start again (reconnect) — mixed at once.
-                let stopping = Array(stride(from: 0, to: Self.guests, by: 2)), staying = Array(stride(from: 1, to: Self.guests, by: 2))
+                let stopping = Array(stride(from: 0, to: Self.guests, by: 2))
+                let staying = Array(stride(from: 1, to: Self.guests, by: 2))
                 let mixed = concurrently(Self.guests) { position in
                     let index = position < stopping.count ? stopping[position] : staying[position - stopping.count]
                     let operation = position < stopping.count ? "release" : "reconnect"
@@ -179,12 +182,16 @@ extension Reliability {
                 }
                 let handle = try scene.handle()
                 var failures: [String] = []
-                var reread = 0, snapshots = 0
+                var reread = 0
+                var snapshots = 0
                 let quiet = handle.messagesSent
                 _ = try handle.snapshot()
                 let requestsPerSnapshot = handle.messagesSent - quiet
                 churn.start()
-                defer { stop.set(0, .success(true)); Thread.sleep(forTimeInterval: 0.1) }
+                defer {
+                    stop.set(0, .success(true))
+                    Thread.sleep(forTimeInterval: 0.1)
+                }
                 let deadline = ContinuousClock.now + .seconds(20)
                 while reread < 5 && ContinuousClock.now < deadline {
                     let before = handle.messagesSent

@@ -1,9 +1,9 @@
 import Foundation
 import Testing
-import VLANWireTestSupport
 import VLANWire
 import VLANWireHost
 import VLANWireNetlink
+import VLANWireTestSupport
 
 /// The seed's scenarios (Examples/): each guest's XML and the scenario's config.
 enum Seed {
@@ -61,9 +61,10 @@ enum Seed {
             }
         }
         guard bridgesOnly else { return actions }
-        let legs = Set(actions.compactMap { action -> LinkName? in
-            if case .createVLANLeg(let name, _, _) = action { name } else { nil }
-        })
+        let legs = Set(
+            actions.compactMap { action -> LinkName? in
+                if case .createVLANLeg(let name, _, _) = action { name } else { nil }
+            })
         return actions.filter { Set($0.links).isDisjoint(with: legs) }
     }
 }
@@ -97,14 +98,17 @@ extension Reliability {
                     let executor = Executor(handle: handle, faultInjection: .failRequest(request), logger: scene.logger)
                     do {
                         _ = try executor.apply(actions, .atomic(before: before))
-                        break   // past the last request: the plan went through
+                        break  // past the last request: the plan went through
                     } catch {
                         faults += 1
                         let after = try snapshot(scene, settlingTo: before)
                         #expect(after == before, "\(scenario), fault at request \(request):\n\(differences(before, after))")
                     }
                     request += 1
-                    guard request < 500 else { Issue.record("no end to the requests"); break }
+                    guard request < 500 else {
+                        Issue.record("no end to the requests")
+                        break
+                    }
                 }
                 // The plan itself works: it did change the kernel.
                 #expect(try scene.snapshot() != before)
@@ -123,9 +127,10 @@ extension Reliability {
                 let before = try settledSnapshot(scene)
                 var faults = 0
                 for k in 0..<8 {
-                    let result = try scene.hook(guest: "router1", "start", xml: Self.twoNICGuest, config: config,
-                                              extra: ["VLANWIRE_TEST_FAULT": "fail-action:\(k)"])
-                    if result.status == 0 { break }   // k is past the plan's last action
+                    let result = try scene.hook(
+                        guest: "router1", "start", xml: Self.twoNICGuest, config: config,
+                        extra: ["VLANWIRE_TEST_FAULT": "fail-action:\(k)"])
+                    if result.status == 0 { break }  // k is past the plan's last action
                     faults += 1
                     #expect(result.status == 1)
                     #expect(result.stderrLines.count == 1 && result.stderr.contains("fault injected by test"), "\(result.stderr)")
@@ -141,7 +146,8 @@ extension Reliability {
             }
         }
 
-        static let twoNICGuest = Array("""
+        static let twoNICGuest = Array(
+            """
             <domain type='kvm'><name>router1</name>
             <metadata><vw:vlans xmlns:vw="urn:vlanwire:1">
             <vw:interface mac='52:54:00:00:00:01'><vw:vlan trunk='yes' tags='1,5'/></vw:interface>
@@ -160,7 +166,8 @@ extension Reliability {
             try scene.tap("vnet0", mac: "52:54:00:00:00:01")
             try scene.tap("vnet1", mac: "52:54:00:00:00:02")
             try scene.ip("link", "add", "userbr", "type", "bridge")
-            return try temporaryFile("vlanwire.toml", Array("[[uplink]]\ninterface = \"eth0\"\nbridge = \"br0\"\nmode = \"classic\"\nvlans = \"1,5\"\n".utf8))
+            return try temporaryFile(
+                "vlanwire.toml", Array("[[uplink]]\ninterface = \"eth0\"\nbridge = \"br0\"\nmode = \"classic\"\nvlans = \"1,5\"\n".utf8))
         }
 
         /// SIGKILL after each action of the hook's run (the DEBUG seam stops the process right after
@@ -203,8 +210,10 @@ extension Reliability {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
             process.arguments = ["netns", "exec", scene.name, Binary.vlanwire, "hook", "qemu", guest, "start", "begin", "-"]
-            process.environment = ["VLANWIRE_STATE_DIR": scene.stateDirectory, "VLANWIRE_CONFIG": config,
-                                   "VLANWIRE_TEST_FAULT": "stop-after-action:\(k)"]
+            process.environment = [
+                "VLANWIRE_STATE_DIR": scene.stateDirectory, "VLANWIRE_CONFIG": config,
+                "VLANWIRE_TEST_FAULT": "stop-after-action:\(k)",
+            ]
             let input = Pipe()
             process.standardInput = input
             process.standardOutput = FileHandle.nullDevice
@@ -213,9 +222,10 @@ extension Reliability {
             input.fileHandleForWriting.write(Data(xml))
             try input.fileHandleForWriting.close()
             var stopped = false
-            for _ in 0..<500 where !stopped {   // up to 10 s
+            for _ in 0..<500 where !stopped {  // up to 10 s
                 if let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
-                   let close = stat.lastIndex(of: ")") {
+                    let close = stat.lastIndex(of: ")")
+                {
                     stopped = stat[stat.index(close, offsetBy: 2)] == "T"
                 }
                 if !stopped { Thread.sleep(forTimeInterval: 0.02) }
@@ -233,11 +243,13 @@ extension Reliability {
                 try scene.ip("link", "add", "br0v7", "type", "bridge")
                 try scene.ip("link", "set", "br0v7", "alias", StateStore(directory: scene.stateDirectory).mark.alias)
                 try scene.ip("link", "add", "br0v8", "type", "bridge")
-                try FileManager.default.createDirectory(atPath: scene.stateDirectory, withIntermediateDirectories: false,
-                                                        attributes: [.posixPermissions: 0o700])
+                try FileManager.default.createDirectory(
+                    atPath: scene.stateDirectory, withIntermediateDirectories: false,
+                    attributes: [.posixPermissions: 0o700])
                 try Data(VLANWireState().stateJSON()).write(to: URL(fileURLWithPath: scene.stateDirectory + "/state.json"))
-                let wiring = Wiring(namespace: try scene.namespace(), store: StateStore(directory: scene.stateDirectory),
-                                    config: nil, logger: scene.logger)
+                let wiring = Wiring(
+                    namespace: try scene.namespace(), store: StateStore(directory: scene.stateDirectory),
+                    config: nil, logger: scene.logger)
                 let outcome = wiring.release(guest: "someone")
                 #expect(outcome.plan.deletions == [link("br0v7")])
                 let after = try scene.snapshot()
@@ -264,14 +276,16 @@ extension Reliability {
         func aBrokenStateFileNeverDeletesForeignLinks(_ broken: BrokenState) throws {
             try withScene { scene in
                 try scene.ip("link", "add", "userbr", "type", "bridge")
-                try scene.ip("link", "add", "br0v5", "type", "bridge")   // user-made, named like an access bridge
+                try scene.ip("link", "add", "br0v5", "type", "bridge")  // user-made, named like an access bridge
                 try scene.ip("link", "add", "userport", "type", "veth", "peer", "name", "userpeer")
                 try scene.ip("link", "set", "userport", "master", "userbr")
                 let observed = try scene.snapshot()
-                let claims = VLANWireState(createdLinks: ["userbr", "br0v5", "userport"].map { name in
-                    CreatedLink(name: link(name), index: observed.link(named: name)!.index + (broken == .claimsWrongIndex ? 100 : 0),
-                                kind: name == "userport" ? "vlan" : "bridge")
-                })
+                let claims = VLANWireState(
+                    createdLinks: ["userbr", "br0v5", "userport"].map { name in
+                        CreatedLink(
+                            name: link(name), index: observed.link(named: name)!.index + (broken == .claimsWrongIndex ? 100 : 0),
+                            kind: name == "userport" ? "vlan" : "bridge")
+                    })
                 let valid = claims.stateJSON()
                 let directory = scene.stateDirectory
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
@@ -291,8 +305,9 @@ extension Reliability {
                 case .fifo: mkfifo(path, 0o600)
                 case .directory: mkdir(path, 0o700)
                 }
-                let wiring = Wiring(namespace: try scene.namespace(), store: StateStore(directory: directory, lockTimeout: .seconds(5)),
-                                    config: nil, logger: scene.logger)
+                let wiring = Wiring(
+                    namespace: try scene.namespace(), store: StateStore(directory: directory, lockTimeout: .seconds(5)),
+                    config: nil, logger: scene.logger)
                 let outcome = wiring.release(guest: "web1")
                 #expect(outcome.plan.deletions.isEmpty, "\(broken): \(outcome.plan.deletions)")
                 let after = try scene.snapshot()

@@ -1,6 +1,6 @@
 import Testing
-import VLANWireTestSupport
 import VLANWire
+import VLANWireTestSupport
 
 /// Every crash the fuzzers found (scripts/fuzz), kept as a test; and the pre-scan that keeps
 /// toml++'s assertions out of the process.

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
-import VLANWireTestSupport
 import VLANWire
+import VLANWireTestSupport
 
 /// Everything after `vlanwire hook qemu` is libvirt's: guest names that look like options (`-h`,
 /// `--help`, `-x`, `--`), with spaces, or 200 bytes of UTF-8 are guests, wired like any other.
@@ -22,7 +22,8 @@ extension Reliability {
         /// `start` must move its tap from br1 into br0.
         static func domain(_ name: String) -> [UInt8] {
             let escaped = name.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            return Array("""
+            return Array(
+                """
                 <domain type='kvm'><name>\(escaped)</name>
                 <metadata><vw:vlans xmlns:vw='urn:vlanwire:1'><vw:interface mac='\(mac)'><vw:vlan trunk='yes' tags='1-4094'/></vw:interface></vw:vlans></metadata>
                 <devices><interface type='bridge'><mac address='\(mac)'/><source bridge='br0'/><target dev='vnet0'/></interface></devices>

@@ -1,15 +1,16 @@
 import Foundation
 import Testing
-import VLANWireTestSupport
 import VLANWire
 import VLANWireHost
 import VLANWireNetlink
+import VLANWireTestSupport
 
 /// Issue 9 parts 2 and 3 with VLAN legs and vlan_filtering: needs 802.1Q, so skipped on kernels
 /// without it and run in the lab VM (`LAB_SWIFT_TEST_FILTER=LabVLAN scripts/lab 90-swift-tests`).
 extension Reliability {
-    @Suite("LabVLAN reliability: faults, SIGKILL and 32 concurrent hooks with VLAN legs",
-           .enabled(if: Host.isRoot && Host.hasVLANKernel, Host.vlanComment), .serialized)
+    @Suite(
+        "LabVLAN reliability: faults, SIGKILL and 32 concurrent hooks with VLAN legs",
+        .enabled(if: Host.isRoot && Host.hasVLANKernel, Host.vlanComment), .serialized)
     struct LabVLANReliabilityTests {
         /// Every seed scenario's prepare and start, guest by guest, through `Wiring` with a fault at
         /// every action k: the kernel exactly as before and the state unchanged; then the run without
@@ -30,7 +31,7 @@ extension Reliability {
                             // libvirt puts each tap in the XML's bridge between prepare and start.
                             for (offset, interface) in domain.interfaces.enumerated() {
                                 // Access bridges only: a trunk guest's tap stays out of br0, so its start has work (and faults).
-                            if let bridge = interface.sourceBridge, bridge != "br0", (try? scene.snapshot().link(named: bridge)) != nil {
+                                if let bridge = interface.sourceBridge, bridge != "br0", (try? scene.snapshot().link(named: bridge)) != nil {
                                     try scene.ip("link", "set", "vnet\(tapNumber + offset)", "master", bridge)
                                 }
                             }
@@ -39,8 +40,9 @@ extension Reliability {
                         let stateBefore = store.peek()
                         var k = 0
                         while true {
-                            let wiring = Wiring(namespace: try scene.namespace(), store: store, config: config, logger: scene.logger,
-                                                faultInjection: .failAction(k))
+                            let wiring = Wiring(
+                                namespace: try scene.namespace(), store: store, config: config, logger: scene.logger,
+                                faultInjection: .failAction(k))
                             do {
                                 _ = try wiring.apply(domain, operation: operation)
                                 break
@@ -56,7 +58,10 @@ extension Reliability {
                                 break
                             }
                             k += 1
-                            guard k < 200 else { Issue.record("no end to the plan"); break }
+                            guard k < 200 else {
+                                Issue.record("no end to the plan")
+                                break
+                            }
                         }
                     }
                     tapNumber += domain.interfaces.count
@@ -77,7 +82,8 @@ extension Reliability {
         static let config = "[[uplink]]\ninterface = \"eth0\"\nbridge = \"br0\"\nmode = \"classic\"\nvlans = \"1,5,10,20,30\"\n"
 
         static func accessGuest(_ index: Int, vid: Int) -> [UInt8] {
-            Array("""
+            Array(
+                """
                 <domain type='kvm'><name>a\(index)</name><devices>
                 <interface type='bridge'><mac address='\(String(format: "52:54:00:20:00:%02x", index))'/><source bridge='br0v\(vid)'/><target dev='vnet\(index)'/></interface>
                 </devices></domain>
@@ -135,8 +141,9 @@ extension Reliability {
                     let release = try scene.hook(guest: "a0", "release", xml: xml, config: config, extra: ["VLANWIRE_LOG": "debug"])
                     #expect(release.status == 0)
                     let end = try scene.snapshot()
-                    #expect(Set(end.links.map(\.name)) == Set(initial.links.map(\.name)),
-                            "after a kill at \(k) and release:\n\(release.stderr)\nstate before release: \(stateBefore)")
+                    #expect(
+                        Set(end.links.map(\.name)) == Set(initial.links.map(\.name)),
+                        "after a kill at \(k) and release:\n\(release.stderr)\nstate before release: \(stateBefore)")
                     #expect(end.link(named: "br0v10")?.index == initial.link(named: "br0v10")?.index, "a9's bridge survived")
                 }
                 #expect(try scene.hook(guest: "a9", "release", xml: Self.accessGuest(9, vid: 10), config: config).status == 0)
@@ -153,18 +160,23 @@ extension Reliability {
         /// No lost record, no access bridge deleted while one of its guests runs, none left at the end.
         @Test(.enabled(if: Host.canRunBinary, Host.binaryComment))
         func thirtyTwoHooksSharingAccessBridges() throws {
-            let count = 32, vids = [5, 10, 20, 30]
+            let count = 32
+            let vids = [5, 10, 20, 30]
             try withScene { scene in
                 let config = try accessScene(scene, taps: count)
                 defer { unlink(config) }
                 let sceneRef = scene
                 func run(_ operation: String, _ indexes: [Int]) throws {
-                    for result in concurrently(indexes.count, { position in
-                        let index = indexes[position]
-                        // 32 processes under TCG take their turns slowly: the hang bound is generous.
-                        return try sceneRef.hook(guest: "a\(index)", operation, xml: Self.accessGuest(index, vid: vids[index % 4]),
-                                            config: config, timeout: .seconds(240), binary: Binary.hook)
-                    }) {
+                    for result in concurrently(
+                        indexes.count,
+                        { position in
+                            let index = indexes[position]
+                            // 32 processes under TCG take their turns slowly: the hang bound is generous.
+                            return try sceneRef.hook(
+                                guest: "a\(index)", operation, xml: Self.accessGuest(index, vid: vids[index % 4]),
+                                config: config, timeout: .seconds(240), binary: Binary.hook)
+                        })
+                    {
                         let value = try result.get()
                         #expect(!value.timedOut && value.status == 0, "\(operation): \(value.stderr)")
                     }
@@ -180,14 +192,19 @@ extension Reliability {
                     #expect(kernel.link(named: "br0.\(vid)")?.master == "br0v\(vid)")
                 }
                 // Guests on VLAN 5 and 10 all stop; those on 20 and 30 reconnect, at the same time.
-                let stopping = (0..<count).filter { vids[$0 % 4] <= 10 }, staying = (0..<count).filter { vids[$0 % 4] > 10 }
+                let stopping = (0..<count).filter { vids[$0 % 4] <= 10 }
+                let staying = (0..<count).filter { vids[$0 % 4] > 10 }
                 // qemu exits and its taps go before libvirt runs the stop hooks.
                 for index in stopping { try scene.ip("link", "del", "vnet\(index)") }
-                for result in concurrently(count, { position in
-                    let index = position < stopping.count ? stopping[position] : staying[position - stopping.count]
-                    return try sceneRef.hook(guest: "a\(index)", position < stopping.count ? "release" : "reconnect",
-                                        xml: Self.accessGuest(index, vid: vids[index % 4]), config: config, timeout: .seconds(240), binary: Binary.hook)
-                }) {
+                for result in concurrently(
+                    count,
+                    { position in
+                        let index = position < stopping.count ? stopping[position] : staying[position - stopping.count]
+                        return try sceneRef.hook(
+                            guest: "a\(index)", position < stopping.count ? "release" : "reconnect",
+                            xml: Self.accessGuest(index, vid: vids[index % 4]), config: config, timeout: .seconds(240), binary: Binary.hook)
+                    })
+                {
                     #expect(try result.get().status == 0)
                 }
                 state = try storedState(scene.stateDirectory)

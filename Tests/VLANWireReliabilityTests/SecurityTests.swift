@@ -1,8 +1,8 @@
 import Foundation
 import Testing
-import VLANWireTestSupport
 import VLANWire
 import VLANWireHost
+import VLANWireTestSupport
 
 /// Issue 9, part 5 (SECURITY.md): properties checked against the sources and the built binary.
 @Suite("Security properties")
@@ -29,8 +29,10 @@ struct SecurityTests {
     /// No shell, no external program: nothing in Sources can start a process. (The hook file
     /// `install-hook` writes starts with `#!/bin/sh`: libvirt runs it, vlanwire never does.)
     @Test func noSourceStartsAProcess() throws {
-        let forbidden = ["posix_spawn", "execv", "execl", "execve", "execvp", "system(", "popen(", "fork(", "vfork(",
-                         "Process(", "Process.run", "NSTask", "Foundation.Process", "\"/bin/sh\"", "\"-c\"", "dlopen(\"/"]
+        let forbidden = [
+            "posix_spawn", "execv", "execl", "execve", "execvp", "system(", "popen(", "fork(", "vfork(",
+            "Process(", "Process.run", "NSTask", "Foundation.Process", "\"/bin/sh\"", "\"-c\"", "dlopen(\"/",
+        ]
         let files = try Self.sources()
         #expect(files.count > 50, "found the sources")
         for (path, text) in files {
@@ -46,11 +48,14 @@ struct SecurityTests {
     func theBinaryImportsNoProcessStartingSymbol() throws {
         let result = try Subprocess.run("/usr/bin/nm", ["-D", "--undefined-only", Binary.vlanwire], timeout: .seconds(30))
         #expect(result.status == 0, "\(result.stderr)")
-        let symbols = Set(result.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }
-            .map { $0.split(separator: "@").first.map(String.init) ?? $0 })
+        let symbols = Set(
+            result.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }
+                .map { $0.split(separator: "@").first.map(String.init) ?? $0 })
         #expect(symbols.contains("setns"), "read the symbol table")
-        let forbidden: Set = ["posix_spawn", "posix_spawnp", "execv", "execve", "execvp", "execvpe", "execl", "execlp", "execle",
-                              "system", "popen", "fork", "vfork", "clone", "clone3"]
+        let forbidden: Set = [
+            "posix_spawn", "posix_spawnp", "execv", "execve", "execvp", "execvpe", "execl", "execlp", "execle",
+            "system", "popen", "fork", "vfork", "clone", "clone3",
+        ]
         #expect(symbols.intersection(forbidden).isEmpty, "\(symbols.intersection(forbidden))")
     }
 
@@ -79,7 +84,9 @@ struct SecurityTests {
         let getenvLine = try #require(executor.range(of: "getenv(\"VLANWIRE_TEST_FAULT\")"))
         let before = executor[..<getenvLine.lowerBound]
         #expect(before.range(of: "#if DEBUG", options: .backwards) != nil)
-        #expect(before.range(of: "#if DEBUG", options: .backwards)!.lowerBound > (before.range(of: "#endif", options: .backwards)?.lowerBound ?? before.startIndex))
+        #expect(
+            before.range(of: "#if DEBUG", options: .backwards)!.lowerBound
+                > (before.range(of: "#endif", options: .backwards)?.lowerBound ?? before.startIndex))
     }
 
     /// VLANWIRE_STATE_DIR: only an absolute path without `..` is taken.
@@ -94,8 +101,9 @@ struct SecurityTests {
     /// A VLANWIRE_CONFIG that is not an absolute path is refused, not resolved against the cwd.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: Binary.vlanwire), "needs the built binary (swift build)"))
     func aRelativeConfigVariableIsRefused() throws {
-        let result = try Subprocess.run(Binary.vlanwire, ["plan", Repository.path("Examples/mixed/app1.xml")],
-                                     environment: ["VLANWIRE_CONFIG": "Examples/mixed/vlanwire.toml"], cleanEnvironment: true)
+        let result = try Subprocess.run(
+            Binary.vlanwire, ["plan", Repository.path("Examples/mixed/app1.xml")],
+            environment: ["VLANWIRE_CONFIG": "Examples/mixed/vlanwire.toml"], cleanEnvironment: true)
         #expect(result.status == 1)
         #expect(result.stderr.contains("VLANWIRE_CONFIG must be an absolute path"), "\(result.stderr)")
     }
@@ -161,7 +169,8 @@ struct SecurityTests {
         let store = StateStore(directory: directory)
         let state = VLANWireState(guests: [GuestRecord(name: "web1")])
         try store.withLock { _ in (state, ()) }
-        var first = stat(), second = stat()
+        var first = stat()
+        var second = stat()
         stat(directory + "/state.json", &first)
         #expect(FileManager.default.createFile(atPath: directory + "/state.json.4242.tmp", contents: Data("half".utf8)))
         try store.withLock { stored in (stored, ()) }
@@ -183,13 +192,15 @@ struct SecurityTests {
             try scene.tap("vnet0", mac: "52:54:00:00:00:01")
             let config = try temporaryFile("vlanwire.toml", Array("[[uplink]]\ninterface = \"eth0\"\nbridge = \"br0\"\nvlans = \"1,5\"\n".utf8))
             defer { unlink(config) }
-            let xml = Array("""
+            let xml = Array(
+                """
                 <domain><name>web1</name><metadata><vw:vlans xmlns:vw="urn:vlanwire:1"><vw:interface mac='52:54:00:00:00:01'><vw:vlan trunk='yes' tags='1,5'/></vw:interface></vw:vlans></metadata>
                 <devices><interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='br0'/></interface></devices></domain>
                 """.utf8)
             for (operation, status) in [("start", Int32(1)), ("reconnect", Int32(0))] {
-                let result = try scene.hook(guest: "web1", operation, xml: xml, config: config,
-                                          extra: ["VLANWIRE_TEST_FAULT": "crash-at-action:0", "SWIFT_BACKTRACE": "enable=yes"])
+                let result = try scene.hook(
+                    guest: "web1", operation, xml: xml, config: config,
+                    extra: ["VLANWIRE_TEST_FAULT": "crash-at-action:0", "SWIFT_BACKTRACE": "enable=yes"])
                 #expect(result.status == status, "\(operation): \(result.status) \(result.stderr)")
                 let ours = result.stderrLines.filter { $0.hasPrefix("vlanwire: internal error (crashed) during hook qemu web1 \(operation)") }
                 #expect(ours.count == 1, "\(operation): \(result.stderr)")

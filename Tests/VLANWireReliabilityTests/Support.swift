@@ -24,8 +24,10 @@ extension Scene {
     /// `vlanwire hook qemu GUEST OP begin -` inside the scene's namespace, as libvirt runs it (a bare
     /// environment), with the scene's state directory. The fault seam (`VLANWIRE_TEST_FAULT`) exists
     /// only in debug builds, so fault tests keep the default `binary`.
-    func hook(guest: String, _ operation: String, xml: [UInt8], config: String?, extra: [String: String] = [:],
-              timeout: Duration = .seconds(60), binary: String = Binary.vlanwire) throws -> ProcessRun {
+    func hook(
+        guest: String, _ operation: String, xml: [UInt8], config: String?, extra: [String: String] = [:],
+        timeout: Duration = .seconds(60), binary: String = Binary.vlanwire
+    ) throws -> ProcessRun {
         var environment = ["VLANWIRE_STATE_DIR": stateDirectory]
         if let config { environment["VLANWIRE_CONFIG"] = config }
         environment.merge(extra) { $1 }

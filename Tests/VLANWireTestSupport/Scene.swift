@@ -136,7 +136,8 @@ public func settledSnapshot(_ handle: NetlinkHandle, withoutOperState: Bool = fa
 public func differences(_ expected: ObservedState, _ actual: ObservedState) -> String {
     let names = Set(expected.links.map(\.name)).union(actual.links.map(\.name)).sorted()
     return names.compactMap { name in
-        let was = expected.link(named: name), now = actual.link(named: name)
+        let was = expected.link(named: name)
+        let now = actual.link(named: name)
         return was == now ? nil : "\(name): expected \(was.map { "\($0)" } ?? "absent")\n  got \(now.map { "\($0)" } ?? "absent")"
     }.joined(separator: "\n")
 }

@@ -37,7 +37,9 @@ public enum Subprocess {
         process.arguments = arguments
         let base = cleanEnvironment ? ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"] : ProcessInfo.processInfo.environment
         process.environment = base.merging(environment) { $1 }
-        let input = Pipe(), output = Pipe(), errors = Pipe()
+        let input = Pipe()
+        let output = Pipe()
+        let errors = Pipe()
         process.standardInput = input
         process.standardOutput = output
         process.standardError = errors

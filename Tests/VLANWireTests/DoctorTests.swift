@@ -1,5 +1,6 @@
 import Testing
 import VLANWireTestSupport
+
 @testable import VLANWire
 @testable import VLANWireReports
 
@@ -45,7 +46,9 @@ struct DoctorLegTests {
         #expect(finding.severity == .error)
         #expect(finding.links == ["eth0.5", "eth0", "br0"])
         #expect(finding.message.contains("takes every VLAN 5 frame arriving on eth0 before bridge br0 sees it"))
-        #expect(finding.fix == "hang the leg off the bridge instead: ip link del eth0.5; ip link add link br0 name br0.5 type vlan id 5; ip link set br0.5 up")
+        #expect(
+            finding.fix
+                == "hang the leg off the bridge instead: ip link del eth0.5; ip link add link br0 name br0.5 type vlan id 5; ip link set br0.5 up")
         #expect(wired.doctor().report().hasErrors)
     }
 
@@ -57,7 +60,10 @@ struct DoctorLegTests {
         doctor.commandPrefix = "ip netns exec lab "
         let finding = try only(.vlanLegOnBridgePort, in: doctor.findings())
         #expect(finding.links == ["eth0.5", "eth0", "br0", "br05"])
-        #expect(finding.fix == "hang the leg off the bridge instead: ip netns exec lab ip link del eth0.5; ip netns exec lab ip link add link br0 name br0.5 type vlan id 5; ip netns exec lab ip link set br0.5 master br05; ip netns exec lab ip link set br0.5 up")
+        #expect(
+            finding.fix
+                == "hang the leg off the bridge instead: ip netns exec lab ip link del eth0.5; ip netns exec lab ip link add link br0 name br0.5 type vlan id 5; ip netns exec lab ip link set br0.5 master br05; ip netns exec lab ip link set br0.5 up"
+        )
     }
 
     @Test func legOnAnUplinkInNoBridgeIsTheAccessLayout() throws {
@@ -84,7 +90,10 @@ struct DoctorLegTests {
 struct DoctorLinkStateTests {
     @Test func adminDownLinkOnAPath() throws {
         var wired = try WiredExample("mixed")
-        wired.change("br0v5") { $0.adminUp = false; $0.operState = "down" }
+        wired.change("br0v5") {
+            $0.adminUp = false
+            $0.operState = "down"
+        }
         let finding = try only(.linkDown, in: wired.doctor().findings())
         #expect(finding.severity == .error)
         #expect(finding.links == ["br0v5"])
@@ -125,26 +134,35 @@ struct DoctorNetfilterTests {
         var wired = try WiredExample("mixed")
         wired.observed.bridgeNetfilter = BridgeNetfilterSysctls(values: [
             "bridge-nf-call-iptables": 1, "bridge-nf-call-ip6tables": 1, "bridge-nf-call-arptables": 0,
-            "bridge-nf-filter-vlan-tagged": 1, "bridge-nf-filter-pppoe-tagged": 0])
+            "bridge-nf-filter-vlan-tagged": 1, "bridge-nf-filter-pppoe-tagged": 0,
+        ])
         let finding = try only(.bridgeNetfilter, in: wired.doctor().findings())
         #expect(finding.severity == .warning)
         #expect(finding.links == ["br0", "br0v10", "br0v5"])
         #expect(finding.message.contains("VLAN-tagged frames too"))
-        #expect(finding.fix?.hasPrefix("sysctl -w net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0 net.bridge.bridge-nf-filter-vlan-tagged=0") == true)
+        #expect(
+            finding.fix?.hasPrefix(
+                "sysctl -w net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0 net.bridge.bridge-nf-filter-vlan-tagged=0")
+                == true)
     }
 
     @Test func perBridgeOption() throws {
         var wired = try WiredExample("vlan-aware")
-        wired.change("br0") { $0.bridge?.nfCallIPTables = true; $0.bridge?.nfCallARPTables = false }
+        wired.change("br0") {
+            $0.bridge?.nfCallIPTables = true
+            $0.bridge?.nfCallARPTables = false
+        }
         let finding = try only(.bridgeNetfilter, in: wired.doctor().findings())
         #expect(finding.links == ["br0"])
         #expect(finding.fix == "ip link set br0 type bridge nf_call_iptables 0 (or bridge-netfilter = \"off\" in vlanwire's config)")
     }
 
     @Test func aPlainBridgeWithoutVLANsIsNotReported() {
-        let observed = ObservedState(complete: true, links: [
-            ObservedLink(index: 2, name: "virbr0", kind: "bridge", bridge: BridgeInfo(nfCallIPTables: true)),
-        ], bridgeNetfilter: BridgeNetfilterSysctls(values: ["bridge-nf-call-iptables": 1]))
+        let observed = ObservedState(
+            complete: true,
+            links: [
+                ObservedLink(index: 2, name: "virbr0", kind: "bridge", bridge: BridgeInfo(nfCallIPTables: true))
+            ], bridgeNetfilter: BridgeNetfilterSysctls(values: ["bridge-nf-call-iptables": 1]))
         let doctor = Doctor(observed: observed, topology: Topology.resolve(config: nil, observed: observed), guestSource: .libvirt)
         #expect(doctor.findings().isEmpty)
     }
@@ -174,7 +192,10 @@ struct DoctorKernelConfigTests {
 
     @Test func missingUplinkAndUplinkOutsideItsBridge() throws {
         var wired = try WiredExample("trunk-mode")
-        wired.change("eth0") { $0.master = nil; $0.port = nil }
+        wired.change("eth0") {
+            $0.master = nil
+            $0.port = nil
+        }
         let finding = try only(.uplinkWiring, in: wired.doctor().findings())
         #expect(finding.message.contains("uplink eth0 is in no bridge, not of its trunk bridge br0"))
         wired.observed.links.removeAll { $0.name == "eth0" }
@@ -191,7 +212,8 @@ struct DoctorKernelConfigTests {
 
 @Suite("doctor: policies")
 struct DoctorPolicyTests {
-    static let classicAll = config("""
+    static let classicAll = config(
+        """
         [[uplink]]
         interface = "eth0"
         bridge = "br0"
@@ -205,8 +227,9 @@ struct DoctorPolicyTests {
 
     @Test func restrictedTrunkOnAClassicBridgeCannotBeEnforced() throws {
         let wired = try WiredExample("trunk-mode")
-        let doctor = Doctor(observed: wired.observed, topology: Topology.resolve(config: Self.classicAll, observed: wired.observed),
-                            guests: wired.guests, guestSource: .libvirt)
+        let doctor = Doctor(
+            observed: wired.observed, topology: Topology.resolve(config: Self.classicAll, observed: wired.observed),
+            guests: wired.guests, guestSource: .libvirt)
         let findings = doctor.findings().filter { $0.check == .trunkOnClassicBridge }
         #expect(findings.map(\.severity) == [.warning, .error])
         #expect(findings[0].message.hasPrefix("portgroup router of network lan asks for trunk:1,5 on classic bridge br0"))
@@ -220,8 +243,10 @@ struct DoctorPolicyTests {
 
     @Test func otherRefusalsAreReportedAsTheHookWouldRefuse() throws {
         let wired = try WiredExample("vlan-aware")
-        let guest = try domain(domainXML(name: "stray", nics: [("52:54:00:00:09:01", "br9", nil)],
-                                         metadata: "<vw:interface mac='52:54:00:00:09:01'><vw:vlan tags='5'/></vw:interface>"))
+        let guest = try domain(
+            domainXML(
+                name: "stray", nics: [("52:54:00:00:09:01", "br9", nil)],
+                metadata: "<vw:interface mac='52:54:00:00:09:01'><vw:vlan tags='5'/></vw:interface>"))
         let finding = try only(.nicRefused, in: wired.doctor(guests: [guest]).findings())
         #expect(finding.severity == .error)
         #expect(finding.guest == "stray")
@@ -230,7 +255,8 @@ struct DoctorPolicyTests {
 
     @Test func libvirtVLANNextToVLANWireMetadata() throws {
         let wired = try WiredExample("vlan-aware")
-        let guest = try domain("""
+        let guest = try domain(
+            """
             <domain><name>both</name><metadata><vw:vlans xmlns:vw='urn:vlanwire:1'>
             <vw:interface mac='52:54:00:00:09:02'><vw:vlan tags='5'/></vw:interface></vw:vlans></metadata>
             <devices><interface type='bridge'><mac address='52:54:00:00:09:02'/><source bridge='br0'/>
@@ -265,8 +291,14 @@ struct DoctorDriftTests {
         #expect(finding.fix == "vlanwire reconcile, or: ip link set vnet4 master br0v10")
         // br0v10 lost its only guest port, but office1 still needs it: not a leftover to delete,
         // even with vlanwire's state naming office1 as its user.
-        let state = VLANWireState(guests: [GuestRecord(name: "office1", nics: [NICRecord(
-            mac: mac("52:54:00:00:02:02"), policy: .access(vid(10)), bridge: link("br0v10"), uses: [link("br0v10"), link("br0.10")])])])
+        let state = VLANWireState(guests: [
+            GuestRecord(
+                name: "office1",
+                nics: [
+                    NICRecord(
+                        mac: mac("52:54:00:00:02:02"), policy: .access(vid(10)), bridge: link("br0v10"), uses: [link("br0v10"), link("br0.10")])
+                ])
+        ])
         #expect(!wired.doctor(state: state).findings().contains { $0.check == .unusedLink })
         var fromFiles = wired.doctor()
         fromFiles.guestSource = .notAsked(reason: "--no-libvirt")
@@ -291,8 +323,14 @@ struct DoctorWiringTests {
         let finding = try only(.accessBridgeWithoutLeg, in: wired.doctor().findings())
         #expect(finding.severity == .error)
         #expect(finding.links == ["br0v5", "vnet3"])
-        #expect(finding.message == "access bridge br0v5 (VLAN 5 of eth0 (bridge br0)) has guest ports (vnet3) but no VLAN 5 leg feeds it: they are cut off from the wire")
-        #expect(finding.fix == "vlanwire reconcile re-creates it, or: ip link add link br0 name br0.5 type vlan id 5; ip link set br0.5 master br0v5; ip link set br0.5 up")
+        #expect(
+            finding.message
+                == "access bridge br0v5 (VLAN 5 of eth0 (bridge br0)) has guest ports (vnet3) but no VLAN 5 leg feeds it: they are cut off from the wire"
+        )
+        #expect(
+            finding.fix
+                == "vlanwire reconcile re-creates it, or: ip link add link br0 name br0.5 type vlan id 5; ip link set br0.5 master br0v5; ip link set br0.5 up"
+        )
     }
 
     @Test func uplinkWithoutAVLANOfAGuestsPolicy() throws {
@@ -302,7 +340,8 @@ struct DoctorWiringTests {
         #expect(finding.severity == .error)
         #expect(finding.guest == "router1")
         #expect(finding.nic == "52:54:00:00:03:03")
-        #expect(finding.message == "uplink eth0 does not carry VLAN 7 that the NIC's policy trunk:7-8 native:8 uses: those frames never reach the wire")
+        #expect(
+            finding.message == "uplink eth0 does not carry VLAN 7 that the NIC's policy trunk:7-8 native:8 uses: those frames never reach the wire")
         #expect(finding.fix == "vlanwire reconcile, or: bridge vlan add dev eth0 vid 7")
     }
 }
@@ -319,9 +358,17 @@ struct DoctorLeftoverTests {
         #expect(finding.links == ["br0v5", "br0.5"])
         #expect(finding.fix == "ip link del br0v5; ip link del br0.5")
 
-        let state = VLANWireState(createdLinks: [CreatedLink(name: link("br0v5"), index: 1001, kind: "bridge")],
-                                  guests: [GuestRecord(name: "app1", nics: [NICRecord(mac: mac("52:54:00:00:02:01"), policy: .access(vid(5)),
-                                                                                    bridge: link("br0v5"), uses: [link("br0v5"), link("br0.5")])])])
+        let state = VLANWireState(
+            createdLinks: [CreatedLink(name: link("br0v5"), index: 1001, kind: "bridge")],
+            guests: [
+                GuestRecord(
+                    name: "app1",
+                    nics: [
+                        NICRecord(
+                            mac: mac("52:54:00:00:02:01"), policy: .access(vid(5)),
+                            bridge: link("br0v5"), uses: [link("br0v5"), link("br0.5")])
+                    ])
+            ])
         let withState = try only(.unusedLink, in: wired.doctor(state: state, guests: guests).findings())
         #expect(withState.message.contains("vlanwire's state still lists app1 as using it"))
         #expect(withState.fix == "vlanwire release --guest app1")
@@ -385,15 +432,16 @@ struct DoctorReportTests {
         var wired = try WiredExample("trunk-mode")
         wired.addLeg("eth0.5", parent: "eth0", vid: 5)
         let report = Doctor(observed: wired.observed, topology: wired.topology, guestSource: .notAsked(reason: "--no-libvirt")).report()
-        #expect(report.text == """
-            SEVERITY  CHECK                    LINKS            FINDING
-            error     vlan-leg-on-bridge-port  eth0.5,eth0,br0  eth0.5 (VLAN 5 leg on eth0) takes every VLAN 5 frame arriving on eth0 before bridge br0 sees it: br0's other ports (trunk guests) get no VLAN 5 from the wire, while what they send still leaves
-                                                                fix: hang the leg off the bridge instead: ip link del eth0.5; ip link add link br0 name br0.5 type vlan id 5; ip link set br0.5 up
-            info      guests                   -                libvirt not asked (--no-libvirt): guest checks (drift, policies, metadata) need guests
-                                                                fix: give domain XML files with --xml (virsh dumpxml GUEST)
-            2 findings: 1 error, 0 warnings, 1 info
+        #expect(
+            report.text == """
+                SEVERITY  CHECK                    LINKS            FINDING
+                error     vlan-leg-on-bridge-port  eth0.5,eth0,br0  eth0.5 (VLAN 5 leg on eth0) takes every VLAN 5 frame arriving on eth0 before bridge br0 sees it: br0's other ports (trunk guests) get no VLAN 5 from the wire, while what they send still leaves
+                                                                    fix: hang the leg off the bridge instead: ip link del eth0.5; ip link add link br0 name br0.5 type vlan id 5; ip link set br0.5 up
+                info      guests                   -                libvirt not asked (--no-libvirt): guest checks (drift, policies, metadata) need guests
+                                                                    fix: give domain XML files with --xml (virsh dumpxml GUEST)
+                2 findings: 1 error, 0 warnings, 1 info
 
-            """)
+                """)
     }
 
     @Test func reportSortsBySeverityKeepingCheckOrder() {
@@ -440,13 +488,17 @@ struct StatusAndDoctorAgreeTests {
     /// neither says reconcile fixes it (vlanwire does not manage an inferred uplink's VLANs;
     /// status used to say nothing).
     @Test func inferredUplinkWithoutThePolicysVLAN() throws {
-        let observed = host(vlanFiltering: true, uplinkVLANs: PortVLANs(members: vset("1"), untagged: vset("1"), pvid: vid(1)),
-                            taps: [("vnet9", Self.nic, "br0")])
+        let observed = host(
+            vlanFiltering: true, uplinkVLANs: PortVLANs(members: vset("1"), untagged: vset("1"), pvid: vid(1)),
+            taps: [("vnet9", Self.nic, "br0")])
         var wired = KernelModel(state: observed)
-        try wired.apply([.removePortVLANs(port: link("vnet9"), vlans: vset("1")),
-                         .addPortVLANs(port: link("vnet9"), vlans: PortVLANs(members: vset("5"), untagged: vset("5"), pvid: vid(5)))])
-        let (status, findings) = both(try Self.guest(metadata: "<vw:interface mac='\(Self.nic)'><vw:vlan tags='5'/></vw:interface>"),
-                                      observed: wired.state)
+        try wired.apply([
+            .removePortVLANs(port: link("vnet9"), vlans: vset("1")),
+            .addPortVLANs(port: link("vnet9"), vlans: PortVLANs(members: vset("5"), untagged: vset("5"), pvid: vid(5))),
+        ])
+        let (status, findings) = both(
+            try Self.guest(metadata: "<vw:interface mac='\(Self.nic)'><vw:vlan tags='5'/></vw:interface>"),
+            observed: wired.state)
         #expect(status.mismatches.map(\.kind) == [.uplinkVLANs] && status.mismatches[0].reconcileFixes == false, "\(status.mismatches)")
         let finding = try #require(findings.first { $0.check == .uplinkWiring })
         #expect(finding.fix == "bridge vlan add dev eth0 vid 5", "\(finding)")
@@ -456,10 +508,14 @@ struct StatusAndDoctorAgreeTests {
     /// NIC's own tap by its MAC (doctor used to fall back without a word).
     @Test func targetDevWithAnotherNICsMAC() throws {
         let observed = host(taps: [("vnet9", Self.nic, "br0"), ("vnet3", "52:54:00:00:00:03", "br0")])
-        let (status, findings) = both(try Self.guest(metadata: "<vw:interface mac='\(Self.nic)'><vw:vlan trunk='yes' tags='1-4094'/></vw:interface>",
-                                                     target: "vnet3"), observed: observed)
+        let (status, findings) = both(
+            try Self.guest(
+                metadata: "<vw:interface mac='\(Self.nic)'><vw:vlan trunk='yes' tags='1-4094'/></vw:interface>",
+                target: "vnet3"), observed: observed)
         #expect(status.mismatches.map(\.kind) == [.tapMAC] && status.tap == "vnet9" && status.tapFoundBy == .mac)
         let finding = try #require(findings.first { $0.check == .tapMAC })
-        #expect(finding.message.hasPrefix("target dev vnet3 has MAC fe:54:00:00:00:03, not this NIC's tap MAC fe:54:00:00:00:09: the NIC's tap is vnet9"), "\(finding)")
+        #expect(
+            finding.message.hasPrefix("target dev vnet3 has MAC fe:54:00:00:00:03, not this NIC's tap MAC fe:54:00:00:00:09: the NIC's tap is vnet9"),
+            "\(finding)")
     }
 }

@@ -1,12 +1,14 @@
 import Foundation
 import Testing
 import VLANWireTestSupport
+
 @testable import VLANWire
 @testable import VLANWireReports
 
 private func config(_ toml: String) -> HostConfig { try! HostConfig(toml: toml, path: "test.toml") }
 
-private let vlanAware = config("""
+private let vlanAware = config(
+    """
     [[uplink]]
     interface = "eth0"
     bridge = "br0"
@@ -14,7 +16,8 @@ private let vlanAware = config("""
     vlans = "1-100"
     """)
 
-private let classic = config("""
+private let classic = config(
+    """
     [[uplink]]
     interface = "eth0"
     bridge = "br0"
@@ -35,8 +38,9 @@ private func kinds(_ nic: NICStatus) -> [Mismatch.Kind] { nic.mismatches.map(\.k
 
 /// A tap `name` with libvirt's tap MAC for `guestMAC`, in `bridge`, with `vlans` on its port.
 private func tap(_ name: String, _ guestMAC: String, in bridge: String?, vlans: PortVLANs?, index: Int32 = 20) -> ObservedLink {
-    ObservedLink(index: index, name: name, kind: "tun", master: bridge, mac: mac(guestMAC).libvirtTapAddress,
-                 port: bridge.map { _ in BridgePortInfo(vlans: vlans) })
+    ObservedLink(
+        index: index, name: name, kind: "tun", master: bridge, mac: mac(guestMAC).libvirtTapAddress,
+        port: bridge.map { _ in BridgePortInfo(vlans: vlans) })
 }
 
 @Suite struct GuestStatusTests {
@@ -57,18 +61,26 @@ private func tap(_ name: String, _ guestMAC: String, in bridge: String?, vlans: 
     @Test func theTapIsFoundByItsMACWithoutTargetDev() throws {
         var observed = filtering
         observed.links.append(tap("vnet7", web, in: "br0", vlans: PortVLANs(policy: .access(vid(5)))))
-        let nic = try #require(try status(domainXML(nics: [(web, "br0", nil)], metadata: access5), config: vlanAware,
-                                          observed: observed).nics.first)
+        let nic = try #require(
+            try status(
+                domainXML(nics: [(web, "br0", nil)], metadata: access5), config: vlanAware,
+                observed: observed
+            ).nics.first)
         #expect(nic.tap == "vnet7" && nic.tapFoundBy == .mac && nic.mismatches.isEmpty)
     }
 
     /// A guest MAC starting with fe: libvirt gives the tap fa:.
     @Test func aGuestMACStartingWithFEMeansATapWithFA() throws {
         var observed = filtering
-        observed.links.append(ObservedLink(index: 30, name: "vnet3", kind: "tun", master: "br0", mac: mac("fa:54:00:00:00:09"),
-                                           port: BridgePortInfo(vlans: .kernelDefault)))
-        let nic = try #require(try status(domainXML(nics: [("fe:54:00:00:00:09", "br0", nil)]), config: vlanAware,
-                                          observed: observed).nics.first)
+        observed.links.append(
+            ObservedLink(
+                index: 30, name: "vnet3", kind: "tun", master: "br0", mac: mac("fa:54:00:00:00:09"),
+                port: BridgePortInfo(vlans: .kernelDefault)))
+        let nic = try #require(
+            try status(
+                domainXML(nics: [("fe:54:00:00:00:09", "br0", nil)]), config: vlanAware,
+                observed: observed
+            ).nics.first)
         #expect(nic.tap == "vnet3")
         #expect(nic.policySource == "kernel default" && nic.policy == nil && nic.mismatches.isEmpty)
     }
@@ -77,8 +89,11 @@ private func tap(_ name: String, _ guestMAC: String, in bridge: String?, vlans: 
         var observed = filtering
         // `bridge vlan del dev vnet0 vid 5` leaves nothing.
         observed.links.append(tap("vnet0", web, in: "br0", vlans: PortVLANs()))
-        let nic = try #require(try status(domainXML(nics: [(web, "br0", "vnet0")], metadata: access5), config: vlanAware,
-                                          observed: observed).nics.first)
+        let nic = try #require(
+            try status(
+                domainXML(nics: [(web, "br0", "vnet0")], metadata: access5), config: vlanAware,
+                observed: observed
+            ).nics.first)
         #expect(kinds(nic) == [.vlansDiffer])
         #expect(nic.mismatches[0].message == "the port has no VLANs; the policy needs pvid 5, untagged 5")
         #expect(nic.mismatches[0].reconcileFixes)
@@ -88,8 +103,11 @@ private func tap(_ name: String, _ guestMAC: String, in bridge: String?, vlans: 
         var observed = filtering
         observed.links.append(ObservedLink(index: 9, name: "br1", kind: "bridge", bridge: BridgeInfo()))
         observed.links.append(tap("vnet0", web, in: "br1", vlans: nil))
-        let nic = try #require(try status(domainXML(nics: [(web, "br0", "vnet0")], metadata: access5), config: vlanAware,
-                                          observed: observed).nics.first)
+        let nic = try #require(
+            try status(
+                domainXML(nics: [(web, "br0", "vnet0")], metadata: access5), config: vlanAware,
+                observed: observed
+            ).nics.first)
         #expect(kinds(nic) == [.wrongBridge])
         #expect(nic.mismatches[0].message == "tap vnet0 is in br1; its policy access:5 needs br0")
         #expect(nic.mismatches[0].reconcileFixes)
@@ -97,8 +115,11 @@ private func tap(_ name: String, _ guestMAC: String, in bridge: String?, vlans: 
     }
 
     @Test func aMissingTapIsReported() throws {
-        let nic = try #require(try status(domainXML(nics: [(web, "br0", "vnet0")], metadata: access5), config: vlanAware,
-                                          observed: filtering).nics.first)
+        let nic = try #require(
+            try status(
+                domainXML(nics: [(web, "br0", "vnet0")], metadata: access5), config: vlanAware,
+                observed: filtering
+            ).nics.first)
         #expect(kinds(nic) == [.tapMissing])
         #expect(nic.mismatches[0].message == "no tap with this NIC's MAC (fe:54:00:00:00:01)")
         #expect(!nic.mismatches[0].reconcileFixes)
@@ -109,8 +130,11 @@ private func tap(_ name: String, _ guestMAC: String, in bridge: String?, vlans: 
         var observed = filtering
         observed.links.append(tap("vnet0", router, in: "br0", vlans: .kernelDefault, index: 20))
         observed.links.append(tap("vnet5", web, in: "br0", vlans: PortVLANs(policy: .access(vid(5))), index: 21))
-        let nic = try #require(try status(domainXML(nics: [(web, "br0", "vnet0")], metadata: access5), config: vlanAware,
-                                          observed: observed).nics.first)
+        let nic = try #require(
+            try status(
+                domainXML(nics: [(web, "br0", "vnet0")], metadata: access5), config: vlanAware,
+                observed: observed
+            ).nics.first)
         #expect(kinds(nic) == [.tapMAC])
         #expect(nic.tap == "vnet5" && nic.tapFoundBy == .mac)
     }
@@ -145,8 +169,9 @@ private func tap(_ name: String, _ guestMAC: String, in bridge: String?, vlans: 
     /// One refused NIC does not hide the other NIC's comparison.
     @Test func aRefusedPolicyIsAMismatchAndTheOtherNICStillCompares() throws {
         let observed = host(taps: [("vnet0", web, "br0"), ("vnet1", router, "br0")])
-        let xml = domainXML(nics: [(web, "br0", "vnet0"), (router, "br0", "vnet1")],
-                            metadata: "<vw:interface mac='\(router)'><vw:vlan trunk='yes' tags='5'/></vw:interface>")
+        let xml = domainXML(
+            nics: [(web, "br0", "vnet0"), (router, "br0", "vnet1")],
+            metadata: "<vw:interface mac='\(router)'><vw:vlan trunk='yes' tags='5'/></vw:interface>")
         let guest = try status(xml, config: classic, observed: observed)
         #expect(guest.nics.count == 2)
         #expect(guest.nics[0].mismatches.isEmpty && guest.nics[0].policySource == "kernel default")
@@ -156,8 +181,9 @@ private func tap(_ name: String, _ guestMAC: String, in bridge: String?, vlans: 
     }
 
     @Test func classicAccessPathWithoutLegIsReported() throws {
-        let observed = host(taps: [("vnet0", web, "br0v5")],
-                            extra: [ObservedLink(index: 7, name: "br0v5", kind: "bridge", bridge: BridgeInfo())])
+        let observed = host(
+            taps: [("vnet0", web, "br0v5")],
+            extra: [ObservedLink(index: 7, name: "br0v5", kind: "bridge", bridge: BridgeInfo())])
         let nic = try #require(try status(domainXML(nics: [(web, "br0v5", "vnet0")]), config: classic, observed: observed).nics.first)
         #expect(nic.policy == .access(vid(5)) && nic.policySource == "access bridge br0v5")
         #expect(kinds(nic) == [.accessPath])
@@ -168,16 +194,22 @@ private func tap(_ name: String, _ guestMAC: String, in bridge: String?, vlans: 
     @Test func aTrunkBridgeWithoutFilteringIsNotVLANAware() throws {
         var observed = host(vlanFiltering: false)
         observed.links.append(tap("vnet0", web, in: "br0", vlans: nil))
-        let nic = try #require(try status(domainXML(nics: [(web, "br0", "vnet0")], metadata: access5), config: vlanAware,
-                                          observed: observed).nics.first)
+        let nic = try #require(
+            try status(
+                domainXML(nics: [(web, "br0", "vnet0")], metadata: access5), config: vlanAware,
+                observed: observed
+            ).nics.first)
         #expect(kinds(nic) == [.notVLANAware])
     }
 
     @Test func anUplinkMissingThePolicysVLANsIsReported() throws {
         var observed = host(vlanFiltering: true, uplinkVLANs: .kernelDefault)
         observed.links.append(tap("vnet0", web, in: "br0", vlans: PortVLANs(policy: .access(vid(5)))))
-        let nic = try #require(try status(domainXML(nics: [(web, "br0", "vnet0")], metadata: access5), config: vlanAware,
-                                          observed: observed).nics.first)
+        let nic = try #require(
+            try status(
+                domainXML(nics: [(web, "br0", "vnet0")], metadata: access5), config: vlanAware,
+                observed: observed
+            ).nics.first)
         #expect(kinds(nic) == [.uplinkVLANs])
         #expect(nic.mismatches[0].message == "uplink eth0 does not carry VLAN 5")
     }
@@ -190,27 +222,33 @@ private func tap(_ name: String, _ guestMAC: String, in bridge: String?, vlans: 
         observed.links.append(tap("vnet0", web, in: "br0", vlans: PortVLANs(policy: .access(vid(5))), index: 20))
         observed.links.append(tap("vnet1", router, in: "br1", vlans: nil, index: 21))
         let web1 = try status(domainXML(name: "web1", nics: [(web, "br0", "vnet0")], metadata: access5), config: vlanAware, observed: observed)
-        let router1 = try status(domainXML(name: "router1", nics: [(router, "br0", "vnet1")],
-                                           metadata: "<vw:interface mac='\(router)'><vw:vlan trunk='yes' tags='1,5,10-20' native='1'/></vw:interface>"),
-                                 config: vlanAware, observed: observed)
-        let view = LibvirtView(state: .connected, uri: "qemu:///system",
-                               guests: [web1, router1, GuestStatus(name: "db1", error: "NIC 52:54:00:00:00:03: vlanwire metadata: invalid VLAN id '0'")])
-        #expect(view.text == """
-            Guests (qemu:///system, 3 running):
-            GUEST    MAC                TAP    BRIDGE  POLICY                    FROM               KERNEL                   MISMATCH
-            web1     52:54:00:00:00:01  vnet0  br0     access:5                  vlanwire metadata  br0; pvid 5, untagged 5  ok
-            router1  52:54:00:00:00:02  vnet1  br0     trunk:1,5,10-20 native:1  vlanwire metadata  br1                      tap vnet1 is in br1; its policy trunk:1,5,10-20 native:1 needs br0
-            db1      -                  -      -       -                         -                  -                        cannot read: NIC 52:54:00:00:00:03: vlanwire metadata: invalid VLAN id '0'
+        let router1 = try status(
+            domainXML(
+                name: "router1", nics: [(router, "br0", "vnet1")],
+                metadata: "<vw:interface mac='\(router)'><vw:vlan trunk='yes' tags='1,5,10-20' native='1'/></vw:interface>"),
+            config: vlanAware, observed: observed)
+        let view = LibvirtView(
+            state: .connected, uri: "qemu:///system",
+            guests: [web1, router1, GuestStatus(name: "db1", error: "NIC 52:54:00:00:00:03: vlanwire metadata: invalid VLAN id '0'")])
+        #expect(
+            view.text == """
+                Guests (qemu:///system, 3 running):
+                GUEST    MAC                TAP    BRIDGE  POLICY                    FROM               KERNEL                   MISMATCH
+                web1     52:54:00:00:00:01  vnet0  br0     access:5                  vlanwire metadata  br0; pvid 5, untagged 5  ok
+                router1  52:54:00:00:00:02  vnet1  br0     trunk:1,5,10-20 native:1  vlanwire metadata  br1                      tap vnet1 is in br1; its policy trunk:1,5,10-20 native:1 needs br0
+                db1      -                  -      -       -                         -                  -                        cannot read: NIC 52:54:00:00:00:03: vlanwire metadata: invalid VLAN id '0'
 
-            1 mismatch; `vlanwire reconcile` fixes it (`vlanwire reconcile --plan` shows how).
+                1 mismatch; `vlanwire reconcile` fixes it (`vlanwire reconcile --plan` shows how).
 
-            """)
+                """)
         #expect(LibvirtView(state: .notAsked).text == "libvirt: not asked (--no-libvirt); the kernel's view only.\n")
-        #expect(LibvirtView(state: .unreachable, uri: "qemu:///system", error: "no socket").text
+        #expect(
+            LibvirtView(state: .unreachable, uri: "qemu:///system", error: "no socket").text
                 == "libvirt: unreachable at qemu:///system (no socket); the kernel's view only.\n")
         #expect(LibvirtView(state: .connected, uri: "qemu:///system").text == "Guests (qemu:///system): none running.\n")
-        #expect(LibvirtView(state: .connected, uri: "test:///default", guests: [web1]).text.hasSuffix(
-            "Every guest NIC is as its definition and policy say.\n"))
+        #expect(
+            LibvirtView(state: .connected, uri: "test:///default", guests: [web1]).text.hasSuffix(
+                "Every guest NIC is as its definition and policy say.\n"))
     }
 
     /// `status --json` is the observed state with a `libvirt` key: `plan --observed` still reads it.

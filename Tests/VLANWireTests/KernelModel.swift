@@ -1,4 +1,5 @@
 import VLANWireTestSupport
+
 @testable import VLANWire
 
 /// A model of the kernel's reaction to each action, for checking plans without root.
@@ -28,18 +29,24 @@ struct KernelModel {
         case .createBridge(let spec):
             guard state.link(named: spec.name) == nil else { throw Failure(description: "\(spec.name) exists") }
             nextIndex += 1
-            state.links.append(ObservedLink(index: nextIndex, name: spec.name.rawValue, kind: "bridge", adminUp: false,
-                                            operState: "down", alias: LinkMark.namespaceDefault.alias,
-                                            bridge: BridgeInfo(vlanFiltering: spec.vlanFiltering, stpEnabled: spec.stp,
-                                                               forwardDelay: spec.forwardDelay)))
+            state.links.append(
+                ObservedLink(
+                    index: nextIndex, name: spec.name.rawValue, kind: "bridge", adminUp: false,
+                    operState: "down", alias: LinkMark.namespaceDefault.alias,
+                    bridge: BridgeInfo(
+                        vlanFiltering: spec.vlanFiltering, stpEnabled: spec.stp,
+                        forwardDelay: spec.forwardDelay)))
         case .createVLANLeg(let name, let parent, let vid):
             guard state.link(named: name) == nil else { throw Failure(description: "\(name) exists") }
             _ = try index(of: parent)
             nextIndex += 1
-            state.links.append(ObservedLink(index: nextIndex, name: name.rawValue, kind: "vlan", adminUp: false,
-                                            operState: "down", alias: LinkMark.namespaceDefault.alias, vlan: VLANLinkInfo(id: vid, parent: parent.rawValue)))
+            state.links.append(
+                ObservedLink(
+                    index: nextIndex, name: name.rawValue, kind: "vlan", adminUp: false,
+                    operState: "down", alias: LinkMark.namespaceDefault.alias, vlan: VLANLinkInfo(id: vid, parent: parent.rawValue)))
         case .enslave(let link, let bridge):
-            let i = try index(of: link), b = try index(of: bridge)
+            let i = try index(of: link)
+            let b = try index(of: bridge)
             guard state.links[b].isBridge else { throw Failure(description: "\(bridge) is not a bridge") }
             state.links[i].master = bridge.rawValue
             let closed = state.links[b].bridge!.defaultPVID == 0
@@ -71,9 +78,10 @@ struct KernelModel {
         case .removePortVLANs(let port, let remove):
             let i = try index(of: port)
             guard let current = state.links[i].port?.vlans else { throw Failure(description: "\(port) has no VLANs") }
-            state.links[i].port?.vlans = PortVLANs(members: current.members.subtracting(remove),
-                                                   untagged: current.untagged.subtracting(remove),
-                                                   pvid: current.pvid.flatMap { remove.contains($0) ? nil : $0 })
+            state.links[i].port?.vlans = PortVLANs(
+                members: current.members.subtracting(remove),
+                untagged: current.untagged.subtracting(remove),
+                pvid: current.pvid.flatMap { remove.contains($0) ? nil : $0 })
         case .setDefaultPVID(let bridge, let to, _, _):
             // By way of the spare VLAN, no port changes (Action.setDefaultPVID).
             state.links[try index(of: bridge)].bridge!.defaultPVID = to.map { Int($0.value) } ?? 0
@@ -89,11 +97,16 @@ struct KernelModel {
 }
 
 /// A host: eth0 (physical), optionally in bridge `trunk` (vlan-filtering or not), and taps for guest NICs.
-func host(trunk: String? = "br0", vlanFiltering: Bool = false, uplinkVLANs: PortVLANs? = nil,
-          taps: [(name: String, mac: String, bridge: String)] = [], extra: [ObservedLink] = [],
-          capabilities: KernelCapabilities = KernelCapabilities(vlan8021Q: true, bridgeVLANFiltering: true)) -> ObservedState {
-    var links = [ObservedLink(index: 2, name: "eth0", master: trunk,
-                              port: trunk.map { _ in BridgePortInfo(vlans: vlanFiltering ? (uplinkVLANs ?? .kernelDefault) : nil) })]
+func host(
+    trunk: String? = "br0", vlanFiltering: Bool = false, uplinkVLANs: PortVLANs? = nil,
+    taps: [(name: String, mac: String, bridge: String)] = [], extra: [ObservedLink] = [],
+    capabilities: KernelCapabilities = KernelCapabilities(vlan8021Q: true, bridgeVLANFiltering: true)
+) -> ObservedState {
+    var links = [
+        ObservedLink(
+            index: 2, name: "eth0", master: trunk,
+            port: trunk.map { _ in BridgePortInfo(vlans: vlanFiltering ? (uplinkVLANs ?? .kernelDefault) : nil) })
+    ]
     if let trunk {
         links.append(ObservedLink(index: 3, name: trunk, kind: "bridge", bridge: BridgeInfo(vlanFiltering: vlanFiltering)))
     }
@@ -101,9 +114,11 @@ func host(trunk: String? = "br0", vlanFiltering: Bool = false, uplinkVLANs: Port
     for tap in taps {
         index += 1
         let bridge = links.first { $0.name == tap.bridge }
-        links.append(ObservedLink(index: index, name: tap.name, kind: "tun", master: tap.bridge,
-                                  mac: mac(tap.mac).libvirtTapAddress,
-                                  port: BridgePortInfo(vlans: bridge?.bridge?.vlanFiltering == true ? .kernelDefault : nil)))
+        links.append(
+            ObservedLink(
+                index: index, name: tap.name, kind: "tun", master: tap.bridge,
+                mac: mac(tap.mac).libvirtTapAddress,
+                port: BridgePortInfo(vlans: bridge?.bridge?.vlanFiltering == true ? .kernelDefault : nil)))
     }
     return ObservedState(complete: true, links: links + extra, capabilities: capabilities)
 }

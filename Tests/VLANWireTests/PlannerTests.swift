@@ -1,14 +1,17 @@
 import Testing
 import VLANWireTestSupport
-#if canImport(Glibc)
-import Glibc
-#endif
+
 @testable import VLANWire
 @testable import VLANWireReports
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 private func config(_ toml: String) -> HostConfig { try! HostConfig(toml: toml, path: "test.toml") }
 
-private let classicBR0 = config("""
+private let classicBR0 = config(
+    """
     [[uplink]]
     interface = "eth0"
     bridge = "br0"
@@ -17,7 +20,8 @@ private let classicBR0 = config("""
     native-vlan = 1
     """)
 
-private let vlanAwareBR0 = config("""
+private let vlanAwareBR0 = config(
+    """
     [[uplink]]
     interface = "eth0"
     bridge = "br0"
@@ -25,8 +29,10 @@ private let vlanAwareBR0 = config("""
     vlans = "1-4094"
     """)
 
-private func plan(_ xml: String, _ op: HookOperation = .start, config: HostConfig?, observed: ObservedState,
-                  state: VLANWireState = .empty) throws(Refusal) -> Plan {
+private func plan(
+    _ xml: String, _ op: HookOperation = .start, config: HostConfig?, observed: ObservedState,
+    state: VLANWireState = .empty
+) throws(Refusal) -> Plan {
     try Planner(topology: Topology.resolve(config: config, observed: observed), observed: observed, state: state)
         .plan(try domain(xml), operation: op)
 }
@@ -50,26 +56,30 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
 
     @Test func accessLegHangsOffTheUplinkWhenItIsNotABridgePort() throws {
         let access = config("[[uplink]]\ninterface = \"eth0\"\nvlans = \"1,5\"\naccess-bridge = \"br0{vid}\"")
-        let result = try plan(domainXML(nics: [("52:54:00:00:00:01", "br05", nil)]), .prepare,
-                              config: access, observed: host(trunk: nil))
-        #expect(commands(result) == [
-            "ip link add br05 type bridge stp_state 0 forward_delay 0; ip link set br05 alias vlanwire",
-            "ip link add link eth0 name eth0.5 type vlan id 5; ip link set eth0.5 alias vlanwire",
-            "ip link set eth0.5 master br05", "ip link set br05 up", "ip link set eth0.5 up",
-        ])
+        let result = try plan(
+            domainXML(nics: [("52:54:00:00:00:01", "br05", nil)]), .prepare,
+            config: access, observed: host(trunk: nil))
+        #expect(
+            commands(result) == [
+                "ip link add br05 type bridge stp_state 0 forward_delay 0; ip link set br05 alias vlanwire",
+                "ip link add link eth0 name eth0.5 type vlan id 5; ip link set eth0.5 alias vlanwire",
+                "ip link set eth0.5 master br05", "ip link set br05 up", "ip link set eth0.5 up",
+            ])
     }
 
     @Test func metadataMovesTheTapToItsAccessBridge() throws {
-        let xml = domainXML(nics: [("52:54:00:00:00:01", "br0", "vnet0")],
-                            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='10'/></vw:interface>")
+        let xml = domainXML(
+            nics: [("52:54:00:00:00:01", "br0", "vnet0")],
+            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='10'/></vw:interface>")
         let result = try plan(xml, config: classicBR0, observed: host(taps: [("vnet0", "52:54:00:00:00:01", "br0")]))
         #expect(result.actions.last == .enslave(link: link("vnet0"), bridge: link("br0v10")))
         #expect(result.record?.nics.first?.uses == [link("br0v10"), link("br0.10")])
     }
 
     @Test func restrictedTrunkOnClassicBridgeIsRefusedWithTheFix() {
-        let xml = domainXML(name: "router1", nics: [("52:54:00:00:00:01", "br0", "vnet0")],
-                            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan trunk='yes' tags='1,5'/></vw:interface>")
+        let xml = domainXML(
+            name: "router1", nics: [("52:54:00:00:00:01", "br0", "vnet0")],
+            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan trunk='yes' tags='1,5'/></vw:interface>")
         do {
             _ = try plan(xml, .prepare, config: classicBR0, observed: host())
             Issue.record("accepted")
@@ -82,16 +92,18 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
     }
 
     @Test func trunkCoveringTheUplinkIsFineOnClassic() throws {
-        let xml = domainXML(nics: [("52:54:00:00:00:01", "br0", "vnet0")],
-                            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan trunk='yes' tags='1,5,10' native='1'/></vw:interface>")
+        let xml = domainXML(
+            nics: [("52:54:00:00:00:01", "br0", "vnet0")],
+            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan trunk='yes' tags='1,5,10' native='1'/></vw:interface>")
         let result = try plan(xml, config: classicBR0, observed: host(taps: [("vnet0", "52:54:00:00:00:01", "br0")]))
         #expect(result.actions.isEmpty)
     }
 
     @Test func nativeVLANTheUplinkDoesNotDeclareIsRefused() {
         let noNative = config("[[uplink]]\ninterface = \"eth0\"\nbridge = \"br0\"\nvlans = \"1,5\"")
-        let xml = domainXML(nics: [("52:54:00:00:00:01", "br0", nil)],
-                            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan trunk='yes' tags='1,5' native='1'/></vw:interface>")
+        let xml = domainXML(
+            nics: [("52:54:00:00:00:01", "br0", nil)],
+            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan trunk='yes' tags='1,5' native='1'/></vw:interface>")
         #expect(throws: Refusal.self) { try plan(xml, .prepare, config: noNative, observed: host()) }
     }
 
@@ -130,9 +142,13 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
     }
 
     @Test func policyOutsideTheUplinkVLANsIsRefused() {
-        let xml = domainXML(nics: [("52:54:00:00:00:01", "br0", nil)],
-                            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='30'/></vw:interface>")
-        do { _ = try plan(xml, .prepare, config: classicBR0, observed: host()); Issue.record("accepted") } catch {
+        let xml = domainXML(
+            nics: [("52:54:00:00:00:01", "br0", nil)],
+            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='30'/></vw:interface>")
+        do {
+            _ = try plan(xml, .prepare, config: classicBR0, observed: host())
+            Issue.record("accepted")
+        } catch {
             #expect(error.description.contains("does not carry"))
         }
     }
@@ -140,61 +156,81 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
 
 @Suite struct VLANAwarePlannerTests {
     @Test func accessPortReplacesTheDefaultVLAN() throws {
-        let xml = domainXML(nics: [("52:54:00:00:00:01", "br0", "vnet0")],
-                            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface>")
-        let observed = host(vlanFiltering: true, uplinkVLANs: PortVLANs(members: .all, untagged: vset("1"), pvid: vid(1)),
-                            taps: [("vnet0", "52:54:00:00:00:01", "br0")])
+        let xml = domainXML(
+            nics: [("52:54:00:00:00:01", "br0", "vnet0")],
+            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface>")
+        let observed = host(
+            vlanFiltering: true, uplinkVLANs: PortVLANs(members: .all, untagged: vset("1"), pvid: vid(1)),
+            taps: [("vnet0", "52:54:00:00:00:01", "br0")])
         let result = try plan(xml, config: vlanAwareBR0, observed: observed)
         #expect(commands(result) == ["bridge vlan del dev vnet0 vid 1", "bridge vlan add dev vnet0 vid 5 pvid untagged"])
     }
 
     @Test func trunk2to4094IsTwoMessages() throws {
-        let xml = domainXML(nics: [("52:54:00:00:00:01", "br0", "vnet0")],
-                            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan trunk='yes' tags='2-4094'/></vw:interface>")
-        let observed = host(vlanFiltering: true, uplinkVLANs: PortVLANs(members: .all, untagged: vset("1"), pvid: vid(1)),
-                            taps: [("vnet0", "52:54:00:00:00:01", "br0")])
+        let xml = domainXML(
+            nics: [("52:54:00:00:00:01", "br0", "vnet0")],
+            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan trunk='yes' tags='2-4094'/></vw:interface>")
+        let observed = host(
+            vlanFiltering: true, uplinkVLANs: PortVLANs(members: .all, untagged: vset("1"), pvid: vid(1)),
+            taps: [("vnet0", "52:54:00:00:00:01", "br0")])
         let result = try plan(xml, config: vlanAwareBR0, observed: observed)
-        #expect(result.actions == [.removePortVLANs(port: link("vnet0"), vlans: vset("1")),
-                                   .addPortVLANs(port: link("vnet0"), vlans: PortVLANs(members: vset("2-4094")))])
+        #expect(
+            result.actions == [
+                .removePortVLANs(port: link("vnet0"), vlans: vset("1")),
+                .addPortVLANs(port: link("vnet0"), vlans: PortVLANs(members: vset("2-4094"))),
+            ])
     }
 
     @Test func turnsFilteringOnAndGivesTheUplinkItsVLANs() throws {
-        let xml = domainXML(nics: [("52:54:00:00:00:01", "br0", nil)],
-                            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface>")
+        let xml = domainXML(
+            nics: [("52:54:00:00:00:01", "br0", nil)],
+            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface>")
         let result = try plan(xml, .prepare, config: vlanAwareBR0, observed: host(vlanFiltering: false))
-        #expect(result.actions == [.setVLANFiltering(bridge: link("br0"), enabled: true),
-                                   .addPortVLANs(port: link("eth0"), vlans: PortVLANs(members: vset("2-4094")))])
+        #expect(
+            result.actions == [
+                .setVLANFiltering(bridge: link("br0"), enabled: true),
+                .addPortVLANs(port: link("eth0"), vlans: PortVLANs(members: vset("2-4094"))),
+            ])
     }
 
     @Test func kernelWithoutFilteringRefuses() {
-        let xml = domainXML(nics: [("52:54:00:00:00:01", "br0", nil)],
-                            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface>")
+        let xml = domainXML(
+            nics: [("52:54:00:00:00:01", "br0", nil)],
+            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface>")
         let observed = host(vlanFiltering: false, capabilities: KernelCapabilities(vlan8021Q: false, bridgeVLANFiltering: false))
-        do { _ = try plan(xml, .prepare, config: vlanAwareBR0, observed: observed); Issue.record("accepted") } catch {
+        do {
+            _ = try plan(xml, .prepare, config: vlanAwareBR0, observed: observed)
+            Issue.record("accepted")
+        } catch {
             #expect(error.description.contains("bridge VLAN filtering"))
         }
     }
 
     @Test func noPolicyMeansNoChange() throws {
-        let result = try plan(domainXML(nics: [("52:54:00:00:00:01", "br0", "vnet0")]), config: vlanAwareBR0,
-                              observed: host(vlanFiltering: true, uplinkVLANs: PortVLANs(members: .all, untagged: vset("1"), pvid: vid(1)),
-                                             taps: [("vnet0", "52:54:00:00:00:01", "br0")]))
+        let result = try plan(
+            domainXML(nics: [("52:54:00:00:00:01", "br0", "vnet0")]), config: vlanAwareBR0,
+            observed: host(
+                vlanFiltering: true, uplinkVLANs: PortVLANs(members: .all, untagged: vset("1"), pvid: vid(1)),
+                taps: [("vnet0", "52:54:00:00:00:01", "br0")]))
         #expect(result.actions.isEmpty)
         #expect(result.nics[0].wiring?.source == .kernelDefault)
     }
 
     @Test func tapIsFoundByMACWhenTargetDevIsMissing() throws {
-        let xml = domainXML(nics: [("52:54:00:00:00:01", "br0", nil)],
-                            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface>")
-        let observed = host(vlanFiltering: true, uplinkVLANs: PortVLANs(members: .all, untagged: vset("1"), pvid: vid(1)),
-                            taps: [("vnet7", "52:54:00:00:00:01", "br0")])
+        let xml = domainXML(
+            nics: [("52:54:00:00:00:01", "br0", nil)],
+            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface>")
+        let observed = host(
+            vlanFiltering: true, uplinkVLANs: PortVLANs(members: .all, untagged: vset("1"), pvid: vid(1)),
+            taps: [("vnet7", "52:54:00:00:00:01", "br0")])
         let result = try plan(xml, config: vlanAwareBR0, observed: observed)
         #expect(result.record?.nics.first?.tap == link("vnet7"))
     }
 
     @Test func aMissingTapAtStartIsAProblem() {
-        let xml = domainXML(nics: [("52:54:00:00:00:01", "br0", "vnet0")],
-                            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface>")
+        let xml = domainXML(
+            nics: [("52:54:00:00:00:01", "br0", "vnet0")],
+            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface>")
         #expect(throws: Refusal.self) { try plan(xml, config: vlanAwareBR0, observed: host(vlanFiltering: true)) }
     }
 
@@ -202,22 +238,31 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
     /// uplink closes the bridge, keeping VLAN 1 on every port still on it (eth0 here, and the tap
     /// being wired, which then gets its policy) and on br0 itself; the uplink's VLANs follow.
     @Test func failClosedClosesTheBridgeAndKeepsTheDefaultOnPortsThatHaveIt() throws {
-        let xml = domainXML(nics: [("52:54:00:00:00:01", "br0", "vnet0")],
-                            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface>")
+        let xml = domainXML(
+            nics: [("52:54:00:00:00:01", "br0", "vnet0")],
+            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface>")
         var observed = host(vlanFiltering: true, taps: [("vnet0", "52:54:00:00:00:01", "br0")])
-        observed.change("br0") { $0.bridge?.defaultPVID = 1; $0.bridge?.selfVLANs = .kernelDefault }
+        observed.change("br0") {
+            $0.bridge?.defaultPVID = 1
+            $0.bridge?.selfVLANs = .kernelDefault
+        }
         let result = try plan(xml, config: vlanAwareBR0, observed: observed)
-        #expect(commands(result) == [
-            "bridge vlan add dev eth0 vid 4094; bridge vlan add dev vnet0 vid 4094; bridge vlan add dev br0 vid 4094 self; "
-                + "ip link set br0 type bridge vlan_default_pvid 4094; ip link set br0 type bridge vlan_default_pvid 0; "
-                + "bridge vlan del dev eth0 vid 4094; bridge vlan del dev vnet0 vid 4094; bridge vlan del dev br0 vid 4094 self",
-            "bridge vlan add dev eth0 vid 2-4094",
-            "bridge vlan del dev vnet0 vid 1", "bridge vlan add dev vnet0 vid 5 pvid untagged",
-        ])
+        #expect(
+            commands(result) == [
+                "bridge vlan add dev eth0 vid 4094; bridge vlan add dev vnet0 vid 4094; bridge vlan add dev br0 vid 4094 self; "
+                    + "ip link set br0 type bridge vlan_default_pvid 4094; ip link set br0 type bridge vlan_default_pvid 0; "
+                    + "bridge vlan del dev eth0 vid 4094; bridge vlan del dev vnet0 vid 4094; bridge vlan del dev br0 vid 4094 self",
+                "bridge vlan add dev eth0 vid 2-4094",
+                "bridge vlan del dev vnet0 vid 1", "bridge vlan add dev vnet0 vid 5 pvid untagged",
+            ])
         #expect(result.notes.contains { $0.hasPrefix("closes br0 (fail-closed)") })
         // Undone exactly: back to VLAN 1 by the same way round, no port touched.
-        #expect(result.actions[0].inverse(before: observed) == [.setDefaultPVID(bridge: link("br0"), to: vid(1),
-                                                                                keeping: [link("eth0"), link("vnet0"), link("br0")], spare: vid(4094))])
+        #expect(
+            result.actions[0].inverse(before: observed) == [
+                .setDefaultPVID(
+                    bridge: link("br0"), to: vid(1),
+                    keeping: [link("eth0"), link("vnet0"), link("br0")], spare: vid(4094))
+            ])
         var model = KernelModel(state: observed)
         try model.apply(result.actions)
         #expect(model.state.link(named: "br0")?.bridge?.defaultPVID == 0)
@@ -228,8 +273,9 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
         model.state.links.append(ObservedLink(index: 40, name: "vnet9", kind: "tun", mac: mac("52:54:00:00:00:09").libvirtTapAddress))
         try model.apply([.enslave(link: link("vnet9"), bridge: link("br0"))])
         #expect(model.state.link(named: "vnet9")?.port?.vlans == PortVLANs(), "fail closed: no VLAN at all")
-        let hotPlugged = domainXML(nics: [("52:54:00:00:00:09", "br0", "vnet9")],
-                                   metadata: "<vw:interface mac='52:54:00:00:00:09'><vw:vlan tags='30'/></vw:interface>")
+        let hotPlugged = domainXML(
+            nics: [("52:54:00:00:00:09", "br0", "vnet9")],
+            metadata: "<vw:interface mac='52:54:00:00:00:09'><vw:vlan tags='30'/></vw:interface>")
         #expect(commands(try plan(hotPlugged, config: vlanAwareBR0, observed: model.state)) == ["bridge vlan add dev vnet9 vid 30 pvid untagged"])
     }
 
@@ -238,8 +284,9 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
         observed.change("br0") { $0.bridge?.defaultPVID = 1 }
         let open = config("[[uplink]]\ninterface = \"eth0\"\nbridge = \"br0\"\nmode = \"vlan-aware\"\nfail-closed = false")
         #expect(!open.uplinks[0].failClosed && vlanAwareBR0.uplinks[0].failClosed && !classicBR0.uplinks[0].failClosed)
-        let xml = domainXML(nics: [("52:54:00:00:00:01", "br0", "vnet0")],
-                            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface>")
+        let xml = domainXML(
+            nics: [("52:54:00:00:00:01", "br0", "vnet0")],
+            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface>")
         #expect(!(try plan(xml, config: open, observed: observed)).actions.contains { if case .setDefaultPVID = $0 { true } else { false } })
         // Without a config (inferred uplinks) the bridge's default is left alone.
         #expect(!(try plan(xml, config: nil, observed: observed)).actions.contains { if case .setDefaultPVID = $0 { true } else { false } })
@@ -249,7 +296,8 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
     }
 
     @Test func networkPortgroupGivesThePolicy() throws {
-        let withNetwork = config("""
+        let withNetwork = config(
+            """
             [[uplink]]
             interface = "eth0"
             bridge = "br0"
@@ -259,7 +307,8 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
             uplink = "eth0"
             portgroups = { office = "10", router = "trunk:1,5 native:1" }
             """)
-        let xml = "<domain><name>n1</name><devices><interface type='network'><mac address='52:54:00:00:00:01'/><source network='lan' portgroup='router'/></interface></devices></domain>"
+        let xml =
+            "<domain><name>n1</name><devices><interface type='network'><mac address='52:54:00:00:00:01'/><source network='lan' portgroup='router'/></interface></devices></domain>"
         let result = try plan(xml, .prepare, config: withNetwork, observed: host(vlanFiltering: true))
         #expect(result.nics[0].wiring?.policy == .trunk(tagged: vset("5"), native: vid(1)))
         #expect(result.nics[0].wiring?.source == .portgroup(network: "lan", portgroup: "router"))
@@ -276,41 +325,55 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
     }
 
     @Test func metadataOnADirectInterfaceIsRefused() {
-        let xml = "<domain><name>d1</name><metadata><vw:vlans xmlns:vw='urn:vlanwire:1'><vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface></vw:vlans></metadata><devices><interface type='direct'><mac address='52:54:00:00:00:01'/><source dev='eth0' mode='bridge'/></interface></devices></domain>"
+        let xml =
+            "<domain><name>d1</name><metadata><vw:vlans xmlns:vw='urn:vlanwire:1'><vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface></vw:vlans></metadata><devices><interface type='direct'><mac address='52:54:00:00:00:01'/><source dev='eth0' mode='bridge'/></interface></devices></domain>"
         #expect(throws: Refusal.self) { try plan(xml, .prepare, config: classicBR0, observed: host()) }
     }
 
     @Test func unknownBridgeIsLeftAloneUnlessMetadataAsks() throws {
         let plain = try plan(domainXML(nics: [("52:54:00:00:00:01", "virbr0", nil)]), .prepare, config: classicBR0, observed: host())
         #expect(plain.nics[0].wiring == nil)
-        let asked = domainXML(nics: [("52:54:00:00:00:01", "virbr0", nil)],
-                              metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface>")
+        let asked = domainXML(
+            nics: [("52:54:00:00:00:01", "virbr0", nil)],
+            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface>")
         #expect(throws: Refusal.self) { try plan(asked, .prepare, config: classicBR0, observed: host()) }
     }
 
     @Test func hostileBridgeNameIsRefusedBeforeAnythingElse() {
-        let xml = domainXML(nics: [("52:54:00:00:00:01", "br0;reboot", nil)],
-                            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface>")
-        do { _ = try plan(xml, .prepare, config: classicBR0, observed: host()); Issue.record("accepted") } catch {
+        let xml = domainXML(
+            nics: [("52:54:00:00:00:01", "br0;reboot", nil)],
+            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface>")
+        do {
+            _ = try plan(xml, .prepare, config: classicBR0, observed: host())
+            Issue.record("accepted")
+        } catch {
             #expect(error.description.contains("link name"))
         }
     }
 
     @Test func everyBadNICIsReportedAtOnce() {
-        let xml = domainXML(nics: [("52:54:00:00:00:01", "br0", nil), ("52:54:00:00:00:02", "br0", nil)],
-                            metadata: "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='30'/></vw:interface><vw:interface mac='52:54:00:00:00:02'><vw:vlan tags='31'/></vw:interface>")
-        do { _ = try plan(xml, .prepare, config: classicBR0, observed: host()); Issue.record("accepted") } catch {
+        let xml = domainXML(
+            nics: [("52:54:00:00:00:01", "br0", nil), ("52:54:00:00:00:02", "br0", nil)],
+            metadata:
+                "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='30'/></vw:interface><vw:interface mac='52:54:00:00:00:02'><vw:vlan tags='31'/></vw:interface>"
+        )
+        do {
+            _ = try plan(xml, .prepare, config: classicBR0, observed: host())
+            Issue.record("accepted")
+        } catch {
             #expect(error.problems.count == 2)
         }
     }
 
     @Test func inferenceWithoutConfig() {
-        let observed = ObservedState(complete: true, links: [
-            ObservedLink(index: 2, name: "eth0", master: "br0"),
-            ObservedLink(index: 3, name: "br0", kind: "bridge", bridge: BridgeInfo(vlanFiltering: false)),
-            ObservedLink(index: 4, name: "br0v5", kind: "bridge", bridge: BridgeInfo()),
-            ObservedLink(index: 5, name: "br1", kind: "bridge", bridge: BridgeInfo(vlanFiltering: true)),
-        ])
+        let observed = ObservedState(
+            complete: true,
+            links: [
+                ObservedLink(index: 2, name: "eth0", master: "br0"),
+                ObservedLink(index: 3, name: "br0", kind: "bridge", bridge: BridgeInfo(vlanFiltering: false)),
+                ObservedLink(index: 4, name: "br0v5", kind: "bridge", bridge: BridgeInfo()),
+                ObservedLink(index: 5, name: "br1", kind: "bridge", bridge: BridgeInfo(vlanFiltering: true)),
+            ])
         let topology = Topology.resolve(config: nil, observed: observed)
         #expect(topology.uplinks.map(\.bridge) == [link("br0"), link("br1")])
         #expect(topology.uplinks[0].interface == link("eth0"))
@@ -346,12 +409,19 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
     var kernel: ObservedState {
         host(extra: [
             ObservedLink(index: 40, name: "br0v5", kind: "bridge", alias: LinkMark.namespaceDefault.alias, bridge: BridgeInfo()),
-            ObservedLink(index: 41, name: "br0.5", kind: "vlan", master: "br0v5", alias: LinkMark.namespaceDefault.alias, vlan: VLANLinkInfo(id: vid(5), parent: "br0")),
+            ObservedLink(
+                index: 41, name: "br0.5", kind: "vlan", master: "br0v5", alias: LinkMark.namespaceDefault.alias,
+                vlan: VLANLinkInfo(id: vid(5), parent: "br0")),
         ])
     }
     func guest(_ name: String) -> GuestRecord {
-        GuestRecord(name: name, nics: [NICRecord(mac: mac("52:54:00:00:00:01"), policy: .access(vid(5)), bridge: link("br0v5"),
-                                                 uses: [link("br0v5"), link("br0.5")])])
+        GuestRecord(
+            name: name,
+            nics: [
+                NICRecord(
+                    mac: mac("52:54:00:00:00:01"), policy: .access(vid(5)), bridge: link("br0v5"),
+                    uses: [link("br0v5"), link("br0.5")])
+            ])
     }
 
     @Test func deletesWhatItCreatedWhenTheLastGuestGoes() {
@@ -373,7 +443,8 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
         var observed = kernel
         observed.links.append(ObservedLink(index: 50, name: "vnet9", kind: "tun", master: "br0v5"))
         let state = VLANWireState(createdLinks: created, guests: [guest("a")])
-        let plan = Planner(topology: Topology.resolve(config: classicBR0, observed: observed), observed: observed, state: state).planRelease(guest: "a")
+        let plan = Planner(topology: Topology.resolve(config: classicBR0, observed: observed), observed: observed, state: state).planRelease(
+            guest: "a")
         #expect(plan.actions.isEmpty)
         #expect(plan.notes.contains { $0.contains("vnet9") })
     }
@@ -383,12 +454,14 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
         var observed = kernel
         observed.links[observed.links.firstIndex { $0.name == "br0v5" }!].index = 99
         let state = VLANWireState(createdLinks: created, guests: [])
-        let plan = Planner(topology: Topology.resolve(config: classicBR0, observed: observed), observed: observed, state: state).planRelease(guest: "a")
+        let plan = Planner(topology: Topology.resolve(config: classicBR0, observed: observed), observed: observed, state: state).planRelease(
+            guest: "a")
         #expect(!plan.actions.contains(.deleteLink(link("br0v5"))))
         // Unmarked: not ours either.
         var unmarked = kernel
         for i in unmarked.links.indices { unmarked.links[i].alias = nil }
-        let plan2 = Planner(topology: Topology.resolve(config: classicBR0, observed: unmarked), observed: unmarked, state: state).planRelease(guest: "a")
+        let plan2 = Planner(topology: Topology.resolve(config: classicBR0, observed: unmarked), observed: unmarked, state: state).planRelease(
+            guest: "a")
         #expect(plan2.actions.isEmpty)
     }
 
@@ -409,7 +482,8 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
         #expect(!state.usersUnknown)
         // a created br0v5 (+ leg) used only by guest a, recorded on top of the rebuilt state
         let recorded = VLANWireState(createdLinks: created, guests: [guest("a")], usersUnknown: state.usersUnknown)
-        let plan = Planner(topology: Topology.resolve(config: classicBR0, observed: kernel), observed: kernel, state: recorded).planRelease(guest: "a")
+        let plan = Planner(topology: Topology.resolve(config: classicBR0, observed: kernel), observed: kernel, state: recorded).planRelease(
+            guest: "a")
         #expect(plan.actions.contains(.deleteLink(link("br0v5"))))
         #expect(VLANWireState.rebuilt(from: kernel, mark: .namespaceDefault).usersUnknown)
     }
@@ -439,9 +513,11 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
         observed = model.state
         for (index, tap) in taps.enumerated() {
             let bridge = observed.link(named: tap.2)
-            observed.links.append(ObservedLink(index: Int32(500 + index), name: tap.0, kind: "tun", master: tap.2,
-                                               mac: mac(tap.1).libvirtTapAddress,
-                                               port: BridgePortInfo(vlans: bridge?.bridge?.vlanFiltering == true ? .kernelDefault : nil)))
+            observed.links.append(
+                ObservedLink(
+                    index: Int32(500 + index), name: tap.0, kind: "tun", master: tap.2,
+                    mac: mac(tap.1).libvirtTapAddress,
+                    port: BridgePortInfo(vlans: bridge?.bridge?.vlanFiltering == true ? .kernelDefault : nil)))
         }
         model.state = observed
         for guest in guests {

@@ -1,5 +1,6 @@
 import Testing
 import VLANWireTestSupport
+
 @testable import VLANWire
 
 func domain(_ xml: String, hint: String? = nil) throws(Refusal) -> DomainDescription {

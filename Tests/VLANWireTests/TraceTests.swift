@@ -1,10 +1,12 @@
 import Testing
 import VLANWireTestSupport
-#if canImport(Glibc)
-import Glibc
-#endif
+
 @testable import VLANWire
 @testable import VLANWireReports
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `vlanwire trace` for the seed's scenarios (Examples/), wired by the kernel model, compared with
 /// Tests/VLANWireTests/Golden/trace-*.txt. Regenerate with VLANWIRE_UPDATE_GOLDEN=1 after an
@@ -96,8 +98,11 @@ import Glibc
         #expect(flow.vlan == "5")
         #expect(flow.inbound.hops.map(\.link) == ["eth0", "br0", "br0.5", "br0v5", "vnet3", "guest"])
         #expect(flow.inbound.hops.map(\.frame) == ["tagged 5", "tagged 5", "untagged", "untagged", "untagged", "untagged"])
-        #expect(flow.inbound.hops.map(\.capture) == ["tcpdump -i eth0 -e -n vlan 5", "tcpdump -i br0 -e -n vlan 5", "tcpdump -i br0.5 -e -n",
-                                                     "tcpdump -i br0v5 -e -n", "tcpdump -i vnet3 -e -n", nil])
+        #expect(
+            flow.inbound.hops.map(\.capture) == [
+                "tcpdump -i eth0 -e -n vlan 5", "tcpdump -i br0 -e -n vlan 5", "tcpdump -i br0.5 -e -n",
+                "tcpdump -i br0v5 -e -n", "tcpdump -i vnet3 -e -n", nil,
+            ])
         #expect(flow.outbound.hops.map(\.link) == ["guest", "vnet3", "br0v5", "br0.5", "br0", "eth0"])
         #expect(flow.outbound.summary == "delivered: leaves eth0 tagged 5")
     }
@@ -130,7 +135,10 @@ import Glibc
 
     @Test func downLinkAndNotForwardingPortDrop() throws {
         var wired = try WiredExample("mixed")
-        wired.change("br0.10") { $0.adminUp = false; $0.operState = "down" }
+        wired.change("br0.10") {
+            $0.adminUp = false
+            $0.operState = "down"
+        }
         let office = try #require(try wired.tracer().trace(wired.guest("office1")).nics.first?.flows.first)
         #expect(office.inbound.droppedAt == "br0.10")
         #expect(office.outbound.droppedAt == "br0.10")
@@ -155,7 +163,9 @@ import Glibc
 
     @Test func interfacesVLANWireLeavesAloneAreNotTraced() throws {
         let wired = try WiredExample("trunk-mode")
-        let guest = try domain("<domain><name>d</name><devices><interface type='direct'><mac address='52:54:00:00:09:03'/><source dev='eth1' mode='bridge'/></interface></devices></domain>")
+        let guest = try domain(
+            "<domain><name>d</name><devices><interface type='direct'><mac address='52:54:00:00:09:03'/><source dev='eth1' mode='bridge'/></interface></devices></domain>"
+        )
         let nic = try #require(try wired.tracer().trace(guest).nics.first)
         #expect(nic.flows.isEmpty)
         #expect(nic.notes == ["vlanwire leaves this NIC alone (type 'direct' is not a Linux bridge port)"])

@@ -1,5 +1,6 @@
 import Testing
 import VLANWireTestSupport
+
 @testable import VLANWire
 
 @Suite struct VLANIDTests {
@@ -8,9 +9,11 @@ import VLANWireTestSupport
         #expect(try VLANID(parsing: text).description == text)
     }
 
-    @Test(arguments: [("0", "reserved"), ("4095", "reserved"), ("-1", "not a decimal"), ("99999", "out of range"),
-                      ("5a", "not a decimal"), ("", "not a decimal"), (" 5", "not a decimal"), ("+5", "not a decimal"),
-                      ("0x5", "not a decimal"), ("00000000005", "not a decimal")])
+    @Test(arguments: [
+        ("0", "reserved"), ("4095", "reserved"), ("-1", "not a decimal"), ("99999", "out of range"),
+        ("5a", "not a decimal"), ("", "not a decimal"), (" 5", "not a decimal"), ("+5", "not a decimal"),
+        ("0x5", "not a decimal"), ("00000000005", "not a decimal"),
+    ])
     func invalid(_ text: String, _ reason: String) {
         #expect(throws: ValueError.self) { try VLANID(parsing: text) }
         do { _ = try VLANID(parsing: text) } catch { #expect(error.description.contains(reason), "\(error)") }
@@ -38,14 +41,18 @@ import VLANWireTestSupport
     }
 
     @Test func reversedRangeSaysHowToFix() {
-        do { _ = try VLANSet(parsing: "20-10"); Issue.record("accepted") } catch {
+        do {
+            _ = try VLANSet(parsing: "20-10")
+            Issue.record("accepted")
+        } catch {
             #expect(error.description.contains("reversed"))
             #expect(error.description.contains("10-20"))
         }
     }
 
     @Test func setAlgebra() {
-        let a = vset("1-10,20-30"), b = vset("5-25")
+        let a = vset("1-10,20-30")
+        let b = vset("5-25")
         #expect(a.union(b).description == "1-30")
         #expect(a.subtracting(b).description == "1-4,26-30")
         #expect(a.intersection(b).description == "5-10,20-25")
@@ -85,14 +92,20 @@ import VLANWireTestSupport
     }
 
     @Test func sixteenBytesSaysTheLimit() {
-        do { _ = try LinkName("abcdefghijklmnop"); Issue.record("accepted") } catch {
+        do {
+            _ = try LinkName("abcdefghijklmnop")
+            Issue.record("accepted")
+        } catch {
             #expect(error.description.contains("16 bytes"))
             #expect(error.description.contains("15"))
         }
     }
 
     @Test func newlineIsEscapedInMessages() {
-        do { _ = try LinkName("a\nb"); Issue.record("accepted") } catch {
+        do {
+            _ = try LinkName("a\nb")
+            Issue.record("accepted")
+        } catch {
             #expect(!error.description.contains("\n"))
             #expect(error.description.contains("a\\nb"))
         }

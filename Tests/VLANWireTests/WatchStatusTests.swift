@@ -1,37 +1,46 @@
 import Foundation
 import Testing
 import VLANWireTestSupport
+
 @testable import VLANWire
 @testable import VLANWireReports
 
-private let repair = WatchStatus.Event(at: "2025-06-01T10:05:00Z", line: "guest 'web1', NIC 52:54:00:00:00:01, tap vnet0: port VLANs pvid 1; re-applied access:5")
+private let repair = WatchStatus.Event(
+    at: "2025-06-01T10:05:00Z", line: "guest 'web1', NIC 52:54:00:00:00:01, tap vnet0: port VLANs pvid 1; re-applied access:5")
 private let failure = WatchStatus.Event(at: "2025-06-01T10:06:00Z", line: "guest 'db1': vlanwire metadata: invalid VLAN id '0'")
 
-private func view(running: Bool = true, libvirt: String = "connected", lastRepair: WatchStatus.Event? = repair,
-                  lastFailure: WatchStatus.Event? = nil) -> WatchStatus {
-    WatchStatus(running: running, pid: 812, startedAt: "2025-06-01T10:00:00Z", uri: "qemu:///system", libvirt: libvirt,
-              repairs: 3, lastRepair: lastRepair, failures: lastFailure == nil ? 0 : 1, lastFailure: lastFailure)
+private func view(
+    running: Bool = true, libvirt: String = "connected", lastRepair: WatchStatus.Event? = repair,
+    lastFailure: WatchStatus.Event? = nil
+) -> WatchStatus {
+    WatchStatus(
+        running: running, pid: 812, startedAt: "2025-06-01T10:00:00Z", uri: "qemu:///system", libvirt: libvirt,
+        repairs: 3, lastRepair: lastRepair, failures: lastFailure == nil ? 0 : 1, lastFailure: lastFailure)
 }
 
 @Suite("vlanwire status: watch")
 struct WatchStatusTextTests {
     @Test func runningSaysSinceWhenItsLibvirtAndItsLastRepairAndFailure() {
-        #expect(WatchStatus.text(view(lastFailure: failure), stateDirectory: "/run/vlanwire") == """
-            watch: running since 2025-06-01T10:00:00Z (pid 812); libvirt qemu:///system: connected; 3 repairs, 1 failure
-              last repair 2025-06-01T10:05:00Z: guest 'web1', NIC 52:54:00:00:00:01, tap vnet0: port VLANs pvid 1; re-applied access:5
-              last failure 2025-06-01T10:06:00Z: guest 'db1': vlanwire metadata: invalid VLAN id '0'
+        #expect(
+            WatchStatus.text(view(lastFailure: failure), stateDirectory: "/run/vlanwire") == """
+                watch: running since 2025-06-01T10:00:00Z (pid 812); libvirt qemu:///system: connected; 3 repairs, 1 failure
+                  last repair 2025-06-01T10:05:00Z: guest 'web1', NIC 52:54:00:00:00:01, tap vnet0: port VLANs pvid 1; re-applied access:5
+                  last failure 2025-06-01T10:06:00Z: guest 'db1': vlanwire metadata: invalid VLAN id '0'
 
-            """)
-        #expect(WatchStatus.text(view(libvirt: "reconnecting: libvirtd closed the connection", lastRepair: nil), stateDirectory: "/run/vlanwire")
-                == "watch: running since 2025-06-01T10:00:00Z (pid 812); libvirt qemu:///system: reconnecting: libvirtd closed the connection; 3 repairs, 0 failures\n")
+                """)
+        #expect(
+            WatchStatus.text(view(libvirt: "reconnecting: libvirtd closed the connection", lastRepair: nil), stateDirectory: "/run/vlanwire")
+                == "watch: running since 2025-06-01T10:00:00Z (pid 812); libvirt qemu:///system: reconnecting: libvirtd closed the connection; 3 repairs, 0 failures\n"
+        )
     }
 
     @Test func goneSaysWhenItLastRanAndItsPid() {
-        #expect(WatchStatus.text(view(running: false), stateDirectory: "/run/vlanwire") == """
-            watch: not running (last ran: started 2025-06-01T10:00:00Z, pid 812); 3 repairs, 0 failures
-              last repair 2025-06-01T10:05:00Z: guest 'web1', NIC 52:54:00:00:00:01, tap vnet0: port VLANs pvid 1; re-applied access:5
+        #expect(
+            WatchStatus.text(view(running: false), stateDirectory: "/run/vlanwire") == """
+                watch: not running (last ran: started 2025-06-01T10:00:00Z, pid 812); 3 repairs, 0 failures
+                  last repair 2025-06-01T10:05:00Z: guest 'web1', NIC 52:54:00:00:00:01, tap vnet0: port VLANs pvid 1; re-applied access:5
 
-            """)
+                """)
     }
 
     @Test func neverRanNamesTheStateDirectory() {
@@ -66,8 +75,11 @@ struct WatchStatusTextTests {
         #expect((watch["lastRepair"] as? [String: Any])?["at"] as? String == "2025-06-01T10:05:00Z")
         #expect(watch["lastFailure"] is NSNull)
         // A document from before watch existed still reads.
-        #expect(try JSON.decode(StatusDocument.self, from: Array(#"{"complete":true,"links":[],"libvirt":{"state":"not-asked","guests":[]}}"#.utf8),
-                                what: "status").watch == nil)
+        #expect(
+            try JSON.decode(
+                StatusDocument.self, from: Array(#"{"complete":true,"links":[],"libvirt":{"state":"not-asked","guests":[]}}"#.utf8),
+                what: "status"
+            ).watch == nil)
     }
 }
 
@@ -92,7 +104,10 @@ struct DoctorWatchTests {
         let found = try findings(.neverRan)
         #expect(found.count == 1)
         #expect(found.first?.severity == .info && found.first?.check == .watch)
-        #expect(found.first?.message == "vlanwire watch is not running (never ran here): hot-plugged NICs, drift and live policy changes are not repaired until `vlanwire reconcile`")
+        #expect(
+            found.first?.message
+                == "vlanwire watch is not running (never ran here): hot-plugged NICs, drift and live policy changes are not repaired until `vlanwire reconcile`"
+        )
         #expect(found.first?.fix?.contains("systemctl enable --now vlanwire-watch.service") == true)
     }
 
@@ -100,7 +115,10 @@ struct DoctorWatchTests {
         let found = try findings(.seen(view(running: false, libvirt: "reconnecting: stale", lastFailure: failure)))
         #expect(found.map(\.severity) == [.info, .info], "a gone watch's libvirt state is stale: no warning")
         #expect(found[0].message.hasPrefix("vlanwire watch is not running (last ran: started 2025-06-01T10:00:00Z, pid 812): "))
-        #expect(found[1].message == "vlanwire watch's last failure (2025-06-01T10:06:00Z, 1 since it started 2025-06-01T10:00:00Z): guest 'db1': vlanwire metadata: invalid VLAN id '0'")
+        #expect(
+            found[1].message
+                == "vlanwire watch's last failure (2025-06-01T10:06:00Z, 1 since it started 2025-06-01T10:00:00Z): guest 'db1': vlanwire metadata: invalid VLAN id '0'"
+        )
     }
 
     @Test func reconnectingIsAWarning() throws {

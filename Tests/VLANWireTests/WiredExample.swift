@@ -1,4 +1,5 @@
 import VLANWireTestSupport
+
 @testable import VLANWire
 @testable import VLANWireReports
 
@@ -25,10 +26,11 @@ struct WiredExample {
             for interface in guest.interfaces {
                 let bridge = model.state.link(named: interface.sourceBridge!)!
                 tapIndex += 1
-                model.state.links.append(ObservedLink(
-                    index: tapIndex, name: interface.targetDevice!, kind: "tun", master: bridge.name,
-                    mac: interface.mac!.libvirtTapAddress,
-                    port: BridgePortInfo(vlans: bridge.bridge?.vlanFiltering == true ? .kernelDefault : nil)))
+                model.state.links.append(
+                    ObservedLink(
+                        index: tapIndex, name: interface.targetDevice!, kind: "tun", master: bridge.name,
+                        mac: interface.mac!.libvirtTapAddress,
+                        port: BridgePortInfo(vlans: bridge.bridge?.vlanFiltering == true ? .kernelDefault : nil)))
             }
             try model.apply(Self.plan(guest, .start, config: config, observed: model.state).actions)
         }
@@ -38,8 +40,10 @@ struct WiredExample {
         observed = model.state
     }
 
-    static func plan(_ guest: DomainDescription, _ operation: HookOperation, config: HostConfig,
-                     observed: ObservedState) throws -> Plan {
+    static func plan(
+        _ guest: DomainDescription, _ operation: HookOperation, config: HostConfig,
+        observed: ObservedState
+    ) throws -> Plan {
         try Planner(topology: Topology.resolve(config: config, observed: observed), observed: observed)
             .plan(guest, operation: operation)
     }
@@ -55,14 +59,17 @@ struct WiredExample {
     /// Adds a VLAN leg, up, on `parent`.
     mutating func addLeg(_ name: String, parent: String, vid: Int, master: String? = nil) {
         let index = (observed.links.map(\.index).max() ?? 0) + 1
-        observed.links.append(ObservedLink(index: index, name: name, kind: "vlan", master: master,
-                                           vlan: VLANLinkInfo(id: try! VLANID(vid), parent: parent),
-                                           port: master.map { _ in BridgePortInfo() }))
+        observed.links.append(
+            ObservedLink(
+                index: index, name: name, kind: "vlan", master: master,
+                vlan: VLANLinkInfo(id: try! VLANID(vid), parent: parent),
+                port: master.map { _ in BridgePortInfo() }))
     }
 
     func doctor(state: VLANWireState? = nil, guests: [DomainDescription]? = nil) -> Doctor {
-        Doctor(observed: observed, topology: topology, state: state, guests: guests ?? self.guests,
-               guestSource: .libvirt)
+        Doctor(
+            observed: observed, topology: topology, state: state, guests: guests ?? self.guests,
+            guestSource: .libvirt)
     }
 
     func tracer() -> FrameTracer { FrameTracer(observed: observed, topology: topology) }

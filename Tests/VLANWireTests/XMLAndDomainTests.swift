@@ -1,5 +1,6 @@
 import Testing
 import VLANWireTestSupport
+
 @testable import VLANWire
 
 @Suite struct XMLParserTests {
@@ -52,14 +53,20 @@ import VLANWireTestSupport
 
     @Test func refusesOversizedInput() {
         let big = [UInt8](repeating: 0x20, count: XMLDocumentParser.defaultMaximumSize + 1)
-        do { _ = try XMLDocumentParser.parse(big); Issue.record("accepted") } catch {
+        do {
+            _ = try XMLDocumentParser.parse(big)
+            Issue.record("accepted")
+        } catch {
             #expect(error.message.contains("at most"))
         }
     }
 
     @Test func boundsNestingWithoutRecursion() {
         let deep = String(repeating: "<a>", count: 100_000) + String(repeating: "</a>", count: 100_000)
-        do { _ = try XMLDocumentParser.parse(deep); Issue.record("accepted") } catch {
+        do {
+            _ = try XMLDocumentParser.parse(deep)
+            Issue.record("accepted")
+        } catch {
             #expect(error.message.contains("nested deeper"))
         }
     }
@@ -73,8 +80,9 @@ import VLANWireTestSupport
 }
 
 @Suite struct DomainReaderTests {
-    @Test(arguments: Repository.files(in: "Tests/VLANWireTests/Fixtures/virt-install", suffix: ".xml")
-          + Repository.files(in: "Tests/VLANWireTests/Fixtures/hook-live", suffix: ".xml").filter { !$0.contains("/net-") })
+    @Test(
+        arguments: Repository.files(in: "Tests/VLANWireTests/Fixtures/virt-install", suffix: ".xml")
+            + Repository.files(in: "Tests/VLANWireTests/Fixtures/hook-live", suffix: ".xml").filter { !$0.contains("/net-") })
     func readsEveryRealFixture(_ path: String) throws {
         let domain = try DomainDescription(xml: try Repository.read(path))
         #expect(!domain.name.isEmpty)
@@ -123,11 +131,15 @@ import VLANWireTestSupport
     /// A policy for a MAC the guest has no NIC for waits for one (hot-plug): not an error; the
     /// planner notes it. A bad one is still refused (see refusesBadMetadata).
     @Test func aPolicyForAMissingNICIsPending() throws {
-        let xml = domainXML(name: "web1", nics: [("52:54:00:00:00:01", "br0", nil)],
-                            metadata: "<vw:interface mac='52:54:00:00:00:99'><vw:vlan tags='30'/></vw:interface>")
+        let xml = domainXML(
+            name: "web1", nics: [("52:54:00:00:00:01", "br0", nil)],
+            metadata: "<vw:interface mac='52:54:00:00:00:99'><vw:vlan tags='30'/></vw:interface>")
         let guest = try domain(xml)
         #expect(guest.pendingPolicies.map(\.mac) == [mac("52:54:00:00:00:99")])
-        #expect(guest.pendingPolicyNotes == ["NIC 52:54:00:00:00:99: policy access:30 is pending: no NIC with this MAC yet (it applies when one is hot-plugged)"])
+        #expect(
+            guest.pendingPolicyNotes == [
+                "NIC 52:54:00:00:00:99: policy access:30 is pending: no NIC with this MAC yet (it applies when one is hot-plugged)"
+            ])
         let plan = try Planner(topology: Topology.resolve(config: nil, observed: .unknown), observed: .unknown).plan(guest, operation: .prepare)
         #expect(plan.notes.contains(guest.pendingPolicyNotes[0]))
     }
@@ -140,7 +152,10 @@ import VLANWireTestSupport
         ("<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='99999'/></vw:interface>", "out of range"),
         ("<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5a'/></vw:interface>", "not a decimal"),
         ("<vw:interface mac='52:54:00:00:00:01'><vw:vlan trunk='yes' tags='20-10'/></vw:interface>", "reversed"),
-        ("<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface><vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='6'/></vw:interface>", "two entries"),
+        (
+            "<vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='5'/></vw:interface><vw:interface mac='52:54:00:00:00:01'><vw:vlan tags='6'/></vw:interface>",
+            "two entries"
+        ),
         ("<vw:interface mac='52:54:00:00:00:99'><vw:vlan tags='4095'/></vw:interface>", "reserved"),
         ("<vw:interface mac='52:54:00:00:00:01'><vw:vlan tag='5'/></vw:interface>", "unknown attribute"),
         ("<vw:interface mac='52:54:00:00:00:01'><vw:vlan trunk='no' tags='5,6'/></vw:interface>", "trunk=\"no\""),
@@ -164,14 +179,21 @@ import VLANWireTestSupport
     }
 
     @Test func malformedXMLNamesTheGuestHintAndPosition() {
-        do { _ = try domain("<domain><name>x</name>\n<devices>", hint: "web1"); Issue.record("accepted") } catch {
+        do {
+            _ = try domain("<domain><name>x</name>\n<devices>", hint: "web1")
+            Issue.record("accepted")
+        } catch {
             #expect(error.description.contains("guest 'web1'"))
             #expect(error.description.contains("line 2"))
         }
     }
 
     @Test func hostileNamesAreEscaped() {
-        do { _ = try domain("<domain><name>evil\nguest</name><metadata><vw:vlans xmlns:vw='urn:vlanwire:1'><vw:interface mac='52:54:00:00:00:09'><vw:vlan tags='5'/></vw:interface></vw:vlans></metadata></domain>") } catch {
+        do {
+            _ = try domain(
+                "<domain><name>evil\nguest</name><metadata><vw:vlans xmlns:vw='urn:vlanwire:1'><vw:interface mac='52:54:00:00:00:09'><vw:vlan tags='5'/></vw:interface></vw:vlans></metadata></domain>"
+            )
+        } catch {
             #expect(error.description.contains("evil\\nguest"))
             #expect(!error.description.contains("evil\nguest"))
         }
@@ -187,23 +209,24 @@ import VLANWireTestSupport
     }
 
     @Test func readsAllKeys() throws {
-        let config = try HostConfig(toml: """
-            [[uplink]]
-            interface = "eth0"
-            bridge = "br0"
-            mode = "vlan-aware"
-            vlans = "1-20"
-            native-vlan = 1
-            default-policy = "trunk:1,5 native:1"
-            stp = true
-            forward-delay = 150
-            bridge-netfilter = "off"
-            [[network]]
-            name = "lan"
-            uplink = "eth0"
-            portgroups = { office = "10", router = "trunk:1,5,10-20 native:1", voip = 20 }
-            default-portgroup = "office"
-            """)
+        let config = try HostConfig(
+            toml: """
+                [[uplink]]
+                interface = "eth0"
+                bridge = "br0"
+                mode = "vlan-aware"
+                vlans = "1-20"
+                native-vlan = 1
+                default-policy = "trunk:1,5 native:1"
+                stp = true
+                forward-delay = 150
+                bridge-netfilter = "off"
+                [[network]]
+                name = "lan"
+                uplink = "eth0"
+                portgroups = { office = "10", router = "trunk:1,5,10-20 native:1", voip = 20 }
+                default-portgroup = "office"
+                """)
         let uplink = config.uplinks[0]
         #expect(uplink.mode == .vlanAware && uplink.vlans == vset("1-20") && uplink.nativeVLAN == vid(1))
         #expect(uplink.stp && uplink.forwardDelay == 150 && uplink.netfilterOff)
@@ -222,7 +245,10 @@ import VLANWireTestSupport
         ("[[uplink]]\ninterface = \"eth0\"\naccess-bridge = \"br\"", "uplink[1].access-bridge", "{vid}"),
         ("[[uplink]]\ninterface = \"eth0\"\nvlans = \"1-5\"\nnative-vlan = 9", "uplink[1].native-vlan", "not in vlans"),
         ("[[uplink]]\ninterface = \"eth0\"\nbridge = \"br0\"\n[[network]]\nname = \"lan\"\nuplink = \"eth9\"", "network[1].uplink", "no [[uplink]]"),
-        ("[[uplink]]\ninterface = \"eth0\"\nbridge = \"br0\"\nvlans = \"1-5\"\n[[network]]\nname = \"lan\"\nuplink = \"eth0\"\nportgroups = { a = \"9\" }", "network[1].portgroups.a", "not carried"),
+        (
+            "[[uplink]]\ninterface = \"eth0\"\nbridge = \"br0\"\nvlans = \"1-5\"\n[[network]]\nname = \"lan\"\nuplink = \"eth0\"\nportgroups = { a = \"9\" }",
+            "network[1].portgroups.a", "not carried"
+        ),
         ("[[uplink]]\ninterface = \"eth0\"\n[[uplink]]\ninterface = \"eth0\"", "uplink[2]", "two uplinks"),
         ("[[uplink]\ninterface = 1", nil, "line 1"),
     ])

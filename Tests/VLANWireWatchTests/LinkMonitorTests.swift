@@ -1,9 +1,9 @@
 import Foundation
 import Logging
 import Testing
-import VLANWireTestSupport
 import VLANWire
 import VLANWireNetlink
+import VLANWireTestSupport
 
 /// The kernel's link announcements, read by `LinkMonitor` in a throwaway namespace (root).
 @Suite(.enabled(if: Host.isRoot, Host.rootComment), .serialized)

@@ -1,8 +1,8 @@
 import Testing
-import VLANWireTestSupport
 import VLANWire
 import VLANWireLibvirt
 import VLANWireNetlink
+import VLANWireTestSupport
 import VLANWireWatch
 
 /// Which guests a change concerns (pure): taps and links from the state's records, hot-plugged
@@ -11,10 +11,20 @@ struct WatchRouterTests {
 
     /// web1: access NIC on br0v5 (leg br0.5), tap vnet0 (ifindex 10); router1: trunk NIC on br0, tap vnet1 (11).
     static let state = VLANWireState(guests: [
-        GuestRecord(name: "web1", nics: [NICRecord(mac: mac("52:54:00:00:00:01"), policy: .access(try! VLANID(5)), bridge: link("br0v5"),
-                                                   uses: [link("br0v5"), link("br0.5")], tap: link("vnet0"), tapIndex: 10)]),
-        GuestRecord(name: "router1", nics: [NICRecord(mac: mac("52:54:00:00:00:02"), policy: nil, bridge: link("br0"),
-                                                      tap: link("vnet1"), tapIndex: 11)]),
+        GuestRecord(
+            name: "web1",
+            nics: [
+                NICRecord(
+                    mac: mac("52:54:00:00:00:01"), policy: .access(try! VLANID(5)), bridge: link("br0v5"),
+                    uses: [link("br0v5"), link("br0.5")], tap: link("vnet0"), tapIndex: 10)
+            ]),
+        GuestRecord(
+            name: "router1",
+            nics: [
+                NICRecord(
+                    mac: mac("52:54:00:00:00:02"), policy: nil, bridge: link("br0"),
+                    tap: link("vnet1"), tapIndex: 11)
+            ]),
     ])
 
     static func domain(_ name: String, macs: [String]) throws -> DomainDescription {

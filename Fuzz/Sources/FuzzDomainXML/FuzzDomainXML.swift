@@ -7,8 +7,10 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = UnsafeBufferPointer(start: data, count: size)
     if let domain = try? DomainDescription(xml: bytes, guestHint: "fuzz") {
         _ = domain.interfaces.count
-        _ = try? Planner(topology: Topology.resolve(config: nil, observed: ObservedState()), observed: ObservedState(),
-                         state: VLANWireState()).plan(domain, operation: .prepare)
+        _ = try? Planner(
+            topology: Topology.resolve(config: nil, observed: ObservedState()), observed: ObservedState(),
+            state: VLANWireState()
+        ).plan(domain, operation: .prepare)
     }
     return 0
 }
@@ -16,13 +18,15 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 // SwiftPM links executables with `main` renamed to `<module>_main`: this is it, handing over to
 // libFuzzer's driver (libclang_rt.fuzzer, linked by -sanitize=fuzzer).
 @_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>,
-                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt) -> CInt
+func llvmFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
+) -> CInt
 
 @_cdecl("FuzzDomainXML_main")
 public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
     var argc = argc
     var argv = argv
-    return LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzz(data, size) }
+    return llvmFuzzerRunDriver(&argc, &argv) { data, size in fuzz(data, size) }
 }

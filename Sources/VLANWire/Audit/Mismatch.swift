@@ -44,11 +44,13 @@ extension Mismatch {
         case .tapMissing(let mac):
             self.init(.tapMissing, "no tap with this NIC's MAC (\(mac?.description ?? "no MAC"))", reconcileFixes: drift.reconcileFixes)
         case .tapMAC(let target, let has, let wants):
-            self.init(.tapMAC, "target dev \(target.escapedForDisplay) has MAC \(has?.description ?? "none"), not this NIC's tap MAC \(wants)",
-                      reconcileFixes: drift.reconcileFixes)
+            self.init(
+                .tapMAC, "target dev \(target.escapedForDisplay) has MAC \(has?.description ?? "none"), not this NIC's tap MAC \(wants)",
+                reconcileFixes: drift.reconcileFixes)
         case .wrongBridge(let tap, let bridge, let wants, let policy):
             let place = bridge.map { "in \($0)" } ?? "in no bridge"
-            let why = policy.map { "its policy \($0) needs \(wants)" }
+            let why =
+                policy.map { "its policy \($0) needs \(wants)" }
                 ?? "libvirt's definition says \(wants) (vlanwire does not move NICs without a policy)"
             self.init(.wrongBridge, "tap \(tap) is \(place); \(why)", reconcileFixes: drift.reconcileFixes)
         case .vlansDiffer(_, let has, let wants):
@@ -57,8 +59,9 @@ extension Mismatch {
         case .notVLANAware(let bridge):
             self.init(.notVLANAware, "\(bridge) has vlan_filtering off: the policy's VLANs are not enforced", reconcileFixes: drift.reconcileFixes)
         case .uplinkVLANs(let uplink, let missing, _):
-            self.init(.uplinkVLANs, "uplink \(uplink) does not carry VLAN\(missing.count == 1 ? "" : "s") \(missing)",
-                      reconcileFixes: drift.reconcileFixes)
+            self.init(
+                .uplinkVLANs, "uplink \(uplink) does not carry VLAN\(missing.count == 1 ? "" : "s") \(missing)",
+                reconcileFixes: drift.reconcileFixes)
         case .accessBridgeMissing(let bridge, let vid):
             self.init(.accessPath, "access bridge \(bridge) of VLAN \(vid) does not exist", reconcileFixes: drift.reconcileFixes)
         case .accessBridgeDown(let bridge):

@@ -87,7 +87,8 @@ public struct NICAudit: Sendable {
             if has != wanted { drifts.append(.vlansDiffer(tap: link.name, has: has, wants: wanted)) }
         }
         if let uplink = wiring.uplink.interface, let port = observed.link(named: uplink), port.master == wiring.bridge.rawValue,
-           let carried = port.port?.vlans {
+            let carried = port.port?.vlans
+        {
             let missing = policy.memberVLANs.subtracting(carried.members)
             if !missing.isEmpty { drifts.append(.uplinkVLANs(uplink: uplink, missing: missing, inferred: wiring.uplink.inferred)) }
         }
@@ -135,20 +136,23 @@ extension NICAudit {
     public static func audit(_ domain: DomainDescription, topology: Topology, observed: ObservedState) -> [GuestNIC] {
         let planner = Planner(topology: topology, observed: observed)
         return domain.interfaces.map { interface -> GuestNIC in
-            let single = DomainDescription(name: domain.name, uuid: domain.uuid, interfaces: [interface],
-                                           metadata: domain.metadata)
+            let single = DomainDescription(
+                name: domain.name, uuid: domain.uuid, interfaces: [interface],
+                metadata: domain.metadata)
             do throws(Refusal) {
                 let nic = try planner.resolve(single)[0]
                 let audit = NICAudit.audit(nic, observed: observed)
-                return GuestNIC(interface: interface, resolved: nic, refusal: nil, audit: audit,
-                                mismatches: audit.drifts.map(Mismatch.init))
+                return GuestNIC(
+                    interface: interface, resolved: nic, refusal: nil, audit: audit,
+                    mismatches: audit.drifts.map(Mismatch.init))
             } catch {
                 let cause = error.problems.map { $0.cause + ($0.fix.map { " — fix: \($0)" } ?? "") }.joined(separator: "; ")
                 let (tap, tapDrift) = locateTap(interface, observed: observed)
                 let audit = NICAudit(tap: tap, drifts: tapDrift.map { [$0] } ?? [])
-                return GuestNIC(interface: interface, resolved: nil, refusal: cause, audit: audit,
-                                mismatches: audit.drifts.map(Mismatch.init)
-                                    + [Mismatch(.policyRefused, "policy refused: \(cause)", reconcileFixes: false)])
+                return GuestNIC(
+                    interface: interface, resolved: nil, refusal: cause, audit: audit,
+                    mismatches: audit.drifts.map(Mismatch.init)
+                        + [Mismatch(.policyRefused, "policy refused: \(cause)", reconcileFixes: false)])
             }
         }
     }

@@ -8,8 +8,9 @@ extension HostConfig {
         }
         let root: TOMLTable
         do { root = try TOMLTable(string: text) } catch let error as TOMLParseError {
-            throw ConfigError(file: path, key: nil,
-                              message: "line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
+            throw ConfigError(
+                file: path, key: nil,
+                message: "line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
         } catch {
             throw ConfigError(file: path, key: nil, message: "\(error)")
         }
@@ -21,8 +22,10 @@ extension HostConfig {
         }
         var networks: [NetworkMapping] = []
         for (index, table) in try reader.arrayOfTables("network").enumerated() {
-            networks.append(try NetworkMapping(reading: TableReader(file: path, table: table, keyPath: "network[\(index + 1)]"),
-                                               uplinks: uplinks))
+            networks.append(
+                try NetworkMapping(
+                    reading: TableReader(file: path, table: table, keyPath: "network[\(index + 1)]"),
+                    uplinks: uplinks))
         }
         try Self.checkDistinct(uplinks, networks: networks, file: path)
         self.init(uplinks: uplinks, networks: networks, path: path)
@@ -85,12 +88,14 @@ extension Uplink {
         }
         let failClosed = try reader.bool("fail-closed")
         if failClosed == true, mode == .classic {
-            throw reader.error("fail-closed", "a classic bridge has no per-port VLANs to close: new ports see every VLAN until wired (use mode = \"vlan-aware\")")
+            throw reader.error(
+                "fail-closed", "a classic bridge has no per-port VLANs to close: new ports see every VLAN until wired (use mode = \"vlan-aware\")")
         }
-        self.init(interface: interface, bridge: bridge, mode: mode, vlans: vlans, nativeVLAN: native,
-                  accessBridgeTemplate: template, defaultPolicy: defaultPolicy, accessNetworks: accessNetworks,
-                  stp: try reader.bool("stp") ?? false, forwardDelay: forwardDelay, netfilterOff: netfilter == "off",
-                  failClosed: failClosed)
+        self.init(
+            interface: interface, bridge: bridge, mode: mode, vlans: vlans, nativeVLAN: native,
+            accessBridgeTemplate: template, defaultPolicy: defaultPolicy, accessNetworks: accessNetworks,
+            stp: try reader.bool("stp") ?? false, forwardDelay: forwardDelay, netfilterOff: netfilter == "off",
+            failClosed: failClosed)
     }
 
     static func checkTemplate(_ template: String, reader: TableReader, hasBridge: Bool) throws(ConfigError) {
@@ -140,8 +145,9 @@ extension NetworkMapping {
         if let defaultPortgroup, portgroups[defaultPortgroup] == nil {
             throw reader.error("default-portgroup", "'\(defaultPortgroup.escapedForDisplay)' is not one of the portgroups")
         }
-        self.init(name: name, uplink: uplinkName, portgroups: portgroups, defaultPortgroup: defaultPortgroup,
-                  defaultPolicy: try reader.policy("default-policy"))
+        self.init(
+            name: name, uplink: uplinkName, portgroups: portgroups, defaultPortgroup: defaultPortgroup,
+            defaultPolicy: try reader.policy("default-policy"))
     }
 }
 
@@ -223,7 +229,11 @@ struct TableReader {
     func policy(_ key: String) throws(ConfigError) -> PortPolicy? {
         guard let value = table[key] else { return nil }
         let text: String
-        if let number = value.int { text = String(number) } else if let string = value.string { text = string } else {
+        if let number = value.int {
+            text = String(number)
+        } else if let string = value.string {
+            text = string
+        } else {
             throw error(key, "must be a policy like \"10\" or \"trunk:1,5,10-20 native:1\"")
         }
         do { return try PortPolicy(parsing: text) } catch { throw self.error(key, error.description) }
@@ -251,7 +261,8 @@ enum TOMLPreScan {
             guard let byte else { return false }
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "\""), UInt8(ascii: "'"): return true
+                UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "\""), UInt8(ascii: "'"):
+                return true
             default: return false
             }
         }
@@ -264,15 +275,21 @@ enum TOMLPreScan {
             while index < bytes.count {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\n") {
-                    guard multiLine else { return true }   // toml++ reports the unterminated string
+                    guard multiLine else { return true }  // toml++ reports the unterminated string
                     line += 1
                 }
-                if byte == UInt8(ascii: "\\"), quote == UInt8(ascii: "\"") { index += 2; continue }
+                if byte == UInt8(ascii: "\\"), quote == UInt8(ascii: "\"") {
+                    index += 2
+                    continue
+                }
                 if byte == quote {
-                    if !multiLine { index += 1; return true }
+                    if !multiLine {
+                        index += 1
+                        return true
+                    }
                     if at(1) == quote, at(2) == quote {
                         index += 3
-                        while at(0) == quote { index += 1 }   // up to two more quotes belong to the content
+                        while at(0) == quote { index += 1 }  // up to two more quotes belong to the content
                         return true
                     }
                 }

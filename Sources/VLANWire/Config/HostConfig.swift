@@ -36,10 +36,12 @@ public struct Uplink: Equatable, Sendable, Codable {
     /// On by default for configured vlan-aware uplinks; inferred ones leave the bridge's default alone.
     public var failClosed: Bool
 
-    public init(interface: LinkName?, bridge: LinkName?, mode: UplinkMode, vlans: VLANSet = .all,
-                nativeVLAN: VLANID? = nil, accessBridgeTemplate: String? = nil, defaultPolicy: PortPolicy? = nil,
-                accessNetworks: VLANSet = .empty, stp: Bool = false, forwardDelay: Int = 0,
-                netfilterOff: Bool = false, inferred: Bool = false, failClosed: Bool? = nil) {
+    public init(
+        interface: LinkName?, bridge: LinkName?, mode: UplinkMode, vlans: VLANSet = .all,
+        nativeVLAN: VLANID? = nil, accessBridgeTemplate: String? = nil, defaultPolicy: PortPolicy? = nil,
+        accessNetworks: VLANSet = .empty, stp: Bool = false, forwardDelay: Int = 0,
+        netfilterOff: Bool = false, inferred: Bool = false, failClosed: Bool? = nil
+    ) {
         self.failClosed = failClosed ?? (mode == .vlanAware && !inferred)
         self.interface = interface
         self.bridge = bridge
@@ -58,9 +60,9 @@ public struct Uplink: Equatable, Sendable, Codable {
     /// What this uplink is called in messages: `eth0 (bridge br0)`.
     public var label: String {
         switch (interface, bridge) {
-        case let (interface?, bridge?): "\(interface) (bridge \(bridge))"
-        case let (interface?, nil): interface.rawValue
-        case let (nil, bridge?): "bridge \(bridge)"
+        case (let interface?, let bridge?): "\(interface) (bridge \(bridge))"
+        case (let interface?, nil): interface.rawValue
+        case (nil, let bridge?): "bridge \(bridge)"
         case (nil, nil): "uplink"
         }
     }
@@ -77,8 +79,10 @@ public struct NetworkMapping: Equatable, Sendable, Codable {
     /// Policy for NICs on this network without a portgroup (and without a default portgroup).
     public var defaultPolicy: PortPolicy?
 
-    public init(name: String, uplink: LinkName, portgroups: [String: PortPolicy] = [:],
-                defaultPortgroup: String? = nil, defaultPolicy: PortPolicy? = nil) {
+    public init(
+        name: String, uplink: LinkName, portgroups: [String: PortPolicy] = [:],
+        defaultPortgroup: String? = nil, defaultPolicy: PortPolicy? = nil
+    ) {
         self.name = name
         self.uplink = uplink
         self.portgroups = portgroups

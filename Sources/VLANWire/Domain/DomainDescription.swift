@@ -6,8 +6,10 @@ public struct DomainDescription: Equatable, Sendable {
     /// vlanwire's per-NIC policies from `<metadata><vw:vlans xmlns:vw="urn:vlanwire:1">`.
     public var metadata: [MACAddress: PortPolicy]
 
-    public init(name: String, uuid: String? = nil, interfaces: [DomainInterface] = [],
-                metadata: [MACAddress: PortPolicy] = [:]) {
+    public init(
+        name: String, uuid: String? = nil, interfaces: [DomainInterface] = [],
+        metadata: [MACAddress: PortPolicy] = [:]
+    ) {
         self.name = name
         self.uuid = uuid
         self.interfaces = interfaces
@@ -50,9 +52,11 @@ public struct DomainInterface: Equatable, Sendable {
     /// Line of the `<interface>` element, for messages.
     public var line: Int
 
-    public init(type: String, mac: MACAddress? = nil, sourceBridge: String? = nil, sourceNetwork: String? = nil,
-                portgroup: String? = nil, sourceDevice: String? = nil, targetDevice: String? = nil,
-                model: String? = nil, virtualPortType: String? = nil, libvirtVLAN: LibvirtVLAN? = nil, line: Int = 0) {
+    public init(
+        type: String, mac: MACAddress? = nil, sourceBridge: String? = nil, sourceNetwork: String? = nil,
+        portgroup: String? = nil, sourceDevice: String? = nil, targetDevice: String? = nil,
+        model: String? = nil, virtualPortType: String? = nil, libvirtVLAN: LibvirtVLAN? = nil, line: Int = 0
+    ) {
         self.type = type
         self.mac = mac
         self.sourceBridge = sourceBridge

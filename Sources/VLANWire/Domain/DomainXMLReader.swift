@@ -6,12 +6,16 @@ extension DomainDescription {
         let guestLabel = guestHint ?? "unknown"
         let root: XMLElement
         do { root = try XMLDocumentParser.parse(bytes) } catch {
-            throw Refusal(Problem(guest: guestLabel, cause: "domain \(error.description)",
-                                  fix: "pass libvirt's domain XML (virsh dumpxml GUEST)"))
+            throw Refusal(
+                Problem(
+                    guest: guestLabel, cause: "domain \(error.description)",
+                    fix: "pass libvirt's domain XML (virsh dumpxml GUEST)"))
         }
         guard root.localName == "domain", root.namespaceURI == nil else {
-            throw Refusal(Problem(guest: guestLabel, cause: "the document's root is <\(root.qualifiedName)>, not <domain>",
-                                  fix: "pass libvirt's domain XML (virsh dumpxml GUEST)"))
+            throw Refusal(
+                Problem(
+                    guest: guestLabel, cause: "the document's root is <\(root.qualifiedName)>, not <domain>",
+                    fix: "pass libvirt's domain XML (virsh dumpxml GUEST)"))
         }
         guard let name = root.child(named: "name")?.text.trimmingASCIIWhitespace, !name.isEmpty else {
             throw Refusal(Problem(guest: guestLabel, cause: "the domain XML has no <name>"))
@@ -28,8 +32,9 @@ extension DomainDescription {
         }
         let metadata = VLANWireMetadataReader.read(root: root, guest: guest, problems: &problems)
         guard problems.isEmpty else { throw Refusal(problems) }
-        self.init(name: guest, uuid: root.child(named: "uuid").map { String($0.text.trimmingASCIIWhitespace) },
-                  interfaces: interfaces, metadata: metadata)
+        self.init(
+            name: guest, uuid: root.child(named: "uuid").map { String($0.text.trimmingASCIIWhitespace) },
+            interfaces: interfaces, metadata: metadata)
     }
 }
 
@@ -44,8 +49,10 @@ extension DomainInterface {
         var interface = DomainInterface(type: element.attribute("type") ?? "bridge", line: element.line)
         if let macText = element.child(named: "mac")?.attribute("address") {
             do { interface.mac = try MACAddress(parsing: macText) } catch {
-                return .failure(ReadProblem(nic: macText, cause: error.description,
-                                            fix: "give the interface a MAC like 52:54:00:12:34:56"))
+                return .failure(
+                    ReadProblem(
+                        nic: macText, cause: error.description,
+                        fix: "give the interface a MAC like 52:54:00:12:34:56"))
             }
         }
         if let source = element.child(named: "source") {
@@ -80,8 +87,10 @@ enum VLANWireMetadataReader {
         }
         for entry in containers.flatMap({ $0.children(named: "interface", namespace: namespace) }) {
             guard let macText = entry.attribute("mac") else {
-                problems.append(Problem(guest: guest, cause: "vlanwire metadata at line \(entry.line): <vw:interface> has no mac attribute",
-                                        fix: "write <vw:interface mac=\"52:54:00:..\">"))
+                problems.append(
+                    Problem(
+                        guest: guest, cause: "vlanwire metadata at line \(entry.line): <vw:interface> has no mac attribute",
+                        fix: "write <vw:interface mac=\"52:54:00:..\">"))
                 continue
             }
             let mac: MACAddress
@@ -90,8 +99,10 @@ enum VLANWireMetadataReader {
                 continue
             }
             guard seen.insert(mac).inserted else {
-                problems.append(Problem(guest: guest, mac: mac, cause: "vlanwire metadata has two entries for this MAC (second at line \(entry.line))",
-                                        fix: "keep one <vw:interface> per MAC"))
+                problems.append(
+                    Problem(
+                        guest: guest, mac: mac, cause: "vlanwire metadata has two entries for this MAC (second at line \(entry.line))",
+                        fix: "keep one <vw:interface> per MAC"))
                 continue
             }
             // A MAC the guest has no NIC for is a pending policy (see `DomainDescription.pendingPolicies`).
@@ -114,7 +125,8 @@ enum VLANWireMetadataReader {
         let vlans = entry.children(named: "vlan", namespace: namespace)
         guard vlans.count <= 1 else { throw EntryError(cause: "more than one <vw:vlan>", fix: "keep one <vw:vlan> per interface") }
         let vlan = vlans.first
-        let tagElements = (vlan.map { $0.children(named: "tag", namespace: namespace) } ?? [])
+        let tagElements =
+            (vlan.map { $0.children(named: "tag", namespace: namespace) } ?? [])
             + entry.children(named: "tag", namespace: namespace)
         guard vlan != nil || !tagElements.isEmpty else {
             throw EntryError(cause: "no <vw:vlan> or <vw:tag>", fix: "add <vw:vlan tags=\"5\"/> (access) or <vw:vlan trunk=\"yes\" tags=\"1,5\"/>")
@@ -124,8 +136,9 @@ enum VLANWireMetadataReader {
         var native: VLANID?
         if let vlan {
             for attribute in vlan.attributes where attribute.namespaceURI == nil && !vlanAttributes.contains(attribute.localName) {
-                throw EntryError(cause: "unknown attribute \(attribute.localName)=\"\(attribute.value.escapedForDisplay)\" on <vw:vlan>",
-                                 fix: "use trunk=\"yes|no\", tags=\"1,5,10-20\" and native=\"N\"")
+                throw EntryError(
+                    cause: "unknown attribute \(attribute.localName)=\"\(attribute.value.escapedForDisplay)\" on <vw:vlan>",
+                    fix: "use trunk=\"yes|no\", tags=\"1,5,10-20\" and native=\"N\"")
             }
             switch vlan.attribute("trunk") {
             case nil: break
@@ -154,8 +167,9 @@ enum VLANWireMetadataReader {
                 }
                 native = id
             case let other?:
-                throw EntryError(cause: "nativeMode=\"\(other.escapedForDisplay)\" is not supported on Linux bridges",
-                                 fix: "use nativeMode=\"untagged\" (the native VLAN leaves the port untagged)")
+                throw EntryError(
+                    cause: "nativeMode=\"\(other.escapedForDisplay)\" is not supported on Linux bridges",
+                    fix: "use nativeMode=\"untagged\" (the native VLAN leaves the port untagged)")
             }
         }
         guard !tags.isEmpty || native != nil else {
@@ -164,8 +178,9 @@ enum VLANWireMetadataReader {
         let isTrunk = trunk ?? (tags.count > 1 || native != nil)
         if !isTrunk {
             guard tags.count == 1, native == nil || native == tags.ranges[0].lowerBound else {
-                throw EntryError(cause: "trunk=\"no\" with more than one VLAN (\(tags.union(native.map { VLANSet($0) } ?? .empty)))",
-                                 fix: "set trunk=\"yes\", or give one VLAN for an access port")
+                throw EntryError(
+                    cause: "trunk=\"no\" with more than one VLAN (\(tags.union(native.map { VLANSet($0) } ?? .empty)))",
+                    fix: "set trunk=\"yes\", or give one VLAN for an access port")
             }
             return .access(tags.ranges[0].lowerBound)
         }

@@ -13,8 +13,10 @@ public struct ObservedState: Codable, Equatable, Sendable {
     /// `/proc/sys/net/bridge/*`; nil when br_netfilter is not loaded (the files do not exist).
     public var bridgeNetfilter: BridgeNetfilterSysctls?
 
-    public init(complete: Bool = false, links: [ObservedLink] = [], capabilities: KernelCapabilities? = nil,
-                bridgeNetfilter: BridgeNetfilterSysctls? = nil) {
+    public init(
+        complete: Bool = false, links: [ObservedLink] = [], capabilities: KernelCapabilities? = nil,
+        bridgeNetfilter: BridgeNetfilterSysctls? = nil
+    ) {
         self.complete = complete
         self.links = links
         self.capabilities = capabilities
@@ -54,9 +56,11 @@ public struct ObservedLink: Codable, Equatable, Sendable {
     /// Set when the link is a bridge port.
     public var port: BridgePortInfo?
 
-    public init(index: Int32, name: String, kind: String? = nil, master: String? = nil, adminUp: Bool = true,
-                operState: String = "up", mtu: Int = 1500, mac: MACAddress? = nil, alias: String? = nil,
-                vlan: VLANLinkInfo? = nil, bridge: BridgeInfo? = nil, port: BridgePortInfo? = nil) {
+    public init(
+        index: Int32, name: String, kind: String? = nil, master: String? = nil, adminUp: Bool = true,
+        operState: String = "up", mtu: Int = 1500, mac: MACAddress? = nil, alias: String? = nil,
+        vlan: VLANLinkInfo? = nil, bridge: BridgeInfo? = nil, port: BridgePortInfo? = nil
+    ) {
         self.index = index
         self.name = name
         self.kind = kind
@@ -103,9 +107,11 @@ public struct BridgeInfo: Codable, Equatable, Sendable {
     /// The bridge device's own VLANs (`bridge vlan show dev BR`: the host's side, e.g. its address on br0).
     public var selfVLANs: PortVLANs?
 
-    public init(vlanFiltering: Bool = false, stpEnabled: Bool = false, forwardDelay: Int = 0,
-                nfCallIPTables: Bool? = nil, nfCallIP6Tables: Bool? = nil, nfCallARPTables: Bool? = nil,
-                defaultPVID: Int? = nil, selfVLANs: PortVLANs? = nil) {
+    public init(
+        vlanFiltering: Bool = false, stpEnabled: Bool = false, forwardDelay: Int = 0,
+        nfCallIPTables: Bool? = nil, nfCallIP6Tables: Bool? = nil, nfCallARPTables: Bool? = nil,
+        defaultPVID: Int? = nil, selfVLANs: PortVLANs? = nil
+    ) {
         self.defaultPVID = defaultPVID
         self.selfVLANs = selfVLANs
         self.vlanFiltering = vlanFiltering
@@ -146,13 +152,15 @@ public struct PortVLANs: Codable, Hashable, Sendable, CustomStringConvertible {
 
     /// The membership a port policy asks for.
     public init(policy: PortPolicy) {
-        self.init(members: policy.memberVLANs, untagged: policy.untaggedVLAN.map { VLANSet($0) } ?? .empty,
-                  pvid: policy.untaggedVLAN)
+        self.init(
+            members: policy.memberVLANs, untagged: policy.untaggedVLAN.map { VLANSet($0) } ?? .empty,
+            pvid: policy.untaggedVLAN)
     }
 
     /// What a port gets from the kernel when it joins a vlan-filtering bridge (default_pvid 1).
-    public static let kernelDefault = PortVLANs(members: VLANSet(try! VLANID(1)), untagged: VLANSet(try! VLANID(1)),
-                                                pvid: try! VLANID(1))
+    public static let kernelDefault = PortVLANs(
+        members: VLANSet(try! VLANID(1)), untagged: VLANSet(try! VLANID(1)),
+        pvid: try! VLANID(1))
 
     public var tagged: VLANSet { members.subtracting(untagged) }
 

@@ -19,7 +19,7 @@ public struct LinkName: Hashable, Comparable, Sendable, CustomStringConvertible,
         for byte in name.utf8 {
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"):
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"):
                 continue
             case UInt8(ascii: "/"):
                 throw ValueError(.linkName, name, "contains '/'")

@@ -18,7 +18,7 @@ public struct MACAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
         var octets: [UInt8] = []
         for part in parts {
             guard (1...2).contains(part.utf8.count), part.utf8.allSatisfy({ $0.isASCIIHexDigit }),
-                  let octet = UInt8(part, radix: 16)
+                let octet = UInt8(part, radix: 16)
             else {
                 throw ValueError(.macAddress, input, "'\(part)' is not a hex octet")
             }

@@ -14,7 +14,7 @@ public struct VLANID: Hashable, Comparable, Sendable, CustomStringConvertible, C
     /// Parses decimal text such as "5". Refuses signs, spaces, hex and anything else.
     public init(parsing text: some StringProtocol) throws(ValueError) {
         guard !text.isEmpty, text.utf8.count <= 6, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-              let number = Int(text)
+            let number = Int(text)
         else {
             throw ValueError(.vlanID, String(text), "not a decimal number (valid: 1...4094)")
         }

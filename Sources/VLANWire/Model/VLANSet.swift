@@ -56,7 +56,8 @@ public struct VLANSet: Hashable, Sendable, CustomStringConvertible, Codable, Seq
                 guard !low.isEmpty else {
                     throw ValueError(.vlanSet, input, "'\(token)' is not an id or a range (negative ids do not exist)")
                 }
-                let lowID: VLANID, highID: VLANID
+                let lowID: VLANID
+                let highID: VLANID
                 do {
                     lowID = try VLANID(parsing: low)
                     highID = try VLANID(parsing: high)
@@ -87,12 +88,11 @@ public struct VLANSet: Hashable, Sendable, CustomStringConvertible, Codable, Seq
     }
 
     public func contains(_ id: VLANID) -> Bool {
-        var low = 0, high = ranges.count - 1
+        var low = 0
+        var high = ranges.count - 1
         while low <= high {
             let mid = (low + high) / 2
-            if ranges[mid].upperBound < id { low = mid + 1 }
-            else if ranges[mid].lowerBound > id { high = mid - 1 }
-            else { return true }
+            if ranges[mid].upperBound < id { low = mid + 1 } else if ranges[mid].lowerBound > id { high = mid - 1 } else { return true }
         }
         return false
     }
@@ -112,7 +112,10 @@ public struct VLANSet: Hashable, Sendable, CustomStringConvertible, Codable, Seq
                 if cut.lowerBound.value > low {
                     result.append(VLANID(trusted: low)...VLANID(trusted: cut.lowerBound.value - 1))
                 }
-                if cut.upperBound.value >= high { low = high &+ 1; break }
+                if cut.upperBound.value >= high {
+                    low = high &+ 1
+                    break
+                }
                 low = cut.upperBound.value + 1
                 index += 1
             }
@@ -138,7 +141,10 @@ public struct VLANSet: Hashable, Sendable, CustomStringConvertible, Codable, Seq
 
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
-        if text.isEmpty { self.init(); return }
+        if text.isEmpty {
+            self.init()
+            return
+        }
         do { try self.init(parsing: text) } catch {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description))
         }

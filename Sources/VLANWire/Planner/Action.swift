@@ -110,8 +110,10 @@ public struct BridgeSpec: Hashable, Sendable, Codable {
     /// Turn the bridge's own nf_call_iptables/ip6tables/arptables off.
     public var netfilterOff: Bool
 
-    public init(name: LinkName, vlanFiltering: Bool = false, stp: Bool = false, forwardDelay: Int = 0,
-                netfilterOff: Bool = false) {
+    public init(
+        name: LinkName, vlanFiltering: Bool = false, stp: Bool = false, forwardDelay: Int = 0,
+        netfilterOff: Bool = false
+    ) {
         self.name = name
         self.vlanFiltering = vlanFiltering
         self.stp = stp
@@ -142,7 +144,9 @@ extension PortVLANs {
             for (piece, isUntagged) in boundaries {
                 if let pvid, piece.contains(pvid) {
                     // The PVID is always its own entry: the kernel refuses PVID on a range.
-                    let low = piece.lowerBound.value, high = piece.upperBound.value, p = pvid.value
+                    let low = piece.lowerBound.value
+                    let high = piece.upperBound.value
+                    let p = pvid.value
                     if low < p { result.append(Entry(range: VLANID(trusted: low)...VLANID(trusted: p - 1), pvid: false, untagged: isUntagged)) }
                     result.append(Entry(range: pvid...pvid, pvid: true, untagged: isUntagged))
                     if p < high { result.append(Entry(range: VLANID(trusted: p + 1)...VLANID(trusted: high), pvid: false, untagged: isUntagged)) }

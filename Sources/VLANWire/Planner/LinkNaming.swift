@@ -22,7 +22,10 @@ public enum LinkNaming {
         var candidates: Set<UInt16> = []
         var digits = ""
         for character in name + " " {
-            if character.isASCII, character.isNumber { digits.append(character); continue }
+            if character.isASCII, character.isNumber {
+                digits.append(character)
+                continue
+            }
             if !digits.isEmpty, digits.count <= 4, let value = UInt16(digits) { candidates.insert(value) }
             digits = ""
         }
@@ -59,7 +62,8 @@ extension UInt8 {
     var isLinkNameByte: Bool {
         switch self {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-             UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"): true
+            UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"):
+            true
         default: false
         }
     }

@@ -43,8 +43,10 @@ public struct Plan: Equatable, Sendable {
     /// State entries that no longer match the kernel (gone, or now someone else's link).
     public var staleLinks: [LinkName]
 
-    public init(guest: String, operation: HookOperation, nics: [ResolvedNIC] = [], actions: [Action] = [],
-                notes: [String] = [], record: GuestRecord? = nil, deletions: [LinkName] = [], staleLinks: [LinkName] = []) {
+    public init(
+        guest: String, operation: HookOperation, nics: [ResolvedNIC] = [], actions: [Action] = [],
+        notes: [String] = [], record: GuestRecord? = nil, deletions: [LinkName] = [], staleLinks: [LinkName] = []
+    ) {
         self.guest = guest
         self.operation = operation
         self.nics = nics

@@ -38,16 +38,18 @@ public struct Planner: Sendable {
         for nic in nics {
             guard let wiring = nic.wiring, let policy = wiring.policy else { continue }
             builder.infrastructure(for: nic, wiring: wiring)
-            var record = NICRecord(mac: nic.interface.mac ?? MACAddress(octets: [0, 0, 0, 0, 0, 0]), policy: policy,
-                                   bridge: wiring.bridge,
-                                   uses: wiring.accessPath.map { [$0.bridge, builder.legInUse[$0.bridge] ?? $0.leg] } ?? [])
+            var record = NICRecord(
+                mac: nic.interface.mac ?? MACAddress(octets: [0, 0, 0, 0, 0, 0]), policy: policy,
+                bridge: wiring.bridge,
+                uses: wiring.accessPath.map { [$0.bridge, builder.legInUse[$0.bridge] ?? $0.leg] } ?? [])
             if operation.phase == .ports { builder.port(for: nic, wiring: wiring, record: &record) }
             records.append(record)
         }
         guard builder.problems.isEmpty else { throw Refusal(builder.problems) }
         let record = GuestRecord(name: domain.name, uuid: domain.uuid, nics: records)
-        return Plan(guest: domain.name, operation: operation, nics: nics, actions: builder.actions, notes: builder.notes + domain.pendingPolicyNotes,
-                    record: record)
+        return Plan(
+            guest: domain.name, operation: operation, nics: nics, actions: builder.actions, notes: builder.notes + domain.pendingPolicyNotes,
+            record: record)
     }
 
     /// Forgets the guest and deletes the links vlanwire created that nothing uses any more.
@@ -58,13 +60,16 @@ public struct Planner: Sendable {
         // Port VLANs this guest's taps got, when the tap is still the same link (veth stand-ins, slow teardown).
         for nic in state.guest(named: guest)?.nics ?? [] {
             guard let tap = nic.tap, let vlans = nic.portVLANs, let link = observed.link(named: tap),
-                  link.index == nic.tapIndex, let current = link.port?.vlans else { continue }
+                link.index == nic.tapIndex, let current = link.port?.vlans
+            else { continue }
             let ours = current.members.intersection(vlans.members)
             if !ours.isEmpty { plan.actions.append(.removePortVLANs(port: tap, vlans: ours)) }
         }
         guard !state.usersUnknown else {
             if !state.createdLinks.isEmpty {
-                plan.notes.append("state was rebuilt from the kernel: the users of \(state.createdLinks.map(\.name.rawValue).joined(separator: ", ")) are unknown, so nothing is deleted (run `vlanwire reconcile`)")
+                plan.notes.append(
+                    "state was rebuilt from the kernel: the users of \(state.createdLinks.map(\.name.rawValue).joined(separator: ", ")) are unknown, so nothing is deleted (run `vlanwire reconcile`)"
+                )
             }
             return plan
         }
@@ -165,23 +170,26 @@ struct PlanBuilder {
         guard let bridge = uplink.bridge, uplinksDone.insert(bridge).inserted else { return }
         guard let observedBridge = observed.link(named: bridge) else {
             if observed.complete {
-                problem(nic, "trunk bridge \(bridge) does not exist",
-                        fix: "create it in the host's network configuration with \(uplink.interface?.rawValue ?? "the uplink") as a port")
+                problem(
+                    nic, "trunk bridge \(bridge) does not exist",
+                    fix: "create it in the host's network configuration with \(uplink.interface?.rawValue ?? "the uplink") as a port")
             }
             return
         }
         guard observedBridge.isBridge else { return problem(nic, "\(bridge) exists but is not a bridge (kind \(observedBridge.kind ?? "device"))") }
         if observedBridge.bridge?.vlanFiltering != true {
             if observed.capabilities?.bridgeVLANFiltering == false {
-                return problem(nic, "uplink \(uplink.label) is vlan-aware, but this kernel lacks bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)",
-                               fix: "use a kernel with bridge VLAN filtering, or set mode = \"classic\"")
+                return problem(
+                    nic, "uplink \(uplink.label) is vlan-aware, but this kernel lacks bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)",
+                    fix: "use a kernel with bridge VLAN filtering, or set mode = \"classic\"")
             }
             actions.append(.setVLANFiltering(bridge: bridge, enabled: true))
             filteringEnabled.insert(bridge)
             notes.append("turns on vlan_filtering on \(bridge): ports keep VLAN 1 untagged unless vlanwire sets their VLANs")
         }
         if uplink.netfilterOff, let info = observedBridge.bridge,
-           info.nfCallIPTables == true || info.nfCallIP6Tables == true || info.nfCallARPTables == true {
+            info.nfCallIPTables == true || info.nfCallIP6Tables == true || info.nfCallARPTables == true
+        {
             actions.append(.setBridgeNetfilter(bridge: bridge, enabled: false))
         }
         closeNewPorts(of: observedBridge, bridge: bridge, uplink: uplink)
@@ -191,8 +199,9 @@ struct PlanBuilder {
             return
         }
         guard uplinkLink.master == bridge.rawValue else {
-            return problem(nic, "uplink \(interface) is not a port of \(bridge)",
-                           fix: "make it one in the host's network configuration (ip link set \(interface) master \(bridge))")
+            return problem(
+                nic, "uplink \(interface) is not a port of \(bridge)",
+                fix: "make it one in the host's network configuration (ip link set \(interface) master \(bridge))")
         }
         let current = filteringEnabled.contains(bridge) ? PortVLANs.kernelDefault : (uplinkLink.port?.vlans ?? .kernelDefault)
         var add = uplink.vlans.subtracting(current.members)
@@ -231,12 +240,17 @@ struct PlanBuilder {
 
     mutating func accessPath(for nic: ResolvedNIC, path: ResolvedNIC.AccessPath, uplink: Uplink) {
         if let existing = observed.link(named: path.bridge), !existing.isBridge {
-            return problem(nic, "\(path.bridge) exists but is not a bridge (kind \(existing.kind ?? "device")), so it cannot be the access bridge of VLAN \(path.vid)",
-                           fix: "rename or remove \(path.bridge), or change access-bridge in the config")
+            return problem(
+                nic,
+                "\(path.bridge) exists but is not a bridge (kind \(existing.kind ?? "device")), so it cannot be the access bridge of VLAN \(path.vid)",
+                fix: "rename or remove \(path.bridge), or change access-bridge in the config")
         }
         if !exists(path.bridge) {
-            actions.append(.createBridge(BridgeSpec(name: path.bridge, stp: uplink.stp, forwardDelay: uplink.forwardDelay,
-                                                    netfilterOff: uplink.netfilterOff)))
+            actions.append(
+                .createBridge(
+                    BridgeSpec(
+                        name: path.bridge, stp: uplink.stp, forwardDelay: uplink.forwardDelay,
+                        netfilterOff: uplink.netfilterOff)))
             planned.insert(path.bridge)
         }
         // A leg already feeding the access bridge (vlanwire's, or one the admin made) is used as is.
@@ -244,8 +258,11 @@ struct PlanBuilder {
         if let existingLeg, let legName = try? LinkName(existingLeg.name) {
             legInUse[path.bridge] = legName
             if let parent = existingLeg.vlan?.parent, parent != path.legParent.rawValue,
-               let uplinkName = uplink.interface, parent == uplinkName.rawValue, uplink.bridge != nil {
-                notes.append("\(legName) hangs off the uplink \(parent), not the trunk bridge: it takes VLAN \(path.vid) away from trunk guests on \(uplink.bridge!) (run `vlanwire doctor`)")
+                let uplinkName = uplink.interface, parent == uplinkName.rawValue, uplink.bridge != nil
+            {
+                notes.append(
+                    "\(legName) hangs off the uplink \(parent), not the trunk bridge: it takes VLAN \(path.vid) away from trunk guests on \(uplink.bridge!) (run `vlanwire doctor`)"
+                )
             }
             ensureUp(legName)
             ensureUp(path.bridge)
@@ -254,21 +271,26 @@ struct PlanBuilder {
         legInUse[path.bridge] = path.leg
         if let leg = observed.link(named: path.leg) {
             guard leg.vlan?.id == path.vid, leg.vlan?.parent == path.legParent.rawValue else {
-                return problem(nic, "\(path.leg) exists but is not VLAN \(path.vid) on \(path.legParent)",
-                               fix: "rename or remove \(path.leg)")
+                return problem(
+                    nic, "\(path.leg) exists but is not VLAN \(path.vid) on \(path.legParent)",
+                    fix: "rename or remove \(path.leg)")
             }
             if let master = leg.master, master != path.bridge.rawValue {
-                return problem(nic, "VLAN leg \(path.leg) is already a port of \(master)",
-                               fix: "release it (ip link set \(path.leg) nomaster) or remove it")
+                return problem(
+                    nic, "VLAN leg \(path.leg) is already a port of \(master)",
+                    fix: "release it (ip link set \(path.leg) nomaster) or remove it")
             }
         } else if !planned.contains(path.leg) {
             if observed.capabilities?.vlan8021Q == false {
-                return problem(nic, "access VLAN \(path.vid) needs VLAN leg \(path.leg), but this kernel has no 802.1Q VLAN support (CONFIG_VLAN_8021Q, module 8021q)",
-                               fix: "load the 8021q module or use a kernel with 802.1Q support")
+                return problem(
+                    nic,
+                    "access VLAN \(path.vid) needs VLAN leg \(path.leg), but this kernel has no 802.1Q VLAN support (CONFIG_VLAN_8021Q, module 8021q)",
+                    fix: "load the 8021q module or use a kernel with 802.1Q support")
             }
             if observed.complete, observed.link(named: path.legParent) == nil {
-                return problem(nic, "\(path.legParent), the parent of VLAN leg \(path.leg), does not exist",
-                               fix: "check the uplink's interface and bridge in the config")
+                return problem(
+                    nic, "\(path.legParent), the parent of VLAN leg \(path.leg), does not exist",
+                    fix: "check the uplink's interface and bridge in the config")
             }
             actions.append(.createVLANLeg(name: path.leg, parent: path.legParent, vid: path.vid))
             planned.insert(path.leg)
@@ -320,8 +342,11 @@ struct PlanBuilder {
             if let old = current.pvid, desired.members.contains(old) { add = add.union(VLANSet(old)) }
         }
         if !add.isEmpty {
-            actions.append(.addPortVLANs(port: tap.name, vlans: PortVLANs(
-                members: add, untagged: desired.untagged.intersection(add), pvid: desired.pvid.flatMap { add.contains($0) ? $0 : nil })))
+            actions.append(
+                .addPortVLANs(
+                    port: tap.name,
+                    vlans: PortVLANs(
+                        members: add, untagged: desired.untagged.intersection(add), pvid: desired.pvid.flatMap { add.contains($0) ? $0 : nil })))
         }
     }
 
@@ -342,14 +367,16 @@ struct PlanBuilder {
         }
         let (found, drift) = NICAudit.locateTap(nic.interface, observed: observed)
         if case .tapMAC(let target, let has, _)? = drift, observed.complete {
-            problem(nic, "tap \(target) has MAC \(has?.description ?? "none"), not this NIC's",
-                    fix: "let libvirt recreate the tap (virsh destroy/start)")
+            problem(
+                nic, "tap \(target) has MAC \(has?.description ?? "none"), not this NIC's",
+                fix: "let libvirt recreate the tap (virsh destroy/start)")
             return nil
         }
         if let found, let name = try? LinkName(found.link.name) { return Tap(name: name, link: found.link) }
         if observed.complete {
-            problem(nic, "no tap found for this NIC (target dev \(targetName?.rawValue ?? "unknown"))",
-                    fix: "the tap exists only while the guest runs: use the start/started operations")
+            problem(
+                nic, "no tap found for this NIC (target dev \(targetName?.rawValue ?? "unknown"))",
+                fix: "the tap exists only while the guest runs: use the start/started operations")
             return nil
         }
         if let targetName { return Tap(name: targetName, link: nil) }

@@ -48,8 +48,10 @@ public struct ResolvedNIC: Equatable, Sendable {
 
 extension ResolvedNIC {
     /// Resolves one NIC. Problems are returned, never thrown, so every NIC of a guest is reported.
-    package static func resolve(_ interface: DomainInterface, guest: DomainDescription, topology: Topology,
-                        observed: ObservedState) -> Result<ResolvedNIC, Problem> {
+    package static func resolve(
+        _ interface: DomainInterface, guest: DomainDescription, topology: Topology,
+        observed: ObservedState
+    ) -> Result<ResolvedNIC, Problem> {
         func problem(_ cause: String, fix: String? = nil) -> Result<ResolvedNIC, Problem> {
             .failure(Problem(guest: guest.name, nic: interface.label, cause: cause, fix: fix))
         }
@@ -61,15 +63,17 @@ extension ResolvedNIC {
         // Rule 1: interfaces someone else wires.
         guard interface.type == "bridge" || interface.type == "network" else {
             if metadataPolicy != nil {
-                return problem("vlanwire metadata on a type='\(interface.type)' interface, which is not a Linux bridge port",
-                               fix: "remove the metadata entry, or use <interface type='bridge'>")
+                return problem(
+                    "vlanwire metadata on a type='\(interface.type)' interface, which is not a Linux bridge port",
+                    fix: "remove the metadata entry, or use <interface type='bridge'>")
             }
             return unmanaged("type '\(interface.type)' is not a Linux bridge port")
         }
         if let virtualPort = interface.virtualPortType {
             if metadataPolicy != nil {
-                return problem("vlanwire metadata on a \(virtualPort) port: VLANs there are set with libvirt's own <vlan>",
-                               fix: "move the VLANs into the interface's <vlan> element and remove the metadata entry")
+                return problem(
+                    "vlanwire metadata on a \(virtualPort) port: VLANs there are set with libvirt's own <vlan>",
+                    fix: "move the VLANs into the interface's <vlan> element and remove the metadata entry")
             }
             return unmanaged("\(virtualPort) port: its switch applies VLANs itself")
         }
@@ -88,8 +92,9 @@ extension ResolvedNIC {
             network = topology.network(named: name)
             if network == nil, interface.sourceBridge == nil {
                 if metadataPolicy != nil {
-                    return problem("network '\(name.escapedForDisplay)' is not in vlanwire's config, so its uplink is unknown",
-                                   fix: "add a [[network]] with name = \"\(name.escapedForDisplay)\" and its uplink to the config")
+                    return problem(
+                        "network '\(name.escapedForDisplay)' is not in vlanwire's config, so its uplink is unknown",
+                        fix: "add a [[network]] with name = \"\(name.escapedForDisplay)\" and its uplink to the config")
                 }
                 return unmanaged("network '\(name.escapedForDisplay)' is not mapped in vlanwire's config")
             }
@@ -121,10 +126,11 @@ extension ResolvedNIC {
         guard let role else {
             let bridge = (bridgeText ?? "?").escapedForDisplay
             if metadataPolicy != nil {
-                return problem("bridge \(bridge) is neither a vlanwire trunk bridge nor an access bridge",
-                               fix: topology.configured
-                                   ? "add an [[uplink]] with bridge = \"\(bridge)\" to the config, or attach the NIC to a configured bridge"
-                                   : "attach the NIC to an existing bridge (vlanwire infers uplinks from the kernel's bridges)")
+                return problem(
+                    "bridge \(bridge) is neither a vlanwire trunk bridge nor an access bridge",
+                    fix: topology.configured
+                        ? "add an [[uplink]] with bridge = \"\(bridge)\" to the config, or attach the NIC to a configured bridge"
+                        : "attach the NIC to an existing bridge (vlanwire infers uplinks from the kernel's bridges)")
             }
             return unmanaged("bridge \(bridge) is not managed by vlanwire")
         }
@@ -140,8 +146,9 @@ extension ResolvedNIC {
                 (policy, source) = (metadataPolicy, .metadata)
             } else if let network, let portgroup = interface.portgroup ?? network.defaultPortgroup {
                 guard let portgroupPolicy = network.portgroups[portgroup] else {
-                    return problem("portgroup '\(portgroup.escapedForDisplay)' of network '\(network.name)' has no policy in vlanwire's config",
-                                   fix: "add \(portgroup.escapedForDisplay) = \"<vid>\" to the network's portgroups")
+                    return problem(
+                        "portgroup '\(portgroup.escapedForDisplay)' of network '\(network.name)' has no policy in vlanwire's config",
+                        fix: "add \(portgroup.escapedForDisplay) = \"<vid>\" to the network's portgroups")
                 }
                 (policy, source) = (portgroupPolicy, .portgroup(network: network.name, portgroup: portgroup))
             } else if let network, let networkPolicy = network.defaultPolicy {
@@ -162,18 +169,24 @@ extension ResolvedNIC {
 
         // Realisation on the uplink's mode.
         if let policy, !policy.memberVLANs.isSubset(of: uplink.vlans) {
-            return problem("\(policy) asks for VLANs \(policy.memberVLANs.subtracting(uplink.vlans)), which uplink \(uplink.label) does not carry (vlans = \(uplink.vlans))",
-                           fix: "add them to the uplink's vlans in the config, or change the NIC's policy")
+            return problem(
+                "\(policy) asks for VLANs \(policy.memberVLANs.subtracting(uplink.vlans)), which uplink \(uplink.label) does not carry (vlans = \(uplink.vlans))",
+                fix: "add them to the uplink's vlans in the config, or change the NIC's policy")
         }
         switch (uplink.mode, policy) {
         case (.vlanAware, _):
             guard let trunkBridge = uplink.bridge else { return problem("vlan-aware uplink \(uplink.label) has no bridge") }
             if case .access = role {
-                return problem("bridge \(bridgeText ?? "") is an access bridge but uplink \(uplink.label) is vlan-aware",
-                               fix: "attach the NIC to \(trunkBridge) and give it a policy")
+                return problem(
+                    "bridge \(bridgeText ?? "") is an access bridge but uplink \(uplink.label) is vlan-aware",
+                    fix: "attach the NIC to \(trunkBridge) and give it a policy")
             }
-            return .success(ResolvedNIC(interface: interface, wiring: Wiring(uplink: uplink, policy: policy, source: source,
-                                                                             bridge: trunkBridge, accessPath: nil)))
+            return .success(
+                ResolvedNIC(
+                    interface: interface,
+                    wiring: Wiring(
+                        uplink: uplink, policy: policy, source: source,
+                        bridge: trunkBridge, accessPath: nil)))
         case (.classic, .access(let vid)?):
             let parent: LinkName
             if let trunkBridge = uplink.bridge, uplinkIsBridgePort(uplink, trunkBridge: trunkBridge, observed: observed) {
@@ -183,30 +196,47 @@ extension ResolvedNIC {
             } else {
                 return problem("uplink \(uplink.label) has neither a trunk bridge nor an interface to hang VLAN \(vid) on")
             }
-            let path = AccessPath(vid: vid, bridge: LinkNaming.accessBridge(for: uplink, vid: vid),
-                                  leg: LinkNaming.vlanLeg(parent: parent, vid: vid), legParent: parent)
-            return .success(ResolvedNIC(interface: interface, wiring: Wiring(uplink: uplink, policy: policy, source: source,
-                                                                             bridge: path.bridge, accessPath: path)))
+            let path = AccessPath(
+                vid: vid, bridge: LinkNaming.accessBridge(for: uplink, vid: vid),
+                leg: LinkNaming.vlanLeg(parent: parent, vid: vid), legParent: parent)
+            return .success(
+                ResolvedNIC(
+                    interface: interface,
+                    wiring: Wiring(
+                        uplink: uplink, policy: policy, source: source,
+                        bridge: path.bridge, accessPath: path)))
         case (.classic, .trunk(_, let native)?):
             guard let trunkBridge = uplink.bridge else {
-                return problem("\(policy!) needs a trunk bridge, and uplink \(uplink.label) has none",
-                               fix: "put the uplink in a bridge and set bridge = \"...\" (vlan-aware mode recommended)")
+                return problem(
+                    "\(policy!) needs a trunk bridge, and uplink \(uplink.label) has none",
+                    fix: "put the uplink in a bridge and set bridge = \"...\" (vlan-aware mode recommended)")
             }
-            let fix = "make uplink \(uplink.label) vlan-aware (mode = \"vlan-aware\") so the bridge can filter VLANs, or give this NIC trunk:\(uplink.vlans)"
+            let fix =
+                "make uplink \(uplink.label) vlan-aware (mode = \"vlan-aware\") so the bridge can filter VLANs, or give this NIC trunk:\(uplink.vlans)"
             guard uplink.vlans.isSubset(of: policy!.memberVLANs) else {
-                return problem("\(policy!) on classic bridge \(trunkBridge) cannot be enforced: a bridge without vlan_filtering forwards every VLAN the uplink carries (\(uplink.vlans))",
-                               fix: fix)
+                return problem(
+                    "\(policy!) on classic bridge \(trunkBridge) cannot be enforced: a bridge without vlan_filtering forwards every VLAN the uplink carries (\(uplink.vlans))",
+                    fix: fix)
             }
             if let native, native != uplink.nativeVLAN {
-                return problem("native VLAN \(native) on classic bridge \(trunkBridge) cannot be enforced: the guest gets whatever \(uplink.label) carries untagged",
-                               fix: "set native-vlan = \(native) on the uplink if that is what it carries untagged, or make the uplink vlan-aware")
+                return problem(
+                    "native VLAN \(native) on classic bridge \(trunkBridge) cannot be enforced: the guest gets whatever \(uplink.label) carries untagged",
+                    fix: "set native-vlan = \(native) on the uplink if that is what it carries untagged, or make the uplink vlan-aware")
             }
-            return .success(ResolvedNIC(interface: interface, wiring: Wiring(uplink: uplink, policy: policy, source: source,
-                                                                             bridge: trunkBridge, accessPath: nil)))
+            return .success(
+                ResolvedNIC(
+                    interface: interface,
+                    wiring: Wiring(
+                        uplink: uplink, policy: policy, source: source,
+                        bridge: trunkBridge, accessPath: nil)))
         case (.classic, nil):
             guard let bridge = try? LinkName(bridgeText ?? "") else { return unmanaged("no bridge") }
-            return .success(ResolvedNIC(interface: interface, wiring: Wiring(uplink: uplink, policy: nil, source: source,
-                                                                             bridge: bridge, accessPath: nil)))
+            return .success(
+                ResolvedNIC(
+                    interface: interface,
+                    wiring: Wiring(
+                        uplink: uplink, policy: nil, source: source,
+                        bridge: bridge, accessPath: nil)))
         }
     }
 

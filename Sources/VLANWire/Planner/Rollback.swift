@@ -82,7 +82,8 @@ extension Action {
 extension PortVLANs {
     /// The part of this membership inside `vlans`, with the same flags.
     public func restricted(to vlans: VLANSet) -> PortVLANs {
-        PortVLANs(members: members.intersection(vlans), untagged: untagged.intersection(vlans),
-                  pvid: pvid.flatMap { vlans.contains($0) ? $0 : nil })
+        PortVLANs(
+            members: members.intersection(vlans), untagged: untagged.intersection(vlans),
+            pvid: pvid.flatMap { vlans.contains($0) ? $0 : nil })
     }
 }

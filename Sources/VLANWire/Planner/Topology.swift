@@ -32,8 +32,10 @@ public struct Topology: Equatable, Sendable {
         for bridge in bridges {
             if let (trunk, _) = splitAccessBridgeName(bridge.name), bridgeNames.contains(trunk) { continue }
             guard let name = try? LinkName(bridge.name) else { continue }
-            uplinks.append(inferredUplink(bridge: name, observed: observed,
-                                          vlanAware: bridge.bridge?.vlanFiltering ?? false))
+            uplinks.append(
+                inferredUplink(
+                    bridge: name, observed: observed,
+                    vlanAware: bridge.bridge?.vlanFiltering ?? false))
         }
         return Topology(uplinks: uplinks, networks: [], configured: false)
     }
@@ -42,8 +44,9 @@ public struct Topology: Equatable, Sendable {
         // The uplink is the one port that is neither a tap nor a VLAN leg, when there is exactly one.
         let candidates = observed.ports(of: bridge.rawValue).filter { $0.kind != "tun" && $0.kind != "vlan" }
         let interface = candidates.count == 1 ? try? LinkName(candidates[0].name) : nil
-        return Uplink(interface: interface, bridge: bridge, mode: vlanAware ? .vlanAware : .classic,
-                      accessBridgeTemplate: "{bridge}v{vid}", inferred: true)
+        return Uplink(
+            interface: interface, bridge: bridge, mode: vlanAware ? .vlanAware : .classic,
+            accessBridgeTemplate: "{bridge}v{vid}", inferred: true)
     }
 
     /// `br0v5` -> (`br0`, 5).

@@ -4,9 +4,11 @@
 public enum Reconciliation {
     /// The dry run (`--plan`): every guest planned against one kernel snapshot, nothing changed.
     /// Guests are planned independently, so two guests needing the same new access bridge both show its creation.
-    public static func preview(_ domains: [DomainDescription], topology: Topology, observed: ObservedState,
-                               state stored: VLANWireState?, mark: LinkMark, everyRunningGuest: Bool,
-                               unreadable: [GuestReconcile] = []) -> ReconcileSummary {
+    public static func preview(
+        _ domains: [DomainDescription], topology: Topology, observed: ObservedState,
+        state stored: VLANWireState?, mark: LinkMark, everyRunningGuest: Bool,
+        unreadable: [GuestReconcile] = []
+    ) -> ReconcileSummary {
         let before = stored ?? VLANWireState.rebuilt(from: observed, mark: mark)
         let planner = Planner(topology: topology, observed: observed, state: before, mark: mark)
         var state = before
@@ -20,8 +22,9 @@ public enum Reconciliation {
                 results.append(GuestReconcile(guest: domain.name, status: .failed, problems: error.problems))
             }
         }
-        return ReconcileSummary(guests: results, before: before, after: state, stateWasStored: stored != nil,
-                                everyRunningGuest: everyRunningGuest, observed: observed, mark: mark, dryRun: true)
+        return ReconcileSummary(
+            guests: results, before: before, after: state, stateWasStored: stored != nil,
+            everyRunningGuest: everyRunningGuest, observed: observed, mark: mark, dryRun: true)
     }
 }
 
@@ -54,8 +57,9 @@ public struct GuestReconcile: Codable, Equatable, Sendable {
     }
 
     public init(plan: Plan, status: Status, problems: [Problem] = []) {
-        self.init(guest: plan.guest, status: status, actions: plan.actions.map(\.description), notes: plan.notes,
-                  problems: problems)
+        self.init(
+            guest: plan.guest, status: status, actions: plan.actions.map(\.description), notes: plan.notes,
+            problems: problems)
     }
 
     /// `web1: nothing to change` / `web1: 1 action applied` + numbered commands / `web1: FAILED` + problems
@@ -98,11 +102,14 @@ public struct ReconcileSummary: Codable, Equatable, Sendable {
     public var usersUnknown: Bool
 
     /// Finishes a run: `after` is the state with every reconciled guest's record updated.
-    public init(guests: [GuestReconcile], before: VLANWireState, after: VLANWireState, stateWasStored: Bool,
-                everyRunningGuest: Bool, observed: ObservedState, mark: LinkMark, dryRun: Bool) {
-        let finished = after.afterReconcile(reconciled: Set(guests.filter { $0.status != .failed }.map(\.guest)),
-                                            failed: Set(guests.filter { $0.status == .failed }.map(\.guest)),
-                                            everyRunningGuest: everyRunningGuest, observed: observed, mark: mark)
+    public init(
+        guests: [GuestReconcile], before: VLANWireState, after: VLANWireState, stateWasStored: Bool,
+        everyRunningGuest: Bool, observed: ObservedState, mark: LinkMark, dryRun: Bool
+    ) {
+        let finished = after.afterReconcile(
+            reconciled: Set(guests.filter { $0.status != .failed }.map(\.guest)),
+            failed: Set(guests.filter { $0.status == .failed }.map(\.guest)),
+            everyRunningGuest: everyRunningGuest, observed: observed, mark: mark)
         self.dryRun = dryRun
         self.guests = guests
         state = finished.state
@@ -177,8 +184,10 @@ extension VLANWireState {
     /// - Created links that are gone from the kernel, or whose name now belongs to another link
     ///   (ifindex or mark differs), are dropped.
     /// - `usersUnknown` clears when every running guest was reconciled without failure.
-    public func afterReconcile(reconciled: Set<String>, failed: Set<String>, everyRunningGuest: Bool,
-                               observed: ObservedState, mark: LinkMark) -> (state: VLANWireState, forgotten: [String], staleLinks: [LinkName]) {
+    public func afterReconcile(
+        reconciled: Set<String>, failed: Set<String>, everyRunningGuest: Bool,
+        observed: ObservedState, mark: LinkMark
+    ) -> (state: VLANWireState, forgotten: [String], staleLinks: [LinkName]) {
         var next = self
         var forgotten: [String] = []
         if everyRunningGuest {

@@ -14,40 +14,67 @@ extension VLANWireState {
             out.key("createdLinks")
             out.array(createdLinks) { link in
                 out.object {
-                    out.key("index"); out.int(Int(link.index))
-                    out.key("kind"); out.string(link.kind)
-                    out.key("name"); out.string(link.name.rawValue)
+                    out.key("index")
+                    out.int(Int(link.index))
+                    out.key("kind")
+                    out.string(link.kind)
+                    out.key("name")
+                    out.string(link.name.rawValue)
                 }
             }
             out.key("guests")
             out.array(guests) { guest in
                 out.object {
-                    out.key("name"); out.string(guest.name)
+                    out.key("name")
+                    out.string(guest.name)
                     out.key("nics")
                     out.array(guest.nics) { nic in
                         out.object {
-                            if let bridge = nic.bridge { out.key("bridge"); out.string(bridge.rawValue) }
-                            out.key("mac"); out.mac(nic.mac)
-                            if let policy = nic.policy { out.key("policy"); out.policy(policy) }
+                            if let bridge = nic.bridge {
+                                out.key("bridge")
+                                out.string(bridge.rawValue)
+                            }
+                            out.key("mac")
+                            out.mac(nic.mac)
+                            if let policy = nic.policy {
+                                out.key("policy")
+                                out.policy(policy)
+                            }
                             if let vlans = nic.portVLANs {
                                 out.key("portVLANs")
                                 out.object {
-                                    out.key("members"); out.vlanSet(vlans.members)
-                                    if let pvid = vlans.pvid { out.key("pvid"); out.int(Int(pvid.value)) }
-                                    out.key("untagged"); out.vlanSet(vlans.untagged)
+                                    out.key("members")
+                                    out.vlanSet(vlans.members)
+                                    if let pvid = vlans.pvid {
+                                        out.key("pvid")
+                                        out.int(Int(pvid.value))
+                                    }
+                                    out.key("untagged")
+                                    out.vlanSet(vlans.untagged)
                                 }
                             }
-                            if let tap = nic.tap { out.key("tap"); out.string(tap.rawValue) }
-                            if let index = nic.tapIndex { out.key("tapIndex"); out.int(Int(index)) }
+                            if let tap = nic.tap {
+                                out.key("tap")
+                                out.string(tap.rawValue)
+                            }
+                            if let index = nic.tapIndex {
+                                out.key("tapIndex")
+                                out.int(Int(index))
+                            }
                             out.key("uses")
                             out.array(nic.uses) { out.string($0.rawValue) }
                         }
                     }
-                    if let uuid = guest.uuid { out.key("uuid"); out.string(uuid) }
+                    if let uuid = guest.uuid {
+                        out.key("uuid")
+                        out.string(uuid)
+                    }
                 }
             }
-            out.key("usersUnknown"); out.bool(usersUnknown)
-            out.key("version"); out.int(version)
+            out.key("usersUnknown")
+            out.bool(usersUnknown)
+            out.key("version")
+            out.int(version)
         }
         return out.bytes
     }
@@ -80,7 +107,9 @@ extension VLANWireState {
             return value
         }
         func portVLANs() throws -> PortVLANs {
-            var members: VLANSet?, untagged: VLANSet?, pvid: VLANID??
+            var members: VLANSet?
+            var untagged: VLANSet?
+            var pvid: VLANID??
             try reader.object { key throws in
                 switch key {
                 case "members": members = try reader.nullable { () throws in try vlanSet(try reader.string()) }
@@ -89,12 +118,18 @@ extension VLANWireState {
                 default: try reader.skipValue()
                 }
             }
-            return PortVLANs(members: try required(members, "members"), untagged: try required(untagged, "untagged"),
-                             pvid: pvid ?? nil)
+            return PortVLANs(
+                members: try required(members, "members"), untagged: try required(untagged, "untagged"),
+                pvid: pvid ?? nil)
         }
         func nic() throws -> NICRecord {
-            var mac: MACAddress?, policyValue: PortPolicy?, bridge: LinkName?, uses: [LinkName]?
-            var tap: LinkName?, tapIndex: Int32?, vlans: PortVLANs?
+            var mac: MACAddress?
+            var policyValue: PortPolicy?
+            var bridge: LinkName?
+            var uses: [LinkName]?
+            var tap: LinkName?
+            var tapIndex: Int32?
+            var vlans: PortVLANs?
             try reader.object { key throws in
                 switch key {
                 case "mac": mac = try reader.nullable { () throws in try Self.mac(try reader.string()) }
@@ -107,11 +142,14 @@ extension VLANWireState {
                 default: try reader.skipValue()
                 }
             }
-            return NICRecord(mac: try required(mac, "mac"), policy: policyValue, bridge: bridge, uses: try required(uses, "uses"),
-                             tap: tap, tapIndex: tapIndex, portVLANs: vlans)
+            return NICRecord(
+                mac: try required(mac, "mac"), policy: policyValue, bridge: bridge, uses: try required(uses, "uses"),
+                tap: tap, tapIndex: tapIndex, portVLANs: vlans)
         }
         func guest() throws -> GuestRecord {
-            var name: String?, uuid: String?, nics: [NICRecord]?
+            var name: String?
+            var uuid: String?
+            var nics: [NICRecord]?
             try reader.object { key throws in
                 switch key {
                 case "name": name = try reader.nullable { () throws in try reader.string() }
@@ -123,7 +161,9 @@ extension VLANWireState {
             return GuestRecord(name: try required(name, "name"), uuid: uuid, nics: try required(nics, "nics"))
         }
         func createdLink() throws -> CreatedLink {
-            var name: LinkName?, index: Int32?, kind: String?
+            var name: LinkName?
+            var index: Int32?
+            var kind: String?
             try reader.object { key throws in
                 switch key {
                 case "name": name = try reader.nullable { () throws in try LinkName(try reader.string()) }
@@ -135,7 +175,10 @@ extension VLANWireState {
             return CreatedLink(name: try required(name, "name"), index: try required(index, "index"), kind: try required(kind, "kind"))
         }
         do {
-            var version: Int?, usersUnknown: Bool?, createdLinks: [CreatedLink]?, guests: [GuestRecord]?
+            var version: Int?
+            var usersUnknown: Bool?
+            var createdLinks: [CreatedLink]?
+            var guests: [GuestRecord]?
             try reader.object { key throws in
                 switch key {
                 case "version": version = try reader.nullable { () throws in try reader.int() }
@@ -241,8 +284,10 @@ final class StateJSONWriter {
             case 0x09: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
             case 0..<0x20:
                 let hex = Array("0123456789abcdef".utf8)
-                bytes += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                          hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+                bytes += [
+                    UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                    hex[Int(byte >> 4)], hex[Int(byte & 0xF)],
+                ]
             default: bytes.append(byte)
             }
         }
@@ -320,8 +365,10 @@ final class StateJSONReader {
     }
 
     func skipWhitespace() {
-        while position < bytes.count, bytes[position] == 0x20 || bytes[position] == 0x0A || bytes[position] == 0x0D
-            || bytes[position] == 0x09 { position += 1 }
+        while position < bytes.count,
+            bytes[position] == 0x20 || bytes[position] == 0x0A || bytes[position] == 0x0D
+                || bytes[position] == 0x09
+        { position += 1 }
     }
 
     /// The next non-space byte, not consumed.
@@ -363,7 +410,10 @@ final class StateJSONReader {
         depth += 1
         guard depth < Self.maximumDepth else { throw fail("nested too deeply") }
         defer { depth -= 1 }
-        if try peek() == UInt8(ascii: "}") { position += 1; return }
+        if try peek() == UInt8(ascii: "}") {
+            position += 1
+            return
+        }
         while true {
             guard try peek() == UInt8(ascii: "\"") else { throw fail("expected a key") }
             let key = try string()
@@ -386,7 +436,10 @@ final class StateJSONReader {
         guard depth < Self.maximumDepth else { throw fail("nested too deeply") }
         defer { depth -= 1 }
         var items: [T] = []
-        if try peek() == UInt8(ascii: "]") { position += 1; return items }
+        if try peek() == UInt8(ascii: "]") {
+            position += 1
+            return items
+        }
         while true {
             items.append(try element())
             let next = try peek()
@@ -412,8 +465,12 @@ final class StateJSONReader {
 
     func bool() throws(StateJSONError) -> Bool {
         switch try peek() {
-        case UInt8(ascii: "t"): try expect("true"); return true
-        case UInt8(ascii: "f"): try expect("false"); return false
+        case UInt8(ascii: "t"):
+            try expect("true")
+            return true
+        case UInt8(ascii: "f"):
+            try expect("false")
+            return false
         default: throw fail("expected true or false")
         }
     }
@@ -429,7 +486,10 @@ final class StateJSONReader {
             throw fail("expected an integer")
         }
         var negative = false
-        if first == UInt8(ascii: "-") { negative = true; position += 1 }
+        if first == UInt8(ascii: "-") {
+            negative = true
+            position += 1
+        }
         let start = position
         var value = 0
         while position < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[position]) {
@@ -440,8 +500,12 @@ final class StateJSONReader {
             position += 1
         }
         guard position > start else { throw fail("expected digits") }
-        if position < bytes.count, bytes[position] == UInt8(ascii: ".") || bytes[position] == UInt8(ascii: "e")
-            || bytes[position] == UInt8(ascii: "E") { throw fail("expected an integer") }
+        if position < bytes.count,
+            bytes[position] == UInt8(ascii: ".") || bytes[position] == UInt8(ascii: "e")
+                || bytes[position] == UInt8(ascii: "E")
+        {
+            throw fail("expected an integer")
+        }
         return negative ? -value : value
     }
 
@@ -455,8 +519,10 @@ final class StateJSONReader {
         while position < bytes.count {
             let byte = bytes[position]
             if byte == UInt8(ascii: "\"") {
-                let text = ascii ? String(decoding: bytes[start..<position], as: UTF8.self)
-                                 : String(validating: bytes[start..<position], as: UTF8.self)
+                let text =
+                    ascii
+                    ? String(decoding: bytes[start..<position], as: UTF8.self)
+                    : String(validating: bytes[start..<position], as: UTF8.self)
                 guard let text else { throw fail("string is not valid UTF-8") }
                 position += 1
                 return text
@@ -477,7 +543,10 @@ final class StateJSONReader {
                 break
             }
             if byte < 0x20 { throw fail("control character in a string") }
-            guard byte == UInt8(ascii: "\\") else { position += 1; continue }
+            guard byte == UInt8(ascii: "\\") else {
+                position += 1
+                continue
+            }
             out += bytes[runStart..<position]
             position += 1
             guard position < bytes.count else { throw fail("unterminated escape") }

@@ -98,8 +98,10 @@ public struct NICRecord: Codable, Equatable, Sendable {
     /// Port VLANs vlanwire set on the tap (vlan-aware mode), removed again on release if the tap remains.
     public var portVLANs: PortVLANs?
 
-    public init(mac: MACAddress, policy: PortPolicy?, bridge: LinkName?, uses: [LinkName] = [], tap: LinkName? = nil,
-                tapIndex: Int32? = nil, portVLANs: PortVLANs? = nil) {
+    public init(
+        mac: MACAddress, policy: PortPolicy?, bridge: LinkName?, uses: [LinkName] = [], tap: LinkName? = nil,
+        tapIndex: Int32? = nil, portVLANs: PortVLANs? = nil
+    ) {
         self.mac = mac
         self.policy = policy
         self.bridge = bridge

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What a running `vlanwire watch` writes to `STATE_DIR/watch.json` for `vlanwire status` and
@@ -29,8 +29,10 @@ public struct WatchStatus: Codable, Equatable, Sendable {
     public var failures: Int
     @NullWhenAbsent public var lastFailure: Event?
 
-    public init(running: Bool? = nil, pid: Int32, startedAt: String, uri: String, libvirt: String, repairs: Int = 0,
-                lastRepair: Event? = nil, failures: Int = 0, lastFailure: Event? = nil) {
+    public init(
+        running: Bool? = nil, pid: Int32, startedAt: String, uri: String, libvirt: String, repairs: Int = 0,
+        lastRepair: Event? = nil, failures: Int = 0, lastFailure: Event? = nil
+    ) {
         self.running = running
         self.pid = pid
         self.startedAt = startedAt
@@ -66,7 +68,8 @@ public struct WatchStatus: Codable, Equatable, Sendable {
         let counts = "\(view.repairs) repair\(view.repairs == 1 ? "" : "s"), \(view.failures) failure\(view.failures == 1 ? "" : "s")"
         // watch.json is a file: its strings are shown one line each, whatever they hold.
         let started = view.startedAt.withoutControlCharacters
-        var out = view.running == true
+        var out =
+            view.running == true
             ? "watch: running since \(started) (pid \(view.pid)); libvirt \(view.uri.withoutControlCharacters): \(view.libvirt.withoutControlCharacters); \(counts)\n"
             : "watch: not running (last ran: started \(started), pid \(view.pid)); \(counts)\n"
         for (what, event) in [("repair", view.lastRepair), ("failure", view.lastFailure)] {

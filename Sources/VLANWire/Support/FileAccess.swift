@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// vlanwire's one layer over the file system calls (read, write, atomic replace, directories):
@@ -121,7 +121,11 @@ extension HostConfig {
         }
         // Run as root (the hook), the config decides what gets wired: only root may have written it.
         if geteuid() == 0, info.st_uid != 0 || info.st_mode & 0o022 != 0 {
-            throw ConfigError(file: chosen, key: nil, message: "must be owned by root and not writable by group or others (owner uid \(info.st_uid), mode \(String(info.st_mode & 0o7777, radix: 8))); refused")
+            throw ConfigError(
+                file: chosen, key: nil,
+                message:
+                    "must be owned by root and not writable by group or others (owner uid \(info.st_uid), mode \(String(info.st_mode & 0o7777, radix: 8))); refused"
+            )
         }
         let bytes: [UInt8]
         do { bytes = try FileAccess.readAll(fd: fd, path: chosen, limit: 1 << 20) } catch {

@@ -12,8 +12,10 @@ public final class XMLElement: @unchecked Sendable {
     public let line: Int
     public let column: Int
 
-    init(qualifiedName: String, localName: String, namespaceURI: String?, attributes: [XMLAttribute],
-         line: Int, column: Int) {
+    init(
+        qualifiedName: String, localName: String, namespaceURI: String?, attributes: [XMLAttribute],
+        line: Int, column: Int
+    ) {
         self.qualifiedName = qualifiedName
         self.localName = localName
         self.namespaceURI = namespaceURI
@@ -71,8 +73,9 @@ public enum XMLDocumentParser {
 
     public static func parse(_ bytes: some Collection<UInt8>, maximumSize: Int = defaultMaximumSize) throws(XMLSyntaxError) -> XMLElement {
         guard bytes.count <= maximumSize else {
-            throw XMLSyntaxError(line: 1, column: 1,
-                                 message: "document is \(bytes.count) bytes; at most \(maximumSize) are accepted")
+            throw XMLSyntaxError(
+                line: 1, column: 1,
+                message: "document is \(bytes.count) bytes; at most \(maximumSize) are accepted")
         }
         var parser = Parser(bytes: Array(bytes))
         return try parser.parseDocument()
@@ -148,9 +151,15 @@ private struct Parser {
         let length: Int
         let minimum: UInt32
         switch first {
-        case 0xC2...0xDF: length = 2; minimum = 0x80
-        case 0xE0...0xEF: length = 3; minimum = 0x800
-        case 0xF0...0xF4: length = 4; minimum = 0x10000
+        case 0xC2...0xDF:
+            length = 2
+            minimum = 0x80
+        case 0xE0...0xEF:
+            length = 3
+            minimum = 0x800
+        case 0xF0...0xF4:
+            length = 4
+            minimum = 0x10000
         default: throw error("invalid UTF-8 byte 0x\(String(first, radix: 16))")
         }
         guard position + length <= bytes.count else { throw error("truncated UTF-8 sequence") }
@@ -167,7 +176,10 @@ private struct Parser {
     }
 
     mutating func parseDocument() throws(XMLSyntaxError) -> XMLElement {
-        if looking(at: "\u{FEFF}") { position += 3; lineStart = position }
+        if looking(at: "\u{FEFF}") {
+            position += 3
+            lineStart = position
+        }
         guard !bytes.isEmpty else { throw error("empty document") }
         try skipMisc()
         guard !atEnd else { throw error("no root element") }
@@ -252,8 +264,9 @@ private struct Parser {
             }
             if stack.isEmpty, root != nil { break }
             if atEnd {
-                throw error(stack.last.map { "unexpected end of document inside <\($0.qualifiedName)> opened at line \($0.line)" }
-                            ?? "unexpected end of document")
+                throw error(
+                    stack.last.map { "unexpected end of document inside <\($0.qualifiedName)> opened at line \($0.line)" }
+                        ?? "unexpected end of document")
             }
         } while true
         return root!
@@ -271,9 +284,13 @@ private struct Parser {
         return name
     }
 
-    mutating func parseStartTag(scopes: [Scope], depth: Int) throws(XMLSyntaxError)
-        -> (XMLElement, selfClosing: Bool, bindings: [String: String]) {
-        let elementLine = line, elementColumn = column
+    mutating func parseStartTag(
+        scopes: [Scope], depth: Int
+    ) throws(XMLSyntaxError)
+        -> (XMLElement, selfClosing: Bool, bindings: [String: String])
+    {
+        let elementLine = line
+        let elementColumn = column
         advance()
         let name = try parseName()
         var raw: [(name: String, value: String)] = []
@@ -282,7 +299,10 @@ private struct Parser {
             let hadSpace = peek()?.isXMLWhitespace ?? false
             skipWhitespace()
             guard let byte = peek() else { throw error("unterminated start tag <\(name)>") }
-            if byte == UInt8(ascii: ">") { advance(); break }
+            if byte == UInt8(ascii: ">") {
+                advance()
+                break
+            }
             if byte == UInt8(ascii: "/") {
                 advance()
                 guard peek() == UInt8(ascii: ">") else { throw error("expected '>' after '/' in <\(name)>") }
@@ -305,8 +325,11 @@ private struct Parser {
 
         var bindings: [String: String] = [:]
         for (attributeName, value) in raw {
-            if attributeName == "xmlns" { bindings[""] = value }
-            else if attributeName.hasPrefix("xmlns:") { bindings[String(attributeName.dropFirst(6))] = value }
+            if attributeName == "xmlns" {
+                bindings[""] = value
+            } else if attributeName.hasPrefix("xmlns:") {
+                bindings[String(attributeName.dropFirst(6))] = value
+            }
         }
         func resolve(_ prefix: String) -> String?? {
             if let bound = bindings[prefix] { return .some(bound.isEmpty ? nil : bound) }
@@ -327,11 +350,14 @@ private struct Parser {
                 }
                 attributeNamespace = resolved
             }
-            attributes.append(XMLAttribute(qualifiedName: attributeName, localName: attributeLocal,
-                                           namespaceURI: attributeNamespace, value: value))
+            attributes.append(
+                XMLAttribute(
+                    qualifiedName: attributeName, localName: attributeLocal,
+                    namespaceURI: attributeNamespace, value: value))
         }
-        let element = XMLElement(qualifiedName: name, localName: local, namespaceURI: namespace,
-                                 attributes: attributes, line: elementLine, column: elementColumn)
+        let element = XMLElement(
+            qualifiedName: name, localName: local, namespaceURI: namespace,
+            attributes: attributes, line: elementLine, column: elementColumn)
         return (element, selfClosing, bindings)
     }
 
@@ -362,7 +388,9 @@ private struct Parser {
             switch byte {
             case UInt8(ascii: "<"): throw error("'<' is not allowed in an attribute value")
             case UInt8(ascii: "&"): value += try parseReference()
-            case 0x09, 0x0A, 0x0D: value.append(0x20); advance()  // attribute-value normalisation
+            case 0x09, 0x0A, 0x0D:
+                value.append(0x20)
+                advance()  // attribute-value normalisation
             default:
                 let start = position
                 try checkUTF8Sequence()
@@ -383,7 +411,8 @@ private struct Parser {
                 while position < bytes.count {
                     let next = bytes[position]
                     guard next < 0x80, next >= 0x20 || next.isXMLWhitespace, next != UInt8(ascii: "<"),
-                          next != UInt8(ascii: "&"), next != UInt8(ascii: "]") else { break }
+                        next != UInt8(ascii: "&"), next != UInt8(ascii: "]")
+                    else { break }
                     if next == 0x0A {
                         line += 1
                         lineStart = position + 1
@@ -424,7 +453,7 @@ private struct Parser {
             let digits = name.dropFirst()
             let value: UInt32? = digits.hasPrefix("x") ? UInt32(digits.dropFirst(), radix: 16) : UInt32(digits, radix: 10)
             guard let value, let scalar = Unicode.Scalar(value), value != 0,
-                  value >= 0x20 || value == 0x09 || value == 0x0A || value == 0x0D
+                value >= 0x20 || value == 0x09 || value == 0x0A || value == 0x0D
             else { throw error("invalid character reference '&\(name);'") }
             return Array(String(Character(scalar)).utf8)
         }
@@ -437,7 +466,8 @@ extension UInt8 {
     var isXMLNameByte: Bool {
         switch self {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-             UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: ":"): true
+            UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: ":"):
+            true
         default: self >= 0x80
         }
     }

@@ -61,8 +61,8 @@ enum LinkParser {
     /// nil for a message that is not a well-formed RTM_NEWLINK.
     static func link(_ header: UnsafeMutablePointer<nlmsghdr>) -> ParsedLink? {
         guard header.pointee.nlmsg_type == UInt16(RTM_NEWLINK), let info = info(header),
-              let table = attributes(of: header, maximum: CNETLINK_IFLA_MAX),
-              let nameAttribute = table[Int(IFLA_IFNAME)]
+            let table = attributes(of: header, maximum: CNETLINK_IFLA_MAX),
+            let nameAttribute = table[Int(IFLA_IFNAME)]
         else { return nil }
         let operState = table[Int(IFLA_OPERSTATE)].map { Int(nla_get_u8($0)) } ?? 0
         var link = ParsedLink(
@@ -78,7 +78,8 @@ enum LinkParser {
             link.mac = MACAddress(octets: Array(bytes))
         }
         if let linkInfo = table[Int(IFLA_LINKINFO)],
-           let infoTable = nested(linkInfo, maximum: CNETLINK_IFLA_INFO_MAX, policy: cnetlink_link_info_policy()) {
+            let infoTable = nested(linkInfo, maximum: CNETLINK_IFLA_INFO_MAX, policy: cnetlink_link_info_policy())
+        {
             readLinkInfo(infoTable, into: &link)
         }
         return link
@@ -135,7 +136,7 @@ enum LinkParser {
     /// nil for a message that is not a well-formed RTM_NEWLINK; empty ranges for a link without VLANs.
     static func bridgeVLANs(_ header: UnsafeMutablePointer<nlmsghdr>) -> ParsedBridgeVLANs? {
         guard header.pointee.nlmsg_type == UInt16(RTM_NEWLINK), let info = info(header),
-              let table = attributes(of: header, maximum: CNETLINK_IFLA_MAX)
+            let table = attributes(of: header, maximum: CNETLINK_IFLA_MAX)
         else { return nil }
         guard let afSpec = table[Int(IFLA_AF_SPEC)] else {
             return ParsedBridgeVLANs(index: info.ifi_index, ranges: [])

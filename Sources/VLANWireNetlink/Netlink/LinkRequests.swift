@@ -1,8 +1,9 @@
 internal import CNetlink
 internal import CNetlinkShims
 import VLANWire
+
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #endif
 
 /// Builds the requests vlanwire sends: libnl-route's own builders where libnl 3.7 can express the
@@ -67,8 +68,10 @@ enum LinkRequest {
     }
 
     /// RTM_NEWLINK kind vlan: `ip link add link PARENT name NAME type vlan id VID`.
-    static func createVLAN(_ name: LinkName, parentIndex: Int32, vid: VLANID,
-                           _ context: RequestContext) throws(NetlinkError) -> NetlinkMessage {
+    static func createVLAN(
+        _ name: LinkName, parentIndex: Int32, vid: VLANID,
+        _ context: RequestContext
+    ) throws(NetlinkError) -> NetlinkMessage {
         try withRouteLink(rtnl_link_vlan_alloc) { (link) throws(NetlinkError) in
             rtnl_link_set_name(link, name.rawValue)
             rtnl_link_set_link(link, parentIndex)
@@ -80,8 +83,10 @@ enum LinkRequest {
     }
 
     /// RTM_NEWLINK kind bridge with IFLA_BR_* options: creates (`create: true`) or changes a bridge.
-    static func bridgeOptions(_ name: LinkName, create: Bool, _ options: cnetlink_bridge_options,
-                              _ context: RequestContext) throws(NetlinkError) -> NetlinkMessage {
+    static func bridgeOptions(
+        _ name: LinkName, create: Bool, _ options: cnetlink_bridge_options,
+        _ context: RequestContext
+    ) throws(NetlinkError) -> NetlinkMessage {
         var options = options
         return try NetlinkMessage(building: context.operation, links: context.links) { result in
             cnetlink_bridge_options_request(0, name.rawValue, create ? NLM_F_CREATE | NLM_F_EXCL : 0, &options, result)
@@ -90,12 +95,15 @@ enum LinkRequest {
 
     /// AF_BRIDGE RTM_SETLINK (add) or RTM_DELLINK (delete) of port VLANs: ONE message for all ranges.
     /// `isSelf`: the bridge device's own VLANs (`portIndex` is the bridge).
-    static func portVLANs(portIndex: Int32, add: Bool, isSelf: Bool = false, _ ranges: [cnetlink_vlan_range],
-                          _ context: RequestContext) throws(NetlinkError) -> NetlinkMessage {
+    static func portVLANs(
+        portIndex: Int32, add: Bool, isSelf: Bool = false, _ ranges: [cnetlink_vlan_range],
+        _ context: RequestContext
+    ) throws(NetlinkError) -> NetlinkMessage {
         try ranges.withUnsafeBufferPointer { (buffer) throws(NetlinkError) in
             try NetlinkMessage(building: context.operation, links: context.links) { result in
-                cnetlink_bridge_vlan_request(Int32(add ? RTM_SETLINK : RTM_DELLINK), portIndex, isSelf ? 1 : 0,
-                                             buffer.baseAddress, buffer.count, result)
+                cnetlink_bridge_vlan_request(
+                    Int32(add ? RTM_SETLINK : RTM_DELLINK), portIndex, isSelf ? 1 : 0,
+                    buffer.baseAddress, buffer.count, result)
             }
         }
     }

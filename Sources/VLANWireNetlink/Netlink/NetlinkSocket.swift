@@ -1,7 +1,8 @@
 internal import CNetlink
 internal import CNetlinkShims
+
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #endif
 
 /// A libnl message (`struct nl_msg`), freed with the Swift value.
@@ -11,8 +12,10 @@ final class NetlinkMessage {
     init(_ pointer: OpaquePointer) { self.pointer = pointer }
 
     /// Takes ownership of what a libnl or shim builder returned through `result`.
-    init(building operation: @autoclosure () -> String, links: [String],
-         _ build: (UnsafeMutablePointer<OpaquePointer?>) -> Int32) throws(NetlinkError) {
+    init(
+        building operation: @autoclosure () -> String, links: [String],
+        _ build: (UnsafeMutablePointer<OpaquePointer?>) -> Int32
+    ) throws(NetlinkError) {
         var result: OpaquePointer?
         let status = build(&result)
         guard status >= 0, let result else {
@@ -55,7 +58,8 @@ final class NetlinkSocket {
         let microseconds = timeout.components.attoseconds / 1_000_000_000_000
         var interval = timeval(tv_sec: Int(seconds), tv_usec: Int(max(microseconds, seconds == 0 ? 1 : 0)))
         var on: Int32 = 1
-        let configured = setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size)) == 0
+        let configured =
+            setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size)) == 0
             // The kernel's own words for refusals ("Unknown device type").
             && setsockopt(descriptor, SOL_NETLINK, NETLINK_EXT_ACK, &on, socklen_t(MemoryLayout<Int32>.size)) == 0
             // Errors need not echo the whole request (a port VLAN message can be 32 KiB).
@@ -69,8 +73,10 @@ final class NetlinkSocket {
 
     /// Sends `message` and waits for the kernel's ACK. Replies that come before it (the answer to
     /// a get request) go to `onReply`.
-    func acknowledged(_ message: NetlinkMessage, _ context: RequestContext,
-                      onReply: ((UnsafeMutablePointer<nlmsghdr>) -> Void)? = nil) throws(NetlinkError) {
+    func acknowledged(
+        _ message: NetlinkMessage, _ context: RequestContext,
+        onReply: ((UnsafeMutablePointer<nlmsghdr>) -> Void)? = nil
+    ) throws(NetlinkError) {
         nlmsg_hdr(message.pointer).pointee.nlmsg_flags |= UInt16(NLM_F_ACK)
         try exchange(message, context, isDump: false, onReply: onReply ?? { _ in })
     }
@@ -103,13 +109,17 @@ final class NetlinkSocket {
     }
 
     /// Sends a dump request and hands every reply to `onReply` until the kernel says it is done.
-    func dump(_ message: NetlinkMessage, _ context: RequestContext,
-              onReply: (UnsafeMutablePointer<nlmsghdr>) -> Void) throws(NetlinkError) {
+    func dump(
+        _ message: NetlinkMessage, _ context: RequestContext,
+        onReply: (UnsafeMutablePointer<nlmsghdr>) -> Void
+    ) throws(NetlinkError) {
         try exchange(message, context, isDump: true, onReply: onReply)
     }
 
-    private func exchange(_ message: NetlinkMessage, _ context: RequestContext, isDump: Bool,
-                          onReply: (UnsafeMutablePointer<nlmsghdr>) -> Void) throws(NetlinkError) {
+    private func exchange(
+        _ message: NetlinkMessage, _ context: RequestContext, isDump: Bool,
+        onReply: (UnsafeMutablePointer<nlmsghdr>) -> Void
+    ) throws(NetlinkError) {
         let sent = nl_send_auto(socket, message.pointer)
         guard sent >= 0 else {
             throw NetlinkError(.libnl(-sent), operation: context.operation, links: context.links)
@@ -137,14 +147,16 @@ final class NetlinkSocket {
         while !receiver.finished {
             let status = nl_recvmsgs(socket, callbacks)
             if receiver.kernelErrno != 0 {
-                throw NetlinkError(.errno(receiver.kernelErrno), operation: context.operation,
-                                   links: context.links, kernelMessage: receiver.kernelMessage)
+                throw NetlinkError(
+                    .errno(receiver.kernelErrno), operation: context.operation,
+                    links: context.links, kernelMessage: receiver.kernelMessage)
             }
             if status < 0 {
                 if -status == NLE_AGAIN {
                     isDesynchronised = true
-                    throw NetlinkError(.errno(ETIMEDOUT), operation: context.operation, links: context.links,
-                                       kernelMessage: "no answer from the kernel")
+                    throw NetlinkError(
+                        .errno(ETIMEDOUT), operation: context.operation, links: context.links,
+                        kernelMessage: "no answer from the kernel")
                 }
                 throw NetlinkError(.libnl(-status), operation: context.operation, links: context.links)
             }

@@ -71,8 +71,10 @@ package struct Finding: Codable, Equatable, Sendable {
     /// What to do; commands are exact where vlanwire knows them.
     package var fix: String?
 
-    package init(_ severity: Severity, _ check: Check, links: [String] = [], guest: String? = nil, nic: String? = nil,
-                message: String, fix: String? = nil) {
+    package init(
+        _ severity: Severity, _ check: Check, links: [String] = [], guest: String? = nil, nic: String? = nil,
+        message: String, fix: String? = nil
+    ) {
         self.severity = severity
         self.check = check
         self.links = links
@@ -112,13 +114,16 @@ package struct DoctorReport: Codable, Equatable, Sendable {
                 if let guest = finding.guest {
                     message = "guest \(guest.escapedForDisplay)" + (finding.nic.map { ", NIC \($0.escapedForDisplay)" } ?? "") + ": " + message
                 }
-                table.append([finding.severity.rawValue, finding.check.rawValue,
-                              finding.links.isEmpty ? "-" : finding.links.joined(separator: ","), message.withoutControlCharacters])
+                table.append([
+                    finding.severity.rawValue, finding.check.rawValue,
+                    finding.links.isEmpty ? "-" : finding.links.joined(separator: ","), message.withoutControlCharacters,
+                ])
                 if let fix = finding.fix { table.append(["", "", "", "fix: " + fix.withoutControlCharacters]) }
             }
             out += table.render() + "\n"
         }
-        out += "\(findings.count) finding\(findings.count == 1 ? "" : "s"): \(errors) error\(errors == 1 ? "" : "s"), "
+        out +=
+            "\(findings.count) finding\(findings.count == 1 ? "" : "s"): \(errors) error\(errors == 1 ? "" : "s"), "
             + "\(warnings) warning\(warnings == 1 ? "" : "s"), \(infos) info\n"
         return out
     }

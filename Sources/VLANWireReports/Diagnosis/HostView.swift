@@ -16,7 +16,8 @@ struct HostView {
     func uplinkPort(of bridge: String, guestPorts: Set<String> = []) -> ObservedLink? {
         let ports = observed.ports(of: bridge)
         if let configured = topology.uplinks.first(where: { $0.bridge?.rawValue == bridge })?.interface,
-           let port = ports.first(where: { $0.name == configured.rawValue }) {
+            let port = ports.first(where: { $0.name == configured.rawValue })
+        {
             return port
         }
         let candidates = ports.filter { $0.vlan == nil && !$0.isBridge && $0.kind != "tun" && !guestPorts.contains($0.name) }

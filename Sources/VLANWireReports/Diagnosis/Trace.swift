@@ -90,16 +90,19 @@ package struct FrameTracer: Sendable {
     package func trace(_ guest: DomainDescription, mac: MACAddress? = nil, vlan: VLANID? = nil) throws(Refusal) -> GuestTrace {
         let interfaces = guest.interfaces.filter { mac == nil || $0.mac == mac }
         guard !interfaces.isEmpty else {
-            throw Refusal(Problem(guest: guest.name, nic: mac?.description,
-                                  cause: mac == nil ? "the guest has no network interfaces" : "the guest has no NIC with this MAC",
-                                  fix: "virsh domiflist \(guest.name) lists its NICs"))
+            throw Refusal(
+                Problem(
+                    guest: guest.name, nic: mac?.description,
+                    cause: mac == nil ? "the guest has no network interfaces" : "the guest has no NIC with this MAC",
+                    fix: "virsh domiflist \(guest.name) lists its NICs"))
         }
         return GuestTrace(guest: guest.name, nics: interfaces.map { trace($0, guest: guest, vlan: vlan) })
     }
 
     func trace(_ interface: DomainInterface, guest: DomainDescription, vlan: VLANID?) -> NICTrace {
-        var trace = NICTrace(mac: interface.mac?.description, type: interface.type, tap: nil, bridge: nil, policy: nil,
-                             policySource: nil, path: "-", flows: [], notes: [])
+        var trace = NICTrace(
+            mac: interface.mac?.description, type: interface.type, tap: nil, bridge: nil, policy: nil,
+            policySource: nil, path: "-", flows: [], notes: [])
         var wiring: ResolvedNIC.Wiring?
         var policy: PortPolicy?
         switch ResolvedNIC.resolve(interface, guest: guest, topology: topology, observed: observed) {
@@ -126,7 +129,9 @@ package struct FrameTracer: Sendable {
         trace.bridge = chain.bridge
         trace.path = chain.nodes.map { "\($0.name) (\($0.shortRole))" }.joined(separator: " -> ") + " -> guest"
         if chain.isClassicTrunk, let bridge = chain.bridge {
-            trace.notes.append("\(bridge) has no vlan_filtering: it forwards every VLAN \(chain.uplink?.name ?? "the uplink") carries to \(chain.tapName), not only the policy's (a VLAN without a sub-interface anywhere is forwarded too: the seed's \"dropped\" claim does not hold on Linux 6.1, the lab showed it)")
+            trace.notes.append(
+                "\(bridge) has no vlan_filtering: it forwards every VLAN \(chain.uplink?.name ?? "the uplink") carries to \(chain.tapName), not only the policy's (a VLAN without a sub-interface anywhere is forwarded too: the seed's \"dropped\" claim does not hold on Linux 6.1, the lab showed it)"
+            )
         }
         var vlans = vlan.map { [Traffic.vlan($0)] } ?? chain.defaultTraffic(policy: policy)
         if vlans.count > Self.defaultVLANLimit {
@@ -137,7 +142,9 @@ package struct FrameTracer: Sendable {
             FrameFlow(vlan: traffic.description, inbound: inbound(chain, traffic), outbound: outbound(chain, traffic))
         }
         if chain.nodes.contains(where: { $0.kind == .trunkBridge || $0.kind == .accessBridge }) {
-            trace.notes.append("a capture on a bridge device shows only frames the bridge floods or hands to the host, not unicast between its ports: capture on the ports")
+            trace.notes.append(
+                "a capture on a bridge device shows only frames the bridge floods or hands to the host, not unicast between its ports: capture on the ports"
+            )
         }
         return trace
     }
@@ -215,29 +222,39 @@ package struct FrameTracer: Sendable {
             return nil
         }
         if tap == nil {
-            notes.append("no tap in this namespace: the guest is not running (or runs in another network namespace); this is the path vlanwire wires at start (libvirt names the tap then)")
+            notes.append(
+                "no tap in this namespace: the guest is not running (or runs in another network namespace); this is the path vlanwire wires at start (libvirt names the tap then)"
+            )
         }
         guard let bridgeName = tap?.master ?? wiring?.bridge.rawValue ?? interface.sourceBridge else {
             notes.append("no bridge to trace")
             return nil
         }
         if let tap, let wiring, tap.master != wiring.bridge.rawValue {
-            notes.append("tap \(tap.name) is in \(bridgeName), but its policy puts it in \(wiring.bridge): traced where it is (run `vlanwire doctor`)")
+            notes.append(
+                "tap \(tap.name) is in \(bridgeName), but its policy puts it in \(wiring.bridge): traced where it is (run `vlanwire doctor`)")
         }
         let tapNode = Node(kind: .tap, name: tapName, link: tap)
-        var chain = Chain(nodes: [], tapVLANs: tap?.port?.vlans ?? wiring?.policy.map(PortVLANs.init(policy:)),
-                          nativeVLAN: wiring?.uplink.nativeVLAN)
+        var chain = Chain(
+            nodes: [], tapVLANs: tap?.port?.vlans ?? wiring?.policy.map(PortVLANs.init(policy:)),
+            nativeVLAN: wiring?.uplink.nativeVLAN)
         if observed.link(named: bridgeName) != nil {
             if let leg = view.feedingLegs(of: bridgeName).first {
                 let legs = view.feedingLegs(of: bridgeName)
-                if legs.count > 1 { notes.append("\(bridgeName) is fed by \(legs.count) VLAN legs (\(legs.map(\.name).joined(separator: ", "))): traced through \(leg.name)") }
+                if legs.count > 1 {
+                    notes.append(
+                        "\(bridgeName) is fed by \(legs.count) VLAN legs (\(legs.map(\.name).joined(separator: ", "))): traced through \(leg.name)")
+                }
                 chain.legVLAN = leg.vlan!.id
                 chain.legName = leg.name
                 let parent = leg.vlan!.parent
                 var nodes: [Node] = []
                 if observed.link(named: parent)?.isBridge == true {
-                    if let uplink = view.uplinkPort(of: parent) { nodes.append(Node(kind: .uplink, name: uplink.name, link: uplink)) }
-                    else { notes.append("\(parent) has no uplink port vlanwire can tell: the trace starts at \(parent)") }
+                    if let uplink = view.uplinkPort(of: parent) {
+                        nodes.append(Node(kind: .uplink, name: uplink.name, link: uplink))
+                    } else {
+                        notes.append("\(parent) has no uplink port vlanwire can tell: the trace starts at \(parent)")
+                    }
                     nodes.append(node(.trunkBridge, parent))
                 } else {
                     nodes.append(node(.uplink, parent))
@@ -283,7 +300,9 @@ package struct FrameTracer: Sendable {
         switch node.kind {
         case .uplink: return "uplink" + (node.link?.master.map { ", port of \($0)" } ?? "")
         case .trunkBridge: return chain.vlanAware || node.link?.bridge?.vlanFiltering == true ? "trunk bridge, vlan-aware" : "trunk bridge, classic"
-        case .leg: return "VLAN \(chain.legVLAN.map { "\($0)" } ?? "?") leg on \(node.link?.vlan?.parent ?? chain.nodes.first { $0.kind == .trunkBridge || $0.kind == .uplink }?.name ?? "?")"
+        case .leg:
+            return
+                "VLAN \(chain.legVLAN.map { "\($0)" } ?? "?") leg on \(node.link?.vlan?.parent ?? chain.nodes.first { $0.kind == .trunkBridge || $0.kind == .uplink }?.name ?? "?")"
         case .accessBridge: return "access bridge" + (chain.legVLAN.map { " of VLAN \($0)" } ?? "")
         case .tap:
             let bridge = chain.bridge.map { ", port of \($0)" } ?? ""
@@ -299,7 +318,8 @@ package struct FrameTracer: Sendable {
     /// Why nothing passes `node` at all: absent, down, or (as a port) not forwarding.
     func blocked(_ node: Node) -> String? {
         guard let link = node.link else {
-            return node.kind == .tap ? "no tap: the guest is not running here" : "\(node.name) does not exist (vlanwire creates it at the guest's prepare)"
+            return node.kind == .tap
+                ? "no tap: the guest is not running here" : "\(node.name) does not exist (vlanwire creates it at the guest's prepare)"
         }
         if !link.adminUp { return "\(link.name) is administratively down (ip link set \(link.name) up)" }
         if !link.isPassing { return "\(link.name) is \(link.stateText)" }
@@ -330,14 +350,22 @@ package struct FrameTracer: Sendable {
             let mixed = node.kind == .uplink || node.kind == .trunkBridge || (node.kind == .tap && chain.legVLAN == nil)
             // A VLAN leg hands frames up without their tag: a capture on it shows them untagged.
             if node.kind == .leg { tag = nil }
-            walk.add(Hop(link: node.name, role: role(node, in: chain), state: state(node), frame: frameText(tag),
-                         capture: node.link == nil ? nil : capture(node.name, tag: tag, mixed: mixed)))
-            if let reason = blocked(node) { walk.drop(reason); break }
+            walk.add(
+                Hop(
+                    link: node.name, role: role(node, in: chain), state: state(node), frame: frameText(tag),
+                    capture: node.link == nil ? nil : capture(node.name, tag: tag, mixed: mixed)))
+            if let reason = blocked(node) {
+                walk.drop(reason)
+                break
+            }
             switch node.kind {
             case .uplink:
                 if next?.kind == .trunkBridge, let id = tag,
-                   let thief = observed.vlanLegs(on: node.name).first(where: { $0.vlan?.id == id && $0.name != chain.legName }) {
-                    walk.drop("\(thief.name) (VLAN \(id) leg on \(node.name)) takes the frame before \(next!.name) sees it: remove it, hang VLAN legs off \(next!.name) (the seed's trouble)")
+                    let thief = observed.vlanLegs(on: node.name).first(where: { $0.vlan?.id == id && $0.name != chain.legName })
+                {
+                    walk.drop(
+                        "\(thief.name) (VLAN \(id) leg on \(node.name)) takes the frame before \(next!.name) sees it: remove it, hang VLAN legs off \(next!.name) (the seed's trouble)"
+                    )
                 }
                 if next?.kind == .leg, tag != chain.legVLAN {
                     walk.drop("only VLAN \(chain.legVLAN!) frames go to \(next!.name); \(frameText(tag)) frames stay on \(node.name)")
@@ -345,10 +373,12 @@ package struct FrameTracer: Sendable {
                 if next?.kind == .trunkBridge, chain.vlanAware || next?.link?.bridge?.vlanFiltering == true, walk.droppedAt == nil {
                     let vlans = node.link?.port?.vlans ?? PortVLANs()
                     guard let id = tag ?? vlans.pvid else {
-                        walk.drop("\(node.name) has no PVID on \(next!.name): untagged frames from the wire are dropped"); break
+                        walk.drop("\(node.name) has no PVID on \(next!.name): untagged frames from the wire are dropped")
+                        break
                     }
                     guard vlans.members.contains(id) else {
-                        walk.drop("\(node.name) is not a member of VLAN \(id) on \(next!.name): add it (bridge vlan add dev \(node.name) vid \(id))"); break
+                        walk.drop("\(node.name) is not a member of VLAN \(id) on \(next!.name): add it (bridge vlan add dev \(node.name) vid \(id))")
+                        break
                     }
                     bridgeVLAN = id
                 }
@@ -360,7 +390,9 @@ package struct FrameTracer: Sendable {
                 } else if next?.kind == .tap, chain.vlanAware {
                     let vlans = chain.tapVLANs ?? PortVLANs()
                     guard let id = bridgeVLAN, vlans.members.contains(id) else {
-                        walk.drop("\(chain.tapName) is not a member of VLAN \(bridgeVLAN.map { "\($0)" } ?? "?") on \(node.name): not forwarded to it"); break
+                        walk.drop(
+                            "\(chain.tapName) is not a member of VLAN \(bridgeVLAN.map { "\($0)" } ?? "?") on \(node.name): not forwarded to it")
+                        break
                     }
                     tag = vlans.untagged.contains(id) ? nil : id
                 }
@@ -372,7 +404,8 @@ package struct FrameTracer: Sendable {
         if walk.droppedAt == nil {
             walk.add(Hop(link: "guest", role: "the guest's NIC", state: "-", frame: frameText(tag), capture: nil))
         }
-        let summary = walk.droppedAt.map { "dropped at \($0)" }
+        let summary =
+            walk.droppedAt.map { "dropped at \($0)" }
             ?? "delivered: the guest sees it \(frameText(tag))" + (tag.map { " (it terminates VLAN \($0) itself, e.g. eth0.\($0))" } ?? "")
         return FramePassage(direction: .inbound, hops: walk.hops, droppedAt: walk.droppedAt, summary: summary)
     }
@@ -387,21 +420,29 @@ package struct FrameTracer: Sendable {
         for (index, node) in nodes.enumerated() {
             let next = index + 1 < nodes.count ? nodes[index + 1] : nil
             let mixed = node.kind == .uplink || node.kind == .trunkBridge || (node.kind == .tap && chain.legVLAN == nil)
-            walk.add(Hop(link: node.name, role: role(node, in: chain), state: state(node), frame: frameText(tag),
-                         capture: node.link == nil ? nil : capture(node.name, tag: tag, mixed: mixed)))
-            if let reason = blocked(node) { walk.drop(reason); break }
+            walk.add(
+                Hop(
+                    link: node.name, role: role(node, in: chain), state: state(node), frame: frameText(tag),
+                    capture: node.link == nil ? nil : capture(node.name, tag: tag, mixed: mixed)))
+            if let reason = blocked(node) {
+                walk.drop(reason)
+                break
+            }
             switch node.kind {
             case .tap:
                 if chain.vlanAware {
                     let vlans = chain.tapVLANs ?? PortVLANs()
                     guard let id = tag ?? vlans.pvid else {
-                        walk.drop("\(node.name) has no PVID: untagged frames from the guest are dropped"); break
+                        walk.drop("\(node.name) has no PVID: untagged frames from the guest are dropped")
+                        break
                     }
                     guard vlans.members.contains(id) else {
-                        walk.drop("\(node.name) is not a member of VLAN \(id): the bridge drops the guest's frame"); break
+                        walk.drop("\(node.name) is not a member of VLAN \(id): the bridge drops the guest's frame")
+                        break
                     }
                     if case .vlan(let wanted) = traffic, id != wanted {
-                        walk.drop("untagged frames from the guest go to VLAN \(id) (\(node.name)'s PVID), not VLAN \(wanted)"); break
+                        walk.drop("untagged frames from the guest go to VLAN \(id) (\(node.name)'s PVID), not VLAN \(wanted)")
+                        break
                     }
                     bridgeVLAN = id
                 }
@@ -409,13 +450,17 @@ package struct FrameTracer: Sendable {
                 tag = chain.legVLAN
                 bridgeVLAN = chain.legVLAN
                 if next?.kind == .trunkBridge, next?.link?.bridge?.vlanFiltering == true {
-                    walk.hops[walk.hops.count - 1].role += " (vlan-aware parent: passes only if \(next!.name) itself is a member of VLAN \(chain.legVLAN!), see `bridge vlan show dev \(next!.name)`)"
+                    walk.hops[walk.hops.count - 1].role +=
+                        " (vlan-aware parent: passes only if \(next!.name) itself is a member of VLAN \(chain.legVLAN!), see `bridge vlan show dev \(next!.name)`)"
                 }
             case .trunkBridge:
                 if next?.kind == .uplink, node.link?.bridge?.vlanFiltering == true {
                     let vlans = next?.link?.port?.vlans ?? PortVLANs()
                     guard let id = bridgeVLAN, vlans.members.contains(id) else {
-                        walk.drop("uplink \(next!.name) is not a member of VLAN \(bridgeVLAN.map { "\($0)" } ?? "?"): not forwarded to the wire (bridge vlan add dev \(next!.name) vid \(bridgeVLAN.map { "\($0)" } ?? "N"))"); break
+                        walk.drop(
+                            "uplink \(next!.name) is not a member of VLAN \(bridgeVLAN.map { "\($0)" } ?? "?"): not forwarded to the wire (bridge vlan add dev \(next!.name) vid \(bridgeVLAN.map { "\($0)" } ?? "N"))"
+                        )
+                        break
                     }
                     tag = vlans.untagged.contains(id) ? nil : id
                 }
@@ -424,7 +469,8 @@ package struct FrameTracer: Sendable {
             }
             if walk.droppedAt != nil { break }
         }
-        let summary = walk.droppedAt.map { "dropped at \($0)" }
+        let summary =
+            walk.droppedAt.map { "dropped at \($0)" }
             ?? "delivered: leaves \(chain.nodes.first?.name ?? "the bridge") \(frameText(tag))"
         return FramePassage(direction: .outbound, hops: walk.hops, droppedAt: walk.droppedAt, summary: summary)
     }

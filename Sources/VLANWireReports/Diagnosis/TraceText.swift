@@ -5,7 +5,8 @@ extension GuestTrace {
     package var text: String {
         var out = ""
         for nic in nics {
-            out += "guest \(guest.escapedForDisplay), NIC \(nic.mac ?? nic.type)"
+            out +=
+                "guest \(guest.escapedForDisplay), NIC \(nic.mac ?? nic.type)"
                 + (nic.tap.map { ", tap \($0.escapedForDisplay)" } ?? "") + (nic.bridge.map { " in \($0)" } ?? "") + "\n"
             out += "  policy: \(nic.policy ?? "none")" + (nic.policySource.map { " (\($0))" } ?? "") + "\n"
             out += "  path: \(nic.path.escapedForDisplay)\n"

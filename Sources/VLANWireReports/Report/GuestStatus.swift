@@ -48,10 +48,12 @@ package struct NICStatus: Codable, Equatable, Sendable {
     @NullWhenAbsent package var expectedVLANs: PortVLANs?
     package var mismatches: [Mismatch]
 
-    package init(mac: MACAddress?, type: String, source: String, managed: Bool, policy: PortPolicy? = nil,
-                policySource: String? = nil, reason: String? = nil, bridge: String? = nil, tap: String? = nil,
-                tapFoundBy: TapMatch? = nil, kernelBridge: String? = nil, kernelVLANs: PortVLANs? = nil,
-                expectedVLANs: PortVLANs? = nil, mismatches: [Mismatch] = []) {
+    package init(
+        mac: MACAddress?, type: String, source: String, managed: Bool, policy: PortPolicy? = nil,
+        policySource: String? = nil, reason: String? = nil, bridge: String? = nil, tap: String? = nil,
+        tapFoundBy: TapMatch? = nil, kernelBridge: String? = nil, kernelVLANs: PortVLANs? = nil,
+        expectedVLANs: PortVLANs? = nil, mismatches: [Mismatch] = []
+    ) {
         self.mac = mac
         self.type = type
         self.source = source
@@ -68,10 +70,9 @@ package struct NICStatus: Codable, Equatable, Sendable {
         self.mismatches = mismatches
     }
 
-
     enum CodingKeys: String, CodingKey {
         case mac, type, source, managed, policy, policySource, reason, bridge, tap, tapFoundBy, kernelBridge,
-             kernelVLANs, expectedVLANs, mismatches
+            kernelVLANs, expectedVLANs, mismatches
     }
 }
 
@@ -191,23 +192,30 @@ package struct LibvirtView: Codable, Equatable, Sendable {
                     policy = "unmanaged"
                     from = nic.reason ?? "-"
                 }
-                let mismatch = nic.mismatches.isEmpty ? (nic.managed ? "ok" : "-")
-                                                      : nic.mismatches.map(\.message).joined(separator: "; ")
-                table.append([name, nic.mac?.description ?? "-", nic.tap ?? "-", nic.bridge ?? nic.source, policy, from,
-                              kernel, mismatch])
+                let mismatch =
+                    nic.mismatches.isEmpty
+                    ? (nic.managed ? "ok" : "-")
+                    : nic.mismatches.map(\.message).joined(separator: "; ")
+                table.append([
+                    name, nic.mac?.description ?? "-", nic.tap ?? "-", nic.bridge ?? nic.source, policy, from,
+                    kernel, mismatch,
+                ])
             }
         }
         var out = "Guests (\(uriText), \(guests.count) running):\n" + table.render() + "\n\n"
         let all = mismatches
         let unreadable = guests.filter { $0.error != nil }.count
         if all.isEmpty {
-            out += unreadable == 0 ? "Every guest NIC is as its definition and policy say.\n"
-                                   : "\(unreadable) guest\(unreadable == 1 ? "" : "s") could not be read.\n"
+            out +=
+                unreadable == 0
+                ? "Every guest NIC is as its definition and policy say.\n"
+                : "\(unreadable) guest\(unreadable == 1 ? "" : "s") could not be read.\n"
         } else {
             let fixable = all.filter(\.reconcileFixes).count
             out += "\(all.count) mismatch\(all.count == 1 ? "" : "es")"
             if fixable > 0 {
-                out += "; `vlanwire reconcile` fixes \(fixable == all.count ? (all.count == 1 ? "it" : "them") : "\(fixable)")"
+                out +=
+                    "; `vlanwire reconcile` fixes \(fixable == all.count ? (all.count == 1 ? "it" : "them") : "\(fixable)")"
                     + " (`vlanwire reconcile --plan` shows how)"
             }
             out += ".\n"

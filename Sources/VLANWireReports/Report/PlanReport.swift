@@ -36,24 +36,28 @@ package struct PlanReport: Codable, Equatable, Sendable {
             if let network = interface.sourceNetwork {
                 source = "network \(network)" + (interface.portgroup.map { " portgroup \($0)" } ?? "")
             }
-            return NIC(mac: interface.mac?.description, type: interface.type, source: source.escapedForDisplay,
-                       managed: nic.wiring != nil, policy: nic.wiring.map { $0.policy?.description ?? "none" },
-                       policySource: nic.wiring?.source.description, uplink: nic.wiring?.uplink.label,
-                       mode: nic.wiring?.uplink.mode.rawValue, bridge: nic.wiring?.bridge.rawValue,
-                       reason: nic.unmanagedReason)
+            return NIC(
+                mac: interface.mac?.description, type: interface.type, source: source.escapedForDisplay,
+                managed: nic.wiring != nil, policy: nic.wiring.map { $0.policy?.description ?? "none" },
+                policySource: nic.wiring?.source.description, uplink: nic.wiring?.uplink.label,
+                mode: nic.wiring?.uplink.mode.rawValue, bridge: nic.wiring?.bridge.rawValue,
+                reason: nic.unmanagedReason)
         }
         actions = plan.actions.map { Step(command: $0.description, links: $0.links.map(\.rawValue)) }
         notes = plan.notes
     }
 
     package var text: String {
-        var out = "guest \(guest.escapedForDisplay), operation \(operation): \(nics.count) NIC\(nics.count == 1 ? "" : "s"), \(actions.count) action\(actions.count == 1 ? "" : "s")\n"
+        var out =
+            "guest \(guest.escapedForDisplay), operation \(operation): \(nics.count) NIC\(nics.count == 1 ? "" : "s"), \(actions.count) action\(actions.count == 1 ? "" : "s")\n"
         if !nics.isEmpty {
             var table = TextTable(["MAC", "SOURCE", "POLICY", "FROM", "UPLINK", "TAP BRIDGE"])
             for nic in nics {
                 if nic.managed {
-                    table.append([nic.mac ?? "-", nic.source, nic.policy ?? "-", nic.policySource ?? "-",
-                                  "\(nic.uplink ?? "-") \(nic.mode ?? "")", nic.bridge ?? "-"])
+                    table.append([
+                        nic.mac ?? "-", nic.source, nic.policy ?? "-", nic.policySource ?? "-",
+                        "\(nic.uplink ?? "-") \(nic.mode ?? "")", nic.bridge ?? "-",
+                    ])
                 } else {
                     table.append([nic.mac ?? "-", nic.source, "unmanaged", nic.reason ?? "", "-", "-"])
                 }
