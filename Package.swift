@@ -12,6 +12,7 @@ let package = Package(
     name: "vlanwire",
     products: [
         .executable(name: "vlanwire", targets: ["vlanwire"]),
+        .executable(name: "vlanwire-hook", targets: ["vlanwire-hook"]),
         .library(name: "VLANWire", targets: ["VLANWire"]),
         .library(name: "VLANWireNetlink", targets: ["VLANWireNetlink"]),
     ],
@@ -110,8 +111,15 @@ let package = Package(
                 "VLANWireNetlink",
                 "VLANWireHost",
                 "VLANWireLibvirt",
+                "VLANWireReports",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict
+        ),
+        // libvirt's qemu hook alone (what hooks/qemu execs): the core, netlink and host modules only.
+        .executableTarget(
+            name: "vlanwire-hook",
+            dependencies: ["VLANWireHost"],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -166,6 +174,7 @@ let package = Package(
             name: "VLANWireNetlinkTests",
             dependencies: [
                 "VLANWireTestSupport",
+                "VLANWireWatch",
                 "VLANWire",
                 "VLANWireNetlink",
                 "VLANWireHost",

@@ -8,12 +8,22 @@ import VLANWire
 /// belongs to something else (libvirt >= 6.5 runs every executable in qemu.d/ as well).
 package struct HookInstaller: Sendable {
     package var directory: String
-    /// The vlanwire binary the hook execs (an absolute path).
+    /// The vlanwire binary (an absolute path).
     package var binary: String
+    /// `vlanwire-hook`, the lean hook beside `binary`, when it is installed: the script execs it
+    /// instead of `vlanwire hook qemu` (the same hook, without the CLI's start-up cost).
+    package var hookBinary: String?
 
-    package init(directory: String = "/etc/libvirt/hooks", binary: String) {
+    package init(directory: String = "/etc/libvirt/hooks", binary: String, hookBinary: String? = nil) {
         self.directory = directory
         self.binary = binary
+        self.hookBinary = hookBinary
+    }
+
+    /// `vlanwire-hook` beside `binary`, when it is there and executable.
+    package static func leanHook(beside binary: String) -> String? {
+        let candidate = binary + "-hook"
+        return access(candidate, X_OK) == 0 ? candidate : nil
     }
 
     package struct InstallError: Error, Sendable, CustomStringConvertible {
@@ -28,20 +38,22 @@ package struct HookInstaller: Sendable {
         package var foreignHook: String?
     }
 
+    /// In every script install-hook writes (and wrote): how it tells its own hook from another tool's.
     package static let marker = "vlanwire hook qemu"
 
     package var script: String {
         """
         #!/bin/sh
-        # libvirt's qemu hook, installed by `vlanwire install-hook`: libvirt runs it as
-        # `qemu GUEST OP SUBOP EXTRA` with the domain XML on stdin.
-        exec \(binary) hook qemu "$@"
+        # libvirt's qemu hook (\(Self.marker)), installed by `vlanwire install-hook`: libvirt
+        # runs it as `qemu GUEST OP SUBOP EXTRA` with the domain XML on stdin.
+        exec \(hookBinary.map { "\($0) \"$@\"" } ?? "\(binary) hook qemu \"$@\"")
 
         """
     }
 
     package func install() throws(InstallError) -> Result {
         try Self.checkBinary(binary)
+        if let hookBinary { try Self.checkBinary(hookBinary) }
         try Self.makeDirectory(directory)
         let main = directory + "/qemu"
         var target = main

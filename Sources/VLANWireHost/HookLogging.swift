@@ -85,31 +85,3 @@ extension Logger {
         return Logger(label: "vlanwire.\(name)") { StderrLogHandler(label: $0, level: level) }
     }
 }
-
-/// `vlanwire watch`'s log: one line per event on stderr, as text (`TIME LEVEL: message`) or as a
-/// JSON object per line (`--json`). Under systemd, both reach the journal.
-package struct WatchLogHandler: LogHandler {
-    package var metadata: Logger.Metadata = [:]
-    package var logLevel: Logger.Level
-    package let json: Bool
-
-    package init(level: Logger.Level, json: Bool) {
-        logLevel = level
-        self.json = json
-    }
-
-    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    package func log(event: LogEvent) {
-        let message = "\(event.message)".withoutControlCharacters
-        let time = WatchStatus.now()
-        let line =
-            json
-            ? JSON.encode(["time": time, "level": "\(event.level)", "message": message], pretty: false) + "\n"
-            : "\(time) \(event.level): \(message)\n"
-        FileAccess.writeAll(fd: 2, line.utf8)
-    }
-}

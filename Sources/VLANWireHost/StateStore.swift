@@ -119,7 +119,7 @@ package struct StateStore: Sendable {
         return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
     }
 
-    func prepareDirectory() throws {
+    package func prepareDirectory() throws {
         var parent = ""
         for component in directory.split(separator: "/") {
             parent += "/" + component
@@ -174,7 +174,7 @@ package struct StateStore: Sendable {
     }
 
     /// Replaces `path` atomically (0600): a reader sees the old file or the new one.
-    func replaceFile(_ path: String, with bytes: [UInt8], sync: Bool) throws {
+    package func replaceFile(_ path: String, with bytes: [UInt8], sync: Bool) throws {
         do { try FileAccess.replace(path, with: bytes, mode: 0o600, sync: sync) } catch {
             throw StoreError(path: error.path, message: "\(error.operation): \(error.message)")
         }

@@ -3,6 +3,7 @@ import VLANWire
 import VLANWireHost
 import VLANWireLibvirt
 import VLANWireReports
+import VLANWireWatch
 
 /// `vlanwire doctor`: the seed's troubleshooting notes as checks of this host and its guests.
 struct DoctorCommand: ParsableCommand {

@@ -45,34 +45,8 @@ struct HookCommand: ParsableCommand {
 
     /// The hook itself; `arguments` starts with the hook's kind (`qemu`).
     static func run(arguments: [String]) throws {
-        let operation = arguments.count > 2 ? arguments[2] : ""
-        let neverFails = !(HookOperation(rawValue: operation)?.mayRefuse ?? false)
-        CrashLine.install(context: "hook \(arguments.prefix(3).joined(separator: " "))", exitStatus: neverFails ? 0 : 1)
-        let logger = Logger.forHook()
-        let xml: [UInt8]
-        do { xml = try FileAccess.readAll(fd: 0, path: "stdin", limit: XMLDocumentParser.defaultMaximumSize + 1) } catch {
-            let guest = arguments.count > 1 ? arguments[1] : "unknown"
-            let line = Problem(guest: guest, cause: "domain XML on \(error)", fix: "pass libvirt's domain XML (virsh dumpxml GUEST)").description
-            logger.error("\(line)")
-            if neverFails { throw ExitCode(0) }
-            printError("vlanwire: " + line)
-            throw ExitCode(1)
-        }
-        let config: HostConfig?
-        do { config = try loadConfig(path: nil) } catch {
-            logger.error("\(error)")
-            // A broken config must not kill running guests (reconnect) nor block cleanup.
-            if neverFails { throw ExitCode(0) }
-            printError("vlanwire: \(error)")
-            throw ExitCode(1)
-        }
-        let wiring = Wiring(
-            store: StateStore.forNamespace(nil), config: config, logger: logger,
-            faultInjection: .fromTestEnvironment())
-        let result = HookRunner(wiring: wiring).run(arguments: Array(arguments.dropFirst()), xml: xml)
-        if !result.stdout.isEmpty { FileAccess.writeAll(fd: 1, result.stdout) }
-        for line in result.errors { printError(line) }
-        if result.exitCode != 0 { throw ExitCode(result.exitCode) }
+        let status = HookMain.run(libvirtArguments: Array(arguments.dropFirst()))
+        if status != 0 { throw ExitCode(status) }
     }
 }
 
@@ -197,7 +171,8 @@ struct InstallHookCommand: ParsableCommand {
         commandName: "install-hook",
         abstract: "Install vlanwire as libvirt's qemu hook (and, with --watch, the unit that runs vlanwire watch).",
         discussion: """
-            Writes DIR/qemu (a one-line `exec vlanwire hook qemu "$@"`), or DIR/qemu.d/vlanwire when \
+            Writes DIR/qemu (a one-line `exec vlanwire-hook "$@"`, the lean hook installed beside \
+            vlanwire; `exec vlanwire hook qemu "$@"` without it), or DIR/qemu.d/vlanwire when \
             DIR/qemu belongs to another tool (libvirt >= 6.5 runs both). libvirtd finds hooks when it \
             starts: restart it afterwards.
 
@@ -212,7 +187,7 @@ struct InstallHookCommand: ParsableCommand {
     @Option(help: ArgumentHelp("libvirt's hooks directory.", valueName: "dir"))
     var dir = "/etc/libvirt/hooks"
 
-    @Option(help: ArgumentHelp("The vlanwire binary the hook runs (default: this one).", valueName: "path"))
+    @Option(help: ArgumentHelp("The vlanwire binary (default: this one); the hook runs vlanwire-hook beside it if there.", valueName: "path"))
     var binary: String?
 
     @Flag(help: "Also install vlanwire-watch.service, the systemd unit that runs `vlanwire watch`.")
@@ -223,7 +198,7 @@ struct InstallHookCommand: ParsableCommand {
 
     func run() throws {
         let binary = try binary ?? currentExecutable()
-        let installer = HookInstaller(directory: dir, binary: binary)
+        let installer = HookInstaller(directory: dir, binary: binary, hookBinary: HookInstaller.leanHook(beside: binary))
         let result: HookInstaller.Result
         do { result = try installer.install() } catch { throw CLIFailure(error.description) }
         if let foreign = result.foreignHook { print("\(foreign) belongs to another tool: left alone") }

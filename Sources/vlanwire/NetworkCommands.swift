@@ -1,6 +1,7 @@
 import ArgumentParser
 import VLANWire
 import VLANWireLibvirt
+import VLANWireReports
 import VLANWireTemplates
 
 /// The config's network definitions, or a one-line failure.

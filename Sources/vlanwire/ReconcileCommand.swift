@@ -4,6 +4,7 @@ import VLANWire
 import VLANWireHost
 import VLANWireLibvirt
 import VLANWireNetlink
+import VLANWireReports
 
 struct ReconcileCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

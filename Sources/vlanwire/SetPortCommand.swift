@@ -3,6 +3,7 @@ import Logging
 import VLANWire
 import VLANWireHost
 import VLANWireLibvirt
+import VLANWireReports
 import VLANWireTemplates
 
 struct SetPortCommand: ParsableCommand {

@@ -6,6 +6,7 @@ import VLANWireHost
 import VLANWireLibvirt
 import VLANWireNetlink
 import VLANWireReports
+import VLANWireWatch
 
 /// `vlanwire status`: bridges, their ports, VLAN legs and port VLANs as the kernel has them;
 /// whether `vlanwire watch` keeps them; and, when libvirt answers, every running guest's NICs next

@@ -1,5 +1,6 @@
 import ArgumentParser
 import VLANWire
+import VLANWireHost
 
 #if canImport(Glibc)
     import Glibc
@@ -33,15 +34,7 @@ struct VLANWireCommand: ParsableCommand {
     /// Usage errors exit 2 (as most Unix tools do); refusals exit 1.
     static func main() {
         if let hookArguments = HookCommand.fastPathArguments(CommandLine.arguments) {
-            do {
-                try HookCommand.run(arguments: hookArguments)
-                Glibc.exit(0)
-            } catch let error as ExitCode {
-                Glibc.exit(error.rawValue)
-            } catch {
-                printError("vlanwire: \(error)")
-                Glibc.exit(1)
-            }
+            Glibc.exit(HookMain.run(libvirtArguments: Array(hookArguments.dropFirst())))
         }
         do {
             var command = try parseAsRoot()
@@ -60,11 +53,8 @@ struct VLANWireCommand: ParsableCommand {
     }
 }
 
-/// Writes a line to stderr (one line per problem; libvirt shows the hook's stderr to the user).
-func printError(_ message: String) {
-    let line = message + "\n"
-    _ = line.withCString { write(2, $0, strlen($0)) }
-}
+/// Writes a line to stderr (one line per problem).
+func printError(_ message: String) { HookMain.printError(message) }
 
 /// A runtime failure the CLI reports as one line and exit status 1.
 struct CLIFailure: Error, CustomStringConvertible {
@@ -87,11 +77,5 @@ struct ConfigOptions: ParsableArguments {
 
 /// `path`, else $VLANWIRE_CONFIG, else the default path; nil when the default does not exist.
 func loadConfig(path: String?) throws -> HostConfig? {
-    let environment = getenv("VLANWIRE_CONFIG").map { String(cString: $0) }
-    if path == nil, let environment, !environment.hasPrefix("/") {
-        throw CLIFailure("VLANWIRE_CONFIG must be an absolute path, not '\(environment.escapedForDisplay)'")
-    }
-    do { return try HostConfig.load(path: path ?? environment) } catch {
-        throw CLIFailure(error.description)
-    }
+    do { return try ConfigFile.load(path: path) } catch { throw CLIFailure(error.description) }
 }

@@ -107,7 +107,7 @@ enum SandboxHook {
         guard let directory = try? String(contentsOfFile: "/run/vlanwire-sandbox/hooks-dir", encoding: .utf8),
             let hook = try? String(contentsOfFile: directory.trimmingCharacters(in: .whitespacesAndNewlines) + "/qemu", encoding: .utf8)
         else { return false }
-        return hook.contains("vlanwire hook qemu") && libvirtdReachable
+        return (hook.contains("vlanwire hook qemu") || hook.contains("vlanwire-hook")) && libvirtdReachable
     }()
 
     /// A kernel for the guests (kernel-only boot, no disk): the lab's Debian kernel.

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VLANWire
 import VLANWireLibvirt
+import VLANWireReports
 import VLANWireTemplates
 import VLANWireTestSupport
 

@@ -3,6 +3,7 @@ import Logging
 import Testing
 import VLANWire
 import VLANWireLibvirt
+import VLANWireReports
 import VLANWireTemplates
 import VLANWireTestSupport
 

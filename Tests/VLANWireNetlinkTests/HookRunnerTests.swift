@@ -4,6 +4,7 @@ import Testing
 import VLANWire
 import VLANWireHost
 import VLANWireNetlink
+import VLANWireReports
 import VLANWireTestSupport
 
 /// The hook's dispatch and exit codes, on the real kernel in a throwaway namespace. This kernel has

@@ -40,7 +40,7 @@ struct NoExternalProgramTests {
                 "netns", "exec", namespace, "/usr/bin/strace", "-f", "-qq", "-o", trace,
                 "-e", "trace=execve,execveat,fork,vfork,clone,clone3", Binary.vlanwire,
             ] + arguments
-        process.environment = environment.merging(["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]) { mine, _ in mine }
+        process.environment = Subprocess.bareEnvironment.merging(environment) { $1 }
         let input = Pipe()
         let errors = Pipe()
         process.standardInput = input

@@ -4,6 +4,7 @@ import Testing
 import VLANWire
 import VLANWireHost
 import VLANWireNetlink
+import VLANWireReports
 import VLANWireTestSupport
 
 /// `Wiring.reconcile` on the real kernel, in a throwaway namespace. This kernel has no 802.1Q and no

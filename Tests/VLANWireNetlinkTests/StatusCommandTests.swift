@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Testing
 import VLANWire
+import VLANWireReports
 import VLANWireTestSupport
 
 @testable import vlanwire

@@ -4,6 +4,7 @@ import Testing
 import VLANWire
 import VLANWireHost
 import VLANWireTestSupport
+import VLANWireWatch
 
 @testable import vlanwire
 

@@ -30,9 +30,31 @@ struct WatchUnitInstallTests {
     /// The hook script lives in the installer too; hooks/qemu is the same file for /usr/local/bin.
     @Test func writtenHookIsTheOneInHooks() throws {
         let files = try TemporaryDirectory()
-        let installer = HookInstaller(directory: files.path + "/hooks", binary: "/usr/local/bin/vlanwire")
+        let installer = HookInstaller(directory: files.path + "/hooks", binary: "/usr/local/bin/vlanwire", hookBinary: "/usr/local/bin/vlanwire-hook")
         let shipped = try String(contentsOfFile: Repository.root + "/hooks/qemu", encoding: .utf8)
         #expect(installer.script == shipped, "hooks/qemu differs from HookInstaller.script: copy the one over the other")
+    }
+
+    /// The script execs vlanwire-hook when it is installed beside vlanwire, and `vlanwire hook qemu`
+    /// otherwise; either way a second install finds its own hook (not another tool's) and leaves it.
+    @Test func hookExecsTheLeanHookWhenItIsBesideTheBinary() throws {
+        let files = try TemporaryDirectory()
+        let binary = try files.write("vlanwire", "#!/bin/sh\n")
+        chmod(binary, 0o755)
+        #expect(HookInstaller.leanHook(beside: binary) == nil)
+        let plain = HookInstaller(directory: files.path + "/hooks", binary: binary, hookBinary: HookInstaller.leanHook(beside: binary))
+        #expect(try plain.install().changed)
+        #expect(try String(contentsOfFile: files.path + "/hooks/qemu", encoding: .utf8).contains("exec \(binary) hook qemu \"$@\"\n"))
+
+        let lean = try files.write("vlanwire-hook", "#!/bin/sh\n")
+        chmod(lean, 0o755)
+        #expect(HookInstaller.leanHook(beside: binary) == lean)
+        let installer = HookInstaller(directory: files.path + "/hooks", binary: binary, hookBinary: HookInstaller.leanHook(beside: binary))
+        let first = try installer.install()
+        #expect(first.changed && first.foreignHook == nil && first.path == files.path + "/hooks/qemu")
+        #expect(try String(contentsOfFile: first.path, encoding: .utf8).contains("exec \(lean) \"$@\"\n"))
+        let second = try installer.install()
+        #expect(!second.changed && second.foreignHook == nil, "its own lean hook taken for another tool's: \(second)")
     }
 
     @Test func installsTwiceAndFollowsTheBinary() throws {

@@ -31,7 +31,7 @@ struct WatchWithoutLibvirtTests {
             watch.arguments = [
                 "netns", "exec", scene.name, Binary.vlanwire, "watch", "--connect", "qemu+unix:///system?socket=/nonexistent/libvirt-sock",
             ]
-            watch.environment = ["VLANWIRE_STATE_DIR": state, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
+            watch.environment = Subprocess.bareEnvironment.merging(["VLANWIRE_STATE_DIR": state]) { $1 }
             let log = Pipe()
             watch.standardError = log
             watch.standardOutput = log

@@ -31,8 +31,9 @@ extension Reliability {
                 """.utf8)
         }
 
-        @Test(arguments: names)
-        func aGuestNamedLikeAnOptionIsWiredAndReleased(_ name: String) throws {
+        /// Through both entry points: `vlanwire-hook` (what hooks/qemu execs) and `vlanwire hook qemu`.
+        @Test(arguments: names, [Binary.lean, Binary.vlanwire])
+        func aGuestNamedLikeAnOptionIsWiredAndReleased(_ name: String, _ binary: String) throws {
             #expect(name.utf8.count <= 200)
             try withScene { scene in
                 try scene.ip("link", "add", "br0", "type", "bridge")
@@ -40,21 +41,21 @@ extension Reliability {
                 try scene.tap("vnet0", mac: Self.mac, in: "br1")
                 let xml = Self.domain(name)
 
-                let prepare = try scene.hook(guest: name, "prepare", xml: xml, config: nil)
+                let prepare = try scene.hook(guest: name, "prepare", xml: xml, config: nil, binary: binary)
                 #expect(prepare.status == 0 && prepare.stdout.isEmpty && prepare.stderr.isEmpty, "\(prepare)")
                 #expect(!prepare.stdout.contains("USAGE") && !prepare.stderr.contains("option"), "\(prepare)")
 
-                let start = try scene.hook(guest: name, "start", xml: xml, config: nil)
+                let start = try scene.hook(guest: name, "start", xml: xml, config: nil, binary: binary)
                 #expect(start.status == 0 && start.stdout.isEmpty, "\(start)")
                 #expect(try scene.snapshot().link(named: "vnet0")?.master == "br0", "start wired guest '\(name)': its tap is in br0")
                 #expect(try storedState(scene.stateDirectory).guest(named: name)?.nics.first?.tap?.rawValue == "vnet0")
 
                 // migrate is a filter: the XML comes back byte for byte, exit 0.
-                let migrate = try scene.hook(guest: name, "migrate", xml: xml, config: nil)
+                let migrate = try scene.hook(guest: name, "migrate", xml: xml, config: nil, binary: binary)
                 #expect(migrate.status == 0, "\(migrate)")
                 #expect(Array(migrate.stdout.utf8) == xml, "migrate echoes the domain XML unchanged")
 
-                let release = try scene.hook(guest: name, "release", xml: xml, config: nil)
+                let release = try scene.hook(guest: name, "release", xml: xml, config: nil, binary: binary)
                 #expect(release.status == 0 && release.stdout.isEmpty, "\(release)")
                 #expect(try storedState(scene.stateDirectory).guest(named: name) == nil, "release forgot '\(name)'")
             }

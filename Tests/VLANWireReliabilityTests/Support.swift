@@ -21,6 +21,11 @@ enum Figures {
 }
 
 extension Scene {
+    /// `vlanwire-hook GUEST OP begin -`, or `vlanwire hook qemu ...`: how `binary` is libvirt's hook.
+    static func hookCommand(_ binary: String) -> [String] {
+        binary.hasSuffix("/vlanwire-hook") ? [binary] : [binary, "hook", "qemu"]
+    }
+
     /// `vlanwire hook qemu GUEST OP begin -` inside the scene's namespace, as libvirt runs it (a bare
     /// environment), with the scene's state directory. The fault seam (`VLANWIRE_TEST_FAULT`) exists
     /// only in debug builds, so fault tests keep the default `binary`.
@@ -32,7 +37,7 @@ extension Scene {
         if let config { environment["VLANWIRE_CONFIG"] = config }
         environment.merge(extra) { $1 }
         return try Subprocess.run(
-            "/usr/sbin/ip", ["netns", "exec", name, binary, "hook", "qemu", guest, operation, "begin", "-"],
+            "/usr/sbin/ip", ["netns", "exec", name] + Self.hookCommand(binary) + [guest, operation, "begin", "-"],
             stdin: xml, environment: environment, cleanEnvironment: true, timeout: timeout)
     }
 }

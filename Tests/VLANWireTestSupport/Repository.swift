@@ -45,10 +45,13 @@ public enum Binary {
 
     public static var isBuilt: Bool { FileManager.default.isExecutableFile(atPath: vlanwire) }
 
+    /// The lean hook, `vlanwire-hook`, built beside `vlanwire`.
+    public static let lean: String = URL(fileURLWithPath: vlanwire).deletingLastPathComponent().appendingPathComponent("vlanwire-hook").path
+
     public static var missing: String { "needs the built vlanwire executable (\(vlanwire)): swift build" }
 
     /// What runs as libvirt's hook where a test says so: `VLANWIRE_HOOK_BINARY` (the lab passes the
-    /// release build, as installed), else this build's.
+    /// release build's vlanwire-hook, as installed), else this build's vlanwire.
     public static let hook: String =
         ProcessInfo.processInfo.environment["VLANWIRE_HOOK_BINARY"].flatMap { $0.isEmpty ? nil : $0 } ?? vlanwire
 }

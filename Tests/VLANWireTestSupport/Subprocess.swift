@@ -25,7 +25,7 @@ public struct CommandFailed: Error, CustomStringConvertible {
 /// early is not an error), both outputs read to the end, a hard time bound (killed past it).
 public enum Subprocess {
     /// Runs `program ARGUMENTS`. The environment is this process's plus `environment`, or, with
-    /// `cleanEnvironment`, only a PATH plus `environment` (what libvirt gives its hook).
+    /// `cleanEnvironment`, `bareEnvironment` plus `environment` (about what libvirt gives its hook).
     public static func run(
         _ program: String, _ arguments: [String], stdin: [UInt8] = [], environment: [String: String] = [:],
         cleanEnvironment: Bool = false, timeout: Duration = .seconds(60)
@@ -35,7 +35,7 @@ public enum Subprocess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
-        let base = cleanEnvironment ? ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"] : ProcessInfo.processInfo.environment
+        let base = cleanEnvironment ? bareEnvironment : ProcessInfo.processInfo.environment
         process.environment = base.merging(environment) { $1 }
         let input = Pipe()
         let output = Pipe()
@@ -78,6 +78,15 @@ public enum Subprocess {
         return ProcessRun(
             status: process.terminationStatus, stdout: collected.text(true), stderr: collected.text(false),
             seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, timedOut: timedOut)
+    }
+
+    /// A PATH, and the sanitizers' settings of a `scripts/leaks` run: a child built with
+    /// AddressSanitizer reads the same suppressions as the tests.
+    public static var bareEnvironment: [String: String] {
+        let inherited = ["ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", "LD_PRELOAD"]
+        var environment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
+        for name in inherited { environment[name] = ProcessInfo.processInfo.environment[name] }
+        return environment
     }
 
     /// Runs `program ARGUMENTS` and returns its standard output; throws `CommandFailed` unless it exits 0.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VLANWireReports
 import VLANWireTestSupport
 
 @testable import VLANWire

@@ -1,5 +1,6 @@
 import Testing
 import VLANWire
+import VLANWireReports
 import VLANWireTestSupport
 
 /// The state file's hand-written JSON must be the bytes JSONEncoder(.sortedKeys) writes, and each

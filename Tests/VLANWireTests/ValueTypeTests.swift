@@ -1,4 +1,5 @@
 import Testing
+import VLANWireReports
 import VLANWireTestSupport
 
 @testable import VLANWire

@@ -5,14 +5,14 @@
 /// A crash of the hook (a Swift trap, a C++ abort in a library, a bad memory access) ends with one
 /// clear line on stderr — libvirt shows the hook's stderr in `virsh start`'s error — and the exit
 /// status the operation calls for, instead of the runtime's multi-page backtrace.
-enum CrashLine {
+package enum CrashLine {
     nonisolated(unsafe) private static var line: UnsafeMutablePointer<CChar>?
     nonisolated(unsafe) private static var length = 0
     nonisolated(unsafe) private static var status: Int32 = 1
 
     /// `context` names what was running (e.g. `hook qemu web1 prepare`); `exitStatus` is what the
     /// process exits with after a crash (0 where libvirt must not see a failure: release, reconnect).
-    static func install(context: String, exitStatus: Int32) {
+    package static func install(context: String, exitStatus: Int32) {
         let text =
             "vlanwire: internal error (crashed) during \(context.withoutControlCharactersForCrash); nothing more was changed; see syslog (journalctl -t vlanwire) and report it\n"
         line = strdup(text)
