@@ -19,16 +19,13 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
-        // Pure Swift: values, domain XML, config, observed state, planner, state records, the NIC audit.
+        // Pure Swift, no dependencies: values, domain XML, config (its own TOML reader), observed state,
+        // planner, state records, the NIC audit.
         .target(
             name: "VLANWire",
-            dependencies: [
-                .product(name: "TOMLKit", package: "TOMLKit")
-            ],
             swiftSettings: strict
         ),
         // The libvirt XML vlanwire writes (networks, interfaces, metadata), from the mustache

@@ -1,19 +1,8 @@
-internal import TOMLKit
-
 extension HostConfig {
     /// Parses vlanwire's TOML. Unknown keys are errors (a typo must not silently change wiring).
     public init(toml text: String, path: String = "vlanwire.toml") throws(ConfigError) {
-        if let refusal = TOMLPreScan.refusal(text) {
-            throw ConfigError(file: path, key: nil, message: refusal)
-        }
-        let root: TOMLTable
-        do { root = try TOMLTable(string: text) } catch let error as TOMLParseError {
-            throw ConfigError(
-                file: path, key: nil,
-                message: "line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
-        } catch {
-            throw ConfigError(file: path, key: nil, message: "\(error)")
-        }
+        let root: TOML.Table
+        do { root = try TOML.parse(text) } catch { throw ConfigError(file: path, key: nil, message: error.description) }
         let reader = TableReader(file: path, table: root, keyPath: nil)
         try reader.refuseUnknownKeys(["uplink", "network"])
         var uplinks: [Uplink] = []
@@ -154,7 +143,7 @@ extension NetworkMapping {
 /// Typed access to one TOML table, with errors naming the file and the key.
 struct TableReader {
     let file: String
-    let table: TOMLTable
+    let table: TOML.Table
     let keyPath: String?
 
     func path(_ key: String) -> String { keyPath.map { "\($0).\(key)" } ?? key }
@@ -187,16 +176,16 @@ struct TableReader {
         return bool
     }
 
-    func table(_ key: String) throws(ConfigError) -> TOMLTable? {
+    func table(_ key: String) throws(ConfigError) -> TOML.Table? {
         guard let value = table[key] else { return nil }
         guard let table = value.table else { throw error(key, "must be a table") }
         return table
     }
 
-    func arrayOfTables(_ key: String) throws(ConfigError) -> [TOMLTable] {
+    func arrayOfTables(_ key: String) throws(ConfigError) -> [TOML.Table] {
         guard let value = table[key] else { return [] }
         guard let array = value.array else { throw error(key, "must be an array of tables ([[\(key)]])") }
-        var tables: [TOMLTable] = []
+        var tables: [TOML.Table] = []
         for element in array {
             guard let table = element.table else { throw error(key, "must be an array of tables ([[\(key)]])") }
             tables.append(table)
@@ -237,110 +226,5 @@ struct TableReader {
             throw error(key, "must be a policy like \"10\" or \"trunk:1,5,10-20 native:1\"")
         }
         do { return try PortPolicy(parsing: text) } catch { throw self.error(key, error.description) }
-    }
-}
-
-/// What must never reach toml++ (inside TOMLKit): input on which it aborts the process with a C++
-/// assertion instead of returning a parse error (found by Fuzz/, `scripts/fuzz`). A crash in the
-/// hook would stop guests from starting with no useful message. Not a TOML parser: it only tracks
-/// strings, comments and brackets well enough to find table headers, and refuses a header whose
-/// key does not start with a key character or a quote (`[` then a newline: toml++ asserts in
-/// `parse_key`). Anything else goes to toml++, which reports its own errors. Also bounds the nesting
-/// of arrays and inline tables (toml++ recurses).
-enum TOMLPreScan {
-    static let maximumNesting = 64
-
-    static func refusal(_ text: String) -> String? {
-        let bytes = Array(text.utf8)
-        var index = 0
-        var line = 1
-        var depth = 0
-        var atLineStart = true
-        func at(_ offset: Int) -> UInt8? { index + offset < bytes.count ? bytes[index + offset] : nil }
-        func isKeyStart(_ byte: UInt8?) -> Bool {
-            guard let byte else { return false }
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "\""), UInt8(ascii: "'"):
-                return true
-            default: return false
-            }
-        }
-        func skipBlanks() { while let byte = at(0), byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") { index += 1 } }
-        /// Skips a string starting at `index` (a quote); false when it does not end.
-        func skipString() -> Bool {
-            let quote = bytes[index]
-            let multiLine = at(1) == quote && at(2) == quote
-            index += multiLine ? 3 : 1
-            while index < bytes.count {
-                let byte = bytes[index]
-                if byte == UInt8(ascii: "\n") {
-                    guard multiLine else { return true }  // toml++ reports the unterminated string
-                    line += 1
-                }
-                if byte == UInt8(ascii: "\\"), quote == UInt8(ascii: "\"") {
-                    index += 2
-                    continue
-                }
-                if byte == quote {
-                    if !multiLine {
-                        index += 1
-                        return true
-                    }
-                    if at(1) == quote, at(2) == quote {
-                        index += 3
-                        while at(0) == quote { index += 1 }  // up to two more quotes belong to the content
-                        return true
-                    }
-                }
-                index += 1
-            }
-            return false
-        }
-        while index < bytes.count {
-            let byte = bytes[index]
-            switch byte {
-            case UInt8(ascii: "\n"):
-                line += 1
-                index += 1
-                if depth == 0 { atLineStart = true }
-                continue
-            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"):
-                index += 1
-                continue
-            case UInt8(ascii: "#"):
-                while let next = at(0), next != UInt8(ascii: "\n") { index += 1 }
-                continue
-            case UInt8(ascii: "\""), UInt8(ascii: "'"):
-                atLineStart = false
-                guard skipString() else { return nil }
-                continue
-            case UInt8(ascii: "[") where atLineStart && depth == 0:
-                atLineStart = false
-                index += 1
-                if at(0) == UInt8(ascii: "[") { index += 1 }
-                skipBlanks()
-                guard isKeyStart(at(0)) else {
-                    return "line \(line): a table header needs a key right after '[' (bare key or quoted string)"
-                }
-                // The header's key and closing brackets: scanned as ordinary text (its brackets are not values).
-                while let next = at(0), next != UInt8(ascii: "\n"), next != UInt8(ascii: "#") {
-                    if next == UInt8(ascii: "\"") || next == UInt8(ascii: "'") { guard skipString() else { return nil } } else { index += 1 }
-                }
-                continue
-            case UInt8(ascii: "["), UInt8(ascii: "{"):
-                depth += 1
-                guard depth <= maximumNesting else {
-                    return "line \(line): arrays and inline tables nested deeper than \(maximumNesting) levels"
-                }
-            case UInt8(ascii: "]"), UInt8(ascii: "}"):
-                depth = max(0, depth - 1)
-            default:
-                break
-            }
-            atLineStart = false
-            index += 1
-        }
-        return nil
     }
 }
