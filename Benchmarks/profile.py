@@ -57,12 +57,14 @@ def main():
     scene.setup(workdir)
     stripped = os.path.join(workdir, "vlanwire")
     subprocess.run(["objcopy", "--strip-debug", args.binary, stripped], check=True)
+    # vlanwire-hook takes libvirt's arguments as they are; vlanwire after `hook qemu`.
+    entry = [] if os.path.basename(args.binary).startswith("vlanwire-hook") else ["hook", "qemu"]
     os.makedirs(args.out, exist_ok=True)
     out_file = os.path.join(args.out, "callgrind.out")
     env = dict(os.environ, VLANWIRE_STATE_DIR=os.path.join(workdir, "state"))
     with open(scene.xml_paths[0]) as stdin:
-        subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out_file, stripped,
-                        "hook", "qemu", "guest0", "start", "begin", "-"], stdin=stdin, env=env,
+        subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out_file, stripped] + entry
+                       + ["guest0", "start", "begin", "-"], stdin=stdin, env=env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     annotated = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", out_file],
                                capture_output=True, text=True, check=True).stdout

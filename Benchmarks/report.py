@@ -44,7 +44,8 @@ def main():
         others = [n for n in names if n != "vlanwire"]
         print("### Hook latency: process start to exit, median ms (prepare + start = what libvirt waits for)")
         print()
-        header = ["where", "scene", "NICs", "op", "n"] + names + ["%s / vlanwire" % n for n in others] + ["vlanwire peak RSS"]
+        header = (["where", "scene", "NICs", "op", "n"] + names + ["`ip link show`"] + ["%s / vlanwire" % n for n in others]
+                  + ["vlanwire / `ip link show`", "vlanwire peak RSS"])
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
         for r in hooks:
@@ -54,7 +55,12 @@ def main():
                 cells = [r.get("where", "host"), r["scene"], str(r["nics"]), "prepare+start" if op == "total" else op,
                          str(r["iterations"])]
                 cells += [fmt(c[n][op + "_ms"]) if n in c else "-" for n in names]
+                # One op is one process, as one `ip link show` is; prepare+start is two.
+                floor = r.get("ip_link_show_ms")
+                floor = floor * (2 if op == "total" else 1) if floor else None
+                cells.append(fmt(floor))
                 cells += [ratio(c[n][op + "_ms"], vw) if n in c else "-" for n in others]
+                cells.append(ratio(vw, floor))
                 cells.append("%.1f MiB" % (c["vlanwire"]["max_rss_kib"] / 1024) if op == "total" and "vlanwire" in c else "")
                 print("| " + " | ".join(cells) + " |")
         print()

@@ -43,6 +43,31 @@ struct SecurityTests {
         }
     }
 
+    /// vlanwire-hook, what libvirt runs on every guest start, links only the core, netlink and host
+    /// modules: no Foundation, no argument parser, no templates, no C++ library of its own; and it
+    /// imports no process-starting function either.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: Binary.lean), "needs the built vlanwire-hook (swift build)"))
+    func theLeanHookLinksOnlyWhatTheHookNeeds() throws {
+        let needed = try Subprocess.run("/usr/bin/readelf", ["-d", Binary.lean], timeout: .seconds(30))
+        #expect(needed.status == 0, "\(needed.stderr)")
+        let libraries = needed.stdout.split(separator: "\n").filter { $0.contains("(NEEDED)") }
+        #expect(libraries.contains { $0.contains("libnl-route-3") }, "read the dynamic section: \(libraries)")
+        for library in libraries {
+            #expect(!library.contains("Foundation") && !library.contains("libxml") && !library.contains("libvirt"), "\(library)")
+        }
+        let symbols = try Subprocess.run("/usr/bin/nm", [Binary.lean], timeout: .seconds(60))
+        #expect(symbols.status == 0, "\(symbols.stderr)")
+        for module in [
+            "10Foundation", "20FoundationEssentials", "14ArgumentParser", "8Mustache", "7TOMLKit", "15VLANWireLibvirt", "15VLANWireReports",
+        ] {
+            #expect(!symbols.stdout.contains("$s\(module)"), "vlanwire-hook links \(module.drop { $0.isNumber })")
+        }
+        let imported = try Subprocess.run("/usr/bin/nm", ["-D", "--undefined-only", Binary.lean], timeout: .seconds(30))
+        for spawn in ["posix_spawn", "execve", "execvp", "fork", "vfork", "system", "popen"] {
+            #expect(!imported.stdout.split(separator: "\n").contains { $0.hasSuffix(" " + spawn) || $0.contains(" \(spawn)@") }, "\(spawn)")
+        }
+    }
+
     /// The built binary imports no process-starting function from libc either (a dependency could).
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: Binary.vlanwire), "needs the built binary (swift build)"))
     func theBinaryImportsNoProcessStartingSymbol() throws {
