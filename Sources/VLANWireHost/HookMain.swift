@@ -18,7 +18,7 @@ package enum HookMain {
         CrashLine.install(context: "hook qemu \(arguments.prefix(2).joined(separator: " "))", exitStatus: neverFails ? 0 : 1)
         let logger = Logger.forHook()
         /// A problem before the hook could run: logged; on stderr and exit 1 only where libvirt may
-        /// be refused (a broken config must not kill running guests nor block cleanup).
+        /// be refused (unreadable input must not kill running guests nor block cleanup).
         func failed(_ line: String) -> Int32 {
             logger.error("\(line)")
             if neverFails { return 0 }
@@ -29,10 +29,9 @@ package enum HookMain {
         do { xml = try FileAccess.readAll(fd: 0, path: "stdin", limit: XMLDocumentParser.defaultMaximumSize + 1) } catch {
             return failed(Problem(guest: guest, cause: "domain XML on \(error)", fix: "pass libvirt's domain XML (virsh dumpxml GUEST)").description)
         }
-        let config: HostConfig?
-        do { config = try ConfigFile.load(path: nil) } catch { return failed(error.description) }
-        let wiring = Wiring(store: StateStore.forNamespace(nil), config: config, logger: logger, faultInjection: .fromTestEnvironment())
-        let result = HookRunner(wiring: wiring).run(arguments: arguments, xml: xml)
+        let wiring = Wiring(store: StateStore.forNamespace(nil), config: nil, logger: logger, faultInjection: .fromTestEnvironment())
+        let runner = HookRunner(wiring: wiring, loadConfig: { () throws(ConfigFile.LoadError) in try ConfigFile.load(path: nil) })
+        let result = runner.run(arguments: arguments, xml: xml)
         if !result.stdout.isEmpty { FileAccess.writeAll(fd: 1, result.stdout) }
         for line in result.errors { printError(line) }
         return result.exitCode

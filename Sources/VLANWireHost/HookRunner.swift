@@ -1,5 +1,5 @@
 import Logging
-import VLANWire
+package import VLANWire
 
 /// libvirt's qemu hook: `qemu GUEST OP SUBOP EXTRA`, the live domain XML on stdin.
 ///
@@ -10,8 +10,21 @@ import VLANWire
 /// migrate/restore also write the XML back on stdout. Anything else: exit 0.
 package struct HookRunner {
     package var wiring: Wiring
+    /// Reads the config into `wiring` only when there is something to wire or release (a guest
+    /// without a bridge NIC, or the release of one vlanwire never wired, reads no file).
+    package var loadConfig: (() throws(ConfigFile.LoadError) -> HostConfig?)?
 
-    package init(wiring: Wiring) { self.wiring = wiring }
+    package init(wiring: Wiring, loadConfig: (() throws(ConfigFile.LoadError) -> HostConfig?)? = nil) {
+        self.wiring = wiring
+        self.loadConfig = loadConfig
+    }
+
+    /// `wiring` with the config read, when there is a loader.
+    func configured() throws(ConfigFile.LoadError) -> Wiring {
+        var wiring = self.wiring
+        if let loadConfig { wiring.config = try loadConfig() }
+        return wiring
+    }
 
     package struct Result: Sendable {
         package var exitCode: Int32
@@ -38,7 +51,10 @@ package struct HookRunner {
             // A guest the state does not record has nothing of vlanwire's to undo: no netlink, no
             // lock, no probe. (Orphans of a killed run are adopted by the next locked run.)
             if wiring.store.peek()?.guest(named: guest) != nil {
-                _ = wiring.release(guest: guest, operation: operation)
+                do { _ = try configured().release(guest: guest, operation: operation) } catch {
+                    // A broken config must not block cleanup: the next release or reconcile retries.
+                    logger.error("\(operation.rawValue): \(error)")
+                }
             }
             return Result(exitCode: 0, stdout: echo, errors: [])
         }
@@ -54,8 +70,10 @@ package struct HookRunner {
             return Result(exitCode: 0, stdout: echo, errors: [])
         }
         do {
-            _ = try wiring.apply(domain, operation: operation)
+            _ = try configured().apply(domain, operation: operation)
             return Result(exitCode: 0, stdout: echo, errors: [])
+        } catch let error as ConfigFile.LoadError {
+            return failure([error.description], operation: operation, echo: echo)
         } catch let refusal as Refusal {
             return failure(refusal.problems.map(\.description), operation: operation, echo: echo)
         } catch {

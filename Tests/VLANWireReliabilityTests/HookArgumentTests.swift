@@ -61,6 +61,22 @@ extension Reliability {
             }
         }
 
+        /// The config is read only when there is something to wire: with a missing config file, a
+        /// guest without a bridge NIC starts and an unknown guest's release exits 0, while a guest
+        /// with one is refused, naming the file.
+        @Test func theConfigIsReadOnlyWhenSomethingIsToBeWired() throws {
+            try withScene { scene in
+                let missing = ["VLANWIRE_CONFIG": "/nonexistent/vlanwire.toml"]
+                let bare = Array("<domain type='kvm'><name>plain</name><devices></devices></domain>".utf8)
+                let plain = try scene.hook(guest: "plain", "prepare", xml: bare, config: nil, extra: missing, binary: Binary.lean)
+                #expect(plain.status == 0 && plain.stderr.isEmpty, "\(plain)")
+                let release = try scene.hook(guest: "plain", "release", xml: bare, config: nil, extra: missing, binary: Binary.lean)
+                #expect(release.status == 0 && release.stderr.isEmpty, "\(release)")
+                let wired = try scene.hook(guest: "web", "prepare", xml: Self.domain("web"), config: nil, extra: missing, binary: Binary.lean)
+                #expect(wired.status == 1 && wired.stderr.contains("/nonexistent/vlanwire.toml"), "\(wired)")
+            }
+        }
+
         /// `vlanwire hook --help` is still help: only `hook qemu ...` is libvirt's call.
         @Test func helpOfTheHookCommandItselfStillWorks() throws {
             let run = try Subprocess.run(Binary.vlanwire, ["hook", "--help"])
