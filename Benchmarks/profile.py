@@ -22,10 +22,10 @@ import harness  # noqa: E402
 # its matches (the outermost function), so nested or recursive entries are not added twice.
 PHASES = [
     ("whole process", [r"^PROGRAM TOTALS$"]),
-    ("main (everything after start-up)", [r"^vlanwire_main$"]),
+    ("main (everything after start-up)", [r"^vlanwire(_hook)?_main$"]),
     ("argument parsing (swift-argument-parser)", [r"ArgumentParser15ParsableCommandPAAE11parseAsRoot"]),
     ("reading stdin", [r"FileAccessO7readAll"]),
-    ("config lookup", [r"loadConfig"]),
+    ("config lookup", [r"loadConfig", r"10ConfigFileO4load"]),
     ("domain XML -> DomainDescription", [r"8VLANWire17DomainDescriptionV3xml9guestHint"]),
     ("  of which XML parsing", [r"8VLANWire17XMLDocumentParserO5parse"]),
     ("Wiring.apply (lock, netlink, plan, state)", [r"12VLANWireHost6WiringV5apply_9operation.*F$"]),
@@ -34,8 +34,8 @@ PHASES = [
     ("  planner", [r"8VLANWire7PlannerV4plan_9operation"]),
     ("  netlink: executor", [r"15VLANWireNetlink8ExecutorV5apply"]),
     ("  netlink: verify taps (1 request per tap)", [r"WiringV10verifyTaps"]),
-    ("  state: load (JSON decode)", [r"StateStoreV4load"]),
-    ("  state: save (JSON encode, fsync, rename)", [r"StateStoreV4save"]),
+    ("  state: load (JSON decode)", [r"StateStoreV4load", r"0A5StateV9stateJSONACSays5UInt8VG_tAA0D0O11DecodeErrorVYKcfC$"]),
+    ("  state: save (JSON encode, fsync, rename)", [r"StateStoreV4save", r"StateStoreV11replaceFile", r"10FileAccessO7replace"]),
     ("  state: lock directory", [r"StateStoreV16prepareDirectory"]),
     ("logging (syslog)", [r"SyslogLogHandlerV3log"]),
 ]
@@ -58,7 +58,7 @@ def main():
     stripped = os.path.join(workdir, "vlanwire")
     subprocess.run(["objcopy", "--strip-debug", args.binary, stripped], check=True)
     # vlanwire-hook takes libvirt's arguments as they are; vlanwire after `hook qemu`.
-    entry = [] if os.path.basename(args.binary).startswith("vlanwire-hook") else ["hook", "qemu"]
+    entry = [] if "vlanwire-hook" in os.path.basename(args.binary) else ["hook", "qemu"]
     os.makedirs(args.out, exist_ok=True)
     out_file = os.path.join(args.out, "callgrind.out")
     env = dict(os.environ, VLANWIRE_STATE_DIR=os.path.join(workdir, "state"))
