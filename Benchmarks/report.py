@@ -69,6 +69,12 @@ def main():
                 "%s %s" % (n, fmt(min(v["start_samples_ms"]))) for n, v in r["contenders"].items()))
             for r in hooks))
         print()
+        print("`release` of a guest vlanwire never wired (libvirt runs it for every guest), median ms: " + "; ".join(
+            "%s %s NIC(s): %s; `ip link show` %s" % (r.get("where", "host"), r["nics"], ", ".join(
+                "%s %s (%s)" % (n, fmt(v["release_unknown_ms"]), ratio(v["release_unknown_ms"], r.get("ip_link_show_ms")))
+                for n, v in r["contenders"].items() if v.get("release_unknown_ms")), fmt(r.get("ip_link_show_ms")))
+            for r in hooks))
+        print()
         print("Peak RSS (max over all runs, from wait4): " + "; ".join(
             "%s %s NIC(s) %s: %s" % (r.get("where", "host"), r["nics"], r["scene"], ", ".join(
                 "%s %.1f MiB" % (n, v["max_rss_kib"] / 1024) for n, v in r["contenders"].items()))
