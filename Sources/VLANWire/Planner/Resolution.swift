@@ -173,6 +173,13 @@ extension ResolvedNIC {
                 "\(policy) asks for VLANs \(policy.memberVLANs.subtracting(uplink.vlans)), which uplink \(uplink.label) does not carry (vlans = \(uplink.vlans))",
                 fix: "add them to the uplink's vlans in the config, or change the NIC's policy")
         }
+        /// The NIC wired into `bridge` (through `accessPath` on a classic access VLAN).
+        func wired(into bridge: LinkName, accessPath: AccessPath? = nil) -> Result<ResolvedNIC, Problem> {
+            .success(
+                ResolvedNIC(
+                    interface: interface,
+                    wiring: Wiring(uplink: uplink, policy: policy, source: source, bridge: bridge, accessPath: accessPath)))
+        }
         switch (uplink.mode, policy) {
         case (.vlanAware, _):
             guard let trunkBridge = uplink.bridge else { return problem("vlan-aware uplink \(uplink.label) has no bridge") }
@@ -181,12 +188,7 @@ extension ResolvedNIC {
                     "bridge \(bridgeText ?? "") is an access bridge but uplink \(uplink.label) is vlan-aware",
                     fix: "attach the NIC to \(trunkBridge) and give it a policy")
             }
-            return .success(
-                ResolvedNIC(
-                    interface: interface,
-                    wiring: Wiring(
-                        uplink: uplink, policy: policy, source: source,
-                        bridge: trunkBridge, accessPath: nil)))
+            return wired(into: trunkBridge)
         case (.classic, .access(let vid)?):
             let parent: LinkName
             if let trunkBridge = uplink.bridge, uplinkIsBridgePort(uplink, trunkBridge: trunkBridge, observed: observed) {
@@ -199,12 +201,7 @@ extension ResolvedNIC {
             let path = AccessPath(
                 vid: vid, bridge: LinkNaming.accessBridge(for: uplink, vid: vid),
                 leg: LinkNaming.vlanLeg(parent: parent, vid: vid), legParent: parent)
-            return .success(
-                ResolvedNIC(
-                    interface: interface,
-                    wiring: Wiring(
-                        uplink: uplink, policy: policy, source: source,
-                        bridge: path.bridge, accessPath: path)))
+            return wired(into: path.bridge, accessPath: path)
         case (.classic, .trunk(_, let native)?):
             guard let trunkBridge = uplink.bridge else {
                 return problem(
@@ -223,20 +220,10 @@ extension ResolvedNIC {
                     "native VLAN \(native) on classic bridge \(trunkBridge) cannot be enforced: the guest gets whatever \(uplink.label) carries untagged",
                     fix: "set native-vlan = \(native) on the uplink if that is what it carries untagged, or make the uplink vlan-aware")
             }
-            return .success(
-                ResolvedNIC(
-                    interface: interface,
-                    wiring: Wiring(
-                        uplink: uplink, policy: policy, source: source,
-                        bridge: trunkBridge, accessPath: nil)))
+            return wired(into: trunkBridge)
         case (.classic, nil):
             guard let bridge = try? LinkName(bridgeText ?? "") else { return unmanaged("no bridge") }
-            return .success(
-                ResolvedNIC(
-                    interface: interface,
-                    wiring: Wiring(
-                        uplink: uplink, policy: nil, source: source,
-                        bridge: bridge, accessPath: nil)))
+            return wired(into: bridge)
         }
     }
 
