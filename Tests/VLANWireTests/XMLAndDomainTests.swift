@@ -279,12 +279,14 @@ import VLANWireTestSupport
 
     /// A config without an [[uplink]] resolves as no config: the kernel's bridges are inferred.
     @Test func configWithoutUplinksInfersLikeNoConfig() throws {
-        let observed = ObservedState(complete: true, links: [
-            ObservedLink(index: 2, name: "eth0", master: "br0"),
-            ObservedLink(index: 3, name: "br0", kind: "bridge", bridge: BridgeInfo(vlanFiltering: true)),
-            ObservedLink(index: 4, name: "brc", kind: "bridge", bridge: BridgeInfo()),
-            ObservedLink(index: 5, name: "brcv5", kind: "bridge", bridge: BridgeInfo()),
-        ])
+        let observed = ObservedState(
+            complete: true,
+            links: [
+                ObservedLink(index: 2, name: "eth0", master: "br0"),
+                ObservedLink(index: 3, name: "br0", kind: "bridge", bridge: BridgeInfo(vlanFiltering: true)),
+                ObservedLink(index: 4, name: "brc", kind: "bridge", bridge: BridgeInfo()),
+                ObservedLink(index: 5, name: "brcv5", kind: "bridge", bridge: BridgeInfo()),
+            ])
         let empty = try HostConfig(toml: "# nothing but comments\n", path: "/etc/vlanwire/vlanwire.toml")
         let inferred = Topology.resolve(config: nil, observed: observed)
         #expect(Topology.resolve(config: empty, observed: observed) == inferred)

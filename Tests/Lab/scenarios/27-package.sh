@@ -27,7 +27,9 @@ dpkg -i "$LAB_DEB" >"$LAB_DIR/dpkg-install.txt" 2>&1 || { cat "$LAB_DIR/dpkg-ins
 lab_log "dpkg -i in $(( $(_lab_ms) - t0 )) ms"
 cat "$LAB_DIR/dpkg-install.txt"
 check "dpkg: vlanwire installed" bash -c "dpkg-query -W -f='\${db:Status-Abbrev}' vlanwire | grep -qx 'ii '"
-check "postinst installed /etc/libvirt/hooks/qemu, exec /usr/sbin/vlanwire (or vlanwire-hook)" grep -Eqx 'exec /usr/sbin/vlanwire(-hook)? hook qemu "\$@"' /etc/libvirt/hooks/qemu
+mkdir -p "$LAB_WORK/ref" && vlanwire install-hook --dir "$LAB_WORK/ref" --binary /usr/sbin/vlanwire >/dev/null
+check "postinst installed /etc/libvirt/hooks/qemu as install-hook writes it for /usr/sbin/vlanwire" cmp /etc/libvirt/hooks/qemu "$LAB_WORK/ref/qemu"
+lab_log "the hook: $(grep '^exec' /etc/libvirt/hooks/qemu)"
 check "postinst says to restart libvirtd" grep -q 'systemctl restart libvirtd' "$LAB_DIR/dpkg-install.txt"
 
 # The admin describes the uplink in the package's conffile.
