@@ -277,23 +277,6 @@ import VLANWireTestSupport
         #expect(example.networks.map(\.name) == ["lan"])
     }
 
-    /// A config without an [[uplink]] resolves as no config: the kernel's bridges are inferred.
-    @Test func configWithoutUplinksInfersLikeNoConfig() throws {
-        let observed = ObservedState(
-            complete: true,
-            links: [
-                ObservedLink(index: 2, name: "eth0", master: "br0"),
-                ObservedLink(index: 3, name: "br0", kind: "bridge", bridge: BridgeInfo(vlanFiltering: true)),
-                ObservedLink(index: 4, name: "brc", kind: "bridge", bridge: BridgeInfo()),
-                ObservedLink(index: 5, name: "brcv5", kind: "bridge", bridge: BridgeInfo()),
-            ])
-        let empty = try HostConfig(toml: "# nothing but comments\n", path: "/etc/vlanwire/vlanwire.toml")
-        let inferred = Topology.resolve(config: nil, observed: observed)
-        #expect(Topology.resolve(config: empty, observed: observed) == inferred)
-        #expect(!inferred.configured && inferred.uplinks.count == 2)
-        #expect(Topology.resolve(config: empty, observed: .unknown) == Topology.resolve(config: nil, observed: .unknown))
-    }
-
     @Test func missingDefaultFileMeansNoConfig() throws {
         #expect(try HostConfig.load(path: nil) == nil || FileAccess.exists(HostConfig.defaultPath))
         #expect(throws: ConfigError.self) { try HostConfig.load(path: "/nonexistent/vlanwire.toml") }
