@@ -45,12 +45,8 @@ TOML
 # Restart libvirtd, as postinst says (libvirtd finds hooks when it starts).
 rm -f /etc/libvirt/qemu/networks/autostart/*.xml
 if libvirt_running; then
-    run kill "$(cat /run/libvirtd.pid)"
-    for _ in $(seq 100); do [[ -e /proc/$(cat /run/libvirtd.pid 2>/dev/null)/status ]] 2>/dev/null || break; sleep 0.1; done
-    rm -f /run/libvirtd.pid
-    run libvirtd -d
+    libvirt_restart
     defer libvirt_release
-    libvirt_wait
 else
     libvirt_start
 fi
