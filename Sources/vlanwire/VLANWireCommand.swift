@@ -24,6 +24,7 @@ struct VLANWireCommand: ParsableCommand {
 
             EXIT STATUS: 0 on success; 1 when vlanwire refuses or something fails (one line per problem on stderr); 2 on a usage error.
             """,
+        version: vlanwireVersion,
         subcommands: [
             HookCommand.self, PlanCommand.self, ApplyCommand.self, ReleaseCommand.self, Status.self,
             InterfaceXMLCommand.self, NetworksCommand.self, SetPortCommand.self, InstallHookCommand.self, ReconcileCommand.self, WatchCommand.self,

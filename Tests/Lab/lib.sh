@@ -25,7 +25,8 @@
 #       into $LAB_DIR/snap-NAME.*; snapshot_diff prints a diff and returns 1 when they differ.
 #   check WHAT CMD... (record pass/fail of a command), fail MSG, die MSG, pending REASON,
 #   pass_note TEXT, run CMD... (log and run), nsx NS CMD... (run in NS), defer CMD (cleanup, LIFO),
-#   need_vlanwire (pending unless the host-built binary exists), libvirt_start / libvirt_stop.
+#   need_vlanwire (pending unless the host-built binary exists), libvirt_start / libvirt_stop /
+#   libvirt_restart.
 #
 # Conventions: the scenario runs with `set -eE -o pipefail` — a setup command that fails ends it
 # as failed, with the command in the reason. Exit 0 pass, 3 pending (pending writes the reason),
@@ -297,6 +298,19 @@ libvirt_wait() {
         sleep 0.1
     done
     die "libvirtd did not answer within 30 s"
+}
+# libvirt_kill: end the running libvirtd (SIGTERM) and wait until it is gone; guests keep running.
+libvirt_kill() {
+    run kill "$(cat /run/libvirtd.pid)"
+    for _ in $(seq 100); do [[ -e /proc/$(cat /run/libvirtd.pid 2>/dev/null)/status ]] 2>/dev/null || break; sleep 0.1; done
+    rm -f /run/libvirtd.pid
+}
+# libvirt_restart: libvirt_kill, start it again and wait until it answers (it looks for hooks anew and
+# reconnects to the running guests, running their reconnect hooks).
+libvirt_restart() {
+    libvirt_kill
+    run libvirtd -d
+    libvirt_wait
 }
 # libvirt_release: destroy and undefine every domain (in parallel), leave the daemons running.
 libvirt_release() {

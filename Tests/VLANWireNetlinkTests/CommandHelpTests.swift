@@ -18,4 +18,12 @@ struct CommandHelpTests {
             #expect(command.helpMessage(columns: 100).contains("EXIT STATUS:"), "vlanwire \(name) --help says nothing of its exit status")
         }
     }
+
+    /// `vlanwire --version` is the version scripts/package gives the Debian package (VERSION-REVISION):
+    /// an upstream version Debian accepts (digits first, no hyphen).
+    @Test func versionIsOneDebianUpstreamVersion() throws {
+        #expect(VLANWireCommand.configuration.version == vlanwireVersion)
+        #expect(vlanwireVersion.first?.isNumber == true)
+        #expect(vlanwireVersion.allSatisfy { $0.isASCII && ($0.isNumber || $0.isLetter || ".+~".contains($0)) }, "\(vlanwireVersion)")
+    }
 }

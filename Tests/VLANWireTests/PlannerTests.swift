@@ -365,7 +365,7 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
         }
     }
 
-    @Test func inferenceWithoutConfig() {
+    @Test func inferenceWithoutConfig() throws {
         let observed = ObservedState(
             complete: true,
             links: [
@@ -379,6 +379,10 @@ private func commands(_ plan: Plan) -> [String] { plan.actions.map(\.description
         #expect(topology.uplinks[0].interface == link("eth0"))
         #expect(topology.uplinks[1].mode == .vlanAware)
         #expect(topology.role(ofBridge: "br0v5", observed: observed) == .access(topology.uplinks[0], vid(5)))
+        // A config file without an [[uplink]] (the Debian package's example, all comments) is no config.
+        let empty = try HostConfig(toml: "# nothing but comments\n", path: "/etc/vlanwire/vlanwire.toml")
+        #expect(Topology.resolve(config: empty, observed: observed) == topology)
+        #expect(Topology.resolve(config: empty, observed: .unknown) == Topology.resolve(config: nil, observed: .unknown))
     }
 }
 

@@ -263,6 +263,20 @@ import VLANWireTestSupport
         }
     }
 
+    /// The Debian package installs packaging/vlanwire.toml as /etc/vlanwire/vlanwire.toml: as
+    /// shipped (all comments) it is no config, and its example, uncommented, is a valid one.
+    @Test func packagedExampleIsNoConfigAndItsExampleIsValid() throws {
+        let text = try Repository.text("packaging/vlanwire.toml")
+        let shipped = try HostConfig(toml: text, path: "/etc/vlanwire/vlanwire.toml")
+        #expect(shipped.uplinks.isEmpty && shipped.networks.isEmpty)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.hasPrefix("#") && line.dropFirst().first.map { $0 != " " && $0 != "#" } == true ? line.dropFirst() : line
+        }
+        let example = try HostConfig(toml: lines.joined(separator: "\n"), path: "example")
+        #expect(example.uplinks.count == 1 && example.uplinks[0].mode == .vlanAware && example.uplinks[0].failClosed)
+        #expect(example.networks.map(\.name) == ["lan"])
+    }
+
     @Test func missingDefaultFileMeansNoConfig() throws {
         #expect(try HostConfig.load(path: nil) == nil || FileAccess.exists(HostConfig.defaultPath))
         #expect(throws: ConfigError.self) { try HostConfig.load(path: "/nonexistent/vlanwire.toml") }

@@ -22,8 +22,10 @@ public struct Topology: Equatable, Sendable {
     /// The config's uplinks; without a config, one uplink per bridge in the kernel:
     /// a `vlan_filtering` bridge is vlan-aware; a bridge named `<trunk>v<vid>` whose `<trunk>`
     /// bridge exists is a classic access bridge; any other bridge is a classic trunk bridge.
+    /// A config file without an `[[uplink]]` (the Debian package's example, all comments) is no
+    /// config: the same inference as without the file, so shipping it changes nothing.
     public static func resolve(config: HostConfig?, observed: ObservedState) -> Topology {
-        if let config {
+        if let config, !config.uplinks.isEmpty {
             return Topology(uplinks: config.uplinks, networks: config.networks, configured: true)
         }
         let bridges = observed.links.filter(\.isBridge)

@@ -705,7 +705,7 @@ extension Doctor {
             message:
                 "vlanwire watch is not running (\(why)): hot-plugged NICs, drift and live policy changes are not repaired until `vlanwire reconcile`",
             fix:
-                "enable vlanwire-watch.service: vlanwire install-hook --watch, then systemctl daemon-reload && systemctl enable --now vlanwire-watch.service"
+                "systemctl enable --now vlanwire-watch.service (the Debian package ships the unit; from source, first vlanwire install-hook --watch and systemctl daemon-reload)"
         )
     }
 }

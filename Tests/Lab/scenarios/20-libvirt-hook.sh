@@ -134,12 +134,8 @@ check "bad is not running" bash -c "! ${V[*]} list --name | grep -qx bad"
 tap1=$(jq -r '.[] | select(.address == "fe:54:00:00:20:01") | .ifname' "$LAB_DIR/snap-started.links.json")
 [[ -n $tap1 ]] || die "g01 has no tap"
 run bridge vlan del dev "$tap1" vid 5
-run kill "$(cat /run/libvirtd.pid)"
-for _ in $(seq 100); do [[ -e /proc/$(cat /run/libvirtd.pid 2>/dev/null)/status ]] 2>/dev/null || break; sleep 0.1; done
-rm -f /run/libvirtd.pid
 t0=$(_lab_ms)
-run libvirtd -d
-for _ in $(seq 150); do "${V[@]}" version >/dev/null 2>&1 && break; sleep 0.2; done
+libvirt_restart
 "${V[@]}" list --name | sed '/^$/d' | sort >"$LAB_WORK/running-after.txt"
 lab_log "libvirtd back in $(( $(_lab_ms) - t0 )) ms"
 check "after libvirtd restart: the same $N guests still running" cmp -s "$LAB_WORK/running.txt" "$LAB_WORK/running-after.txt"

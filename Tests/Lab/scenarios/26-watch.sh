@@ -199,10 +199,8 @@ drift "virsh metadata --live: access 20 -> 30" "repaired guest 'w1', NIC $w1" "[
 
 # 7. libvirtd restarted under watch: it reconnects and keeps repairing.
 before=$(log_lines)
-run kill "$(cat /run/libvirtd.pid)"
+libvirt_kill
 wait_for 20 "watch saw libvirtd go" bash -c "tail -n +$((before + 1)) '$LAB_DIR/watch.log' | grep -q 'lost libvirt'"
-for _ in $(seq 100); do [[ -e /proc/$(cat /run/libvirtd.pid 2>/dev/null)/status ]] 2>/dev/null || break; sleep 0.1; done
-rm -f /run/libvirtd.pid
 run libvirtd -d
 libvirt_wait
 wait_for 60 "watch reconnected to the restarted libvirtd" bash -c "tail -n +$((before + 1)) '$LAB_DIR/watch.log' | grep -q 'connected to libvirt'"
