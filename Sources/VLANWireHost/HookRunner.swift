@@ -53,7 +53,7 @@ package struct HookRunner {
             if wiring.store.peek()?.guest(named: guest) != nil {
                 do { _ = try configured().release(guest: guest, operation: operation) } catch {
                     // A broken config must not block cleanup: the next release or reconcile retries.
-                    logger.error("\(operation.rawValue): \(error)")
+                    logger.error("\(operation.rawValue): guest '\(guest.escapedForDisplay)': config \(error)")
                 }
             }
             return Result(exitCode: 0, stdout: echo, errors: [])
@@ -73,7 +73,7 @@ package struct HookRunner {
             _ = try configured().apply(domain, operation: operation)
             return Result(exitCode: 0, stdout: echo, errors: [])
         } catch let error as ConfigFile.LoadError {
-            return failure([error.description], operation: operation, echo: echo)
+            return failure(["guest '\(guest.escapedForDisplay)': config \(error.description)"], operation: operation, echo: echo)
         } catch let refusal as Refusal {
             return failure(refusal.problems.map(\.description), operation: operation, echo: echo)
         } catch {

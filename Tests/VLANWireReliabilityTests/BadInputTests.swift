@@ -230,6 +230,7 @@ extension Reliability {
                     #expect(prepare.status == 1, "\(label): \(prepare.stderr)")
                     #expect(prepare.stderrLines.count == 1, "\(label): \(prepare.stderr)")
                     #expect(prepare.stderr.contains(config), "\(label): the file is not named: \(prepare.stderr)")
+                    #expect(prepare.stderr.hasPrefix("vlanwire: guest 'web1': config "), "\(label): the guest is not named: \(prepare.stderr)")
                     let release = try scene.hook(guest: "web1", "release", xml: xml, config: config, timeout: Reliability.hangBound)
                     #expect(release.status == 0, "\(label): \(release.stderr)")
                 }
