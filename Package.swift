@@ -140,6 +140,7 @@ let package = Package(
             name: "VLANWireTestSupport",
             dependencies: [
                 "VLANWire",
+                "VLANWireHost",
                 "VLANWireNetlink",
                 .product(name: "Logging", package: "swift-log"),
             ],

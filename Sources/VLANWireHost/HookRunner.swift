@@ -50,7 +50,7 @@ package struct HookRunner {
         if operation.phase == .release {
             // A guest the state does not record has nothing of vlanwire's to undo: no netlink, no
             // lock, no probe. (Orphans of a killed run are adopted by the next locked run.)
-            if wiring.store.peek()?.guest(named: guest) != nil {
+            if wiring.store.records(guest: guest) {
                 do { _ = try configured().release(guest: guest, operation: operation) } catch {
                     // A broken config must not block cleanup: the next release or reconcile retries.
                     logger.error("\(operation.rawValue): guest '\(guest.escapedForDisplay)': config \(error)")

@@ -37,7 +37,7 @@ extension Wiring {
     /// - Throws: only when the lock, the state directory or netlink cannot be used at all.
     package func repair(_ domain: DomainDescription) throws -> GuestRepair {
         let handle = try NetlinkHandle(namespace: namespace, logger: logger)
-        return try store.withLock { stored in
+        return try store.withLock(guest: domain.name) { stored in
             let observed = try handle.snapshot(probingCapabilities: false)
             let state = known(stored, observed)
             func left(_ reason: String) -> (VLANWireState?, GuestRepair) {

@@ -34,7 +34,7 @@ package struct Wiring {
     package func apply(_ domain: DomainDescription, operation: HookOperation) throws -> Outcome {
         precondition(operation.phase != .release, "use release(guest:)")
         let handle = try NetlinkHandle(namespace: namespace, logger: logger)
-        let wired = try store.withLock { stored in
+        let wired = try store.withLock(guest: domain.name) { stored in
             let observed = try handle.snapshot(probingCapabilities: false)
             let state = known(stored, observed)
             do throws(WiringFailure) {
@@ -134,7 +134,7 @@ package struct Wiring {
     package func release(guest: String, operation: HookOperation = .release) -> Outcome {
         do {
             let handle = try NetlinkHandle(namespace: namespace, logger: logger)
-            return try store.withLock { stored in
+            return try store.withLock(guest: guest) { stored in
                 // A release never creates links nor turns filtering on: no capability probe.
                 let observed = try handle.snapshot(probingCapabilities: false)
                 let state = known(stored, observed)

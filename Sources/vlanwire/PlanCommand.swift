@@ -1,5 +1,6 @@
 import ArgumentParser
 import VLANWire
+import VLANWireHost
 import VLANWireReports
 
 struct PlanCommand: ParsableCommand {
@@ -36,7 +37,10 @@ struct PlanCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The kernel's state as JSON (from `vlanwire status --json`).", valueName: "file"))
     var observed: String?
 
-    @Option(help: ArgumentHelp("vlanwire's state file to plan against (release plans need it).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "vlanwire's state to plan against (release plans need it): its directory (/run/vlanwire) or a state.json of version 1.",
+            valueName: "path"))
     var state: String?
 
     @Flag(help: "Print JSON.")
@@ -45,7 +49,7 @@ struct PlanCommand: ParsableCommand {
     func run() throws {
         let config = try config.load()
         let observedState: ObservedState = try observed.map { try readJSON(ObservedState.self, path: $0) } ?? .unknown
-        let vlanwireState: VLANWireState = try state.map { try readJSON(VLANWireState.self, path: $0) } ?? .empty
+        let vlanwireState: VLANWireState = try state.map(readState) ?? .empty
         let planner = Planner(
             topology: Topology.resolve(config: config, observed: observedState),
             observed: observedState, state: vlanwireState)
@@ -79,6 +83,21 @@ func parseOperation(_ text: String) throws -> HookOperation {
         throw ValidationError("unknown operation '\(text)' (one of \(HookOperation.allCases.map(\.rawValue).joined(separator: ", ")))")
     }
     return operation
+}
+
+/// vlanwire's state from its directory (every guest's record), or from one state file.
+func readState(path: String) throws -> VLANWireState {
+    if FileAccess.exists(path + "/.") {
+        guard let state = StateStore(directory: path).peek() else {
+            throw CLIFailure("\(path): no readable vlanwire state (state.json) in this directory")
+        }
+        return state
+    }
+    do { return try VLANWireState(stateJSON: FileAccess.read(path, limit: 16 << 20)) } catch let error as FileAccess.Failure {
+        throw CLIFailure(error.description)
+    } catch {
+        throw CLIFailure("\(path): \(error)")
+    }
 }
 
 func readJSON<T: Decodable>(_ type: T.Type, path: String) throws -> T {

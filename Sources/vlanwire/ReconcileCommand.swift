@@ -17,7 +17,7 @@ struct ReconcileCommand: ParsableCommand {
             one failing does not stop the others. Use it after a host reboot or a config change, \
             after someone removed links or VLANs by hand, or when `vlanwire status` shows a mismatch.
 
-            It also rebuilds vlanwire's records of the running guests (/run/vlanwire/state.json): \
+            It also rebuilds vlanwire's records of the running guests (/run/vlanwire/state.json and guests/): \
             after a reconcile of every running guest without failures, vlanwire again knows which \
             guests use the links it created, and forgets guests that are not running any more.
 

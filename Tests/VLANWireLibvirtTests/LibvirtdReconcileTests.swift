@@ -57,8 +57,7 @@ struct LibvirtdReconcileTests {
     }
 
     func storedState(_ state: TemporaryDirectory) throws -> VLANWireState {
-        let bytes = try #require(FileManager.default.contents(atPath: state.path + "/state/state.json"))
-        return try JSONDecoder().decode(VLANWireState.self, from: bytes)
+        try VLANWireTestSupport.storedState(state.path + "/state")
     }
 
     func masterOf(_ tap: String) throws -> String? {

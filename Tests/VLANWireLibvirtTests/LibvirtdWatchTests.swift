@@ -123,9 +123,7 @@ struct LibvirtdWatchTests {
         // Hot-plug: the second NIC, whose policy was pending, is wired and recorded.
         _ = try virsh("attach-interface", guest, "bridge", bridgeB, "--mac", second, "--model", "virtio", "--live")
         let recorded = eventually {
-            guard let bytes = FileManager.default.contents(atPath: state.path + "/state/state.json"),
-                let stored = try? VLANWireState(stateJSON: Array(bytes))
-            else { return false }
+            guard let stored = try? storedState(state.path + "/state") else { return false }
             return stored.guest(named: guest)?.nics.contains { $0.mac.description == second && $0.tap != nil } == true
         }
         #expect(recorded != nil, "the hot-plugged NIC is recorded with its tap: \(logText())")

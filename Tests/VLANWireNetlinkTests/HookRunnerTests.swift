@@ -50,16 +50,14 @@ struct HookRunnerTests {
             let result = hook.run(arguments: ["router1", "start", "begin", "-"], xml: guest(metadata: fullTrunk))
             #expect(result.exitCode == 0, "\(result.errors)")
             #expect(try scene.handle().snapshot().link(named: "vnet0")?.master == "br0")
-            let state = try JSON.decode(
-                VLANWireState.self, from: Array(FileManager.default.contents(atPath: stateDirectory + "/state.json")!), what: "state")
+            let state = try storedState(stateDirectory)
             #expect(state.guest(named: "router1")?.nics.first?.tap == link("vnet0"))
             #expect(state.guest(named: "router1")?.nics.first?.tapIndex != nil)
             // Idempotent: started finds nothing to do.
             #expect(hook.run(arguments: ["router1", "started", "begin", "-"], xml: guest(metadata: fullTrunk)).exitCode == 0)
             let release = hook.run(arguments: ["router1", "release", "end", "-"], xml: guest(metadata: fullTrunk))
             #expect(release.exitCode == 0)
-            let after = try JSON.decode(
-                VLANWireState.self, from: Array(FileManager.default.contents(atPath: stateDirectory + "/state.json")!), what: "state")
+            let after = try storedState(stateDirectory)
             #expect(after.guests.isEmpty)
         }
     }

@@ -55,12 +55,6 @@ struct ReconcileTests {
         }
     }
 
-    func storedState(_ directory: String) throws -> VLANWireState {
-        try JSON.decode(
-            VLANWireState.self, from: Array(try #require(FileManager.default.contents(atPath: directory + "/state.json"))),
-            what: "state")
-    }
-
     @Test func movesTheTapBackAndRebuildsTheState() throws {
         try scene { scene, wiring, directory in
             let refused = try guest(

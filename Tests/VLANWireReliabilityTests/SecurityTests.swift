@@ -185,26 +185,35 @@ struct SecurityTests {
         #expect(attempt(base + "/link")?.contains("symlink is not followed") == true)
     }
 
-    /// The state is rewritten only when it changed (same inode after a run that changes nothing),
-    /// and a killed run's temp file is removed by the next run.
+    /// The state's files are rewritten only when they changed (same inode after a run that changes
+    /// nothing), and a killed run's temp file is removed by the next run.
     @Test(.enabled(if: Host.isRoot, Host.rootComment))
     func stateIsRewrittenOnlyWhenChangedAndTempFilesAreCleaned() throws {
         let directory = "/tmp/vwr-rewrite-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = StateStore(directory: directory)
-        let state = VLANWireState(guests: [GuestRecord(name: "web1")])
+        let nic = NICRecord(mac: mac("52:54:00:00:00:01"), policy: .access(vid(5)), bridge: link("br0v5"), uses: [link("br0v5")])
+        let state = VLANWireState(guests: [GuestRecord(name: "web1", nics: [nic])])
         try store.withLock { _ in (state, ()) }
+        let guestFile = directory + "/guests/web1.json"
         var first = stat()
+        var firstGuest = stat()
         var second = stat()
         stat(directory + "/state.json", &first)
+        stat(guestFile, &firstGuest)
         #expect(FileManager.default.createFile(atPath: directory + "/state.json.4242.tmp", contents: Data("half".utf8)))
+        #expect(FileManager.default.createFile(atPath: guestFile + ".4243.tmp", contents: Data("half".utf8)))
         try store.withLock { stored in (stored, ()) }
         stat(directory + "/state.json", &second)
         #expect(first.st_ino == second.st_ino, "rewritten although unchanged")
+        stat(guestFile, &second)
+        #expect(firstGuest.st_ino == second.st_ino, "the guest's file rewritten although unchanged")
         #expect(!FileManager.default.fileExists(atPath: directory + "/state.json.4242.tmp"))
+        #expect(!FileManager.default.fileExists(atPath: guestFile + ".4243.tmp"), "a run over every guest cleans guests/ too")
         try store.withLock { _ in (VLANWireState(), ()) }
         stat(directory + "/state.json", &second)
         #expect(first.st_ino != second.st_ino, "a change is written (by rename)")
+        #expect(!FileManager.default.fileExists(atPath: guestFile), "a forgotten guest's file is removed")
     }
 
     /// A crash in the hook ends in one clear stderr line and the operation's exit status.

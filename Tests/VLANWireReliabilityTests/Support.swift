@@ -59,8 +59,3 @@ func snapshot(_ scene: Scene, settlingTo expected: ObservedState) throws -> Obse
     let handle = try scene.handle()
     return try eventually({ try configuration(handle) }, until: { $0 == expected })
 }
-
-/// The stored state, read as the product reads it.
-func storedState(_ directory: String) throws -> VLANWireState {
-    try VLANWireState(stateJSON: Array(try Data(contentsOf: URL(fileURLWithPath: directory + "/state.json"))))
-}

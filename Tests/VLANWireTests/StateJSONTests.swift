@@ -3,8 +3,8 @@ import VLANWire
 import VLANWireReports
 import VLANWireTestSupport
 
-/// The state file's hand-written JSON must be the bytes JSONEncoder(.sortedKeys) writes, and each
-/// side must read what the other wrote.
+/// The state files' hand-written JSON: a guest's record is the bytes JSONEncoder(.sortedKeys)
+/// writes, and each side reads what the other wrote; `state.json` holds links and their users.
 @Suite("State file JSON")
 struct StateJSONTests {
 
@@ -40,17 +40,51 @@ struct StateJSONTests {
     ]
 
     @Test(arguments: 0..<states.count)
-    func writesTheBytesJSONEncoderWrites(index: Int) {
-        let state = Self.states[index]
-        #expect(String(decoding: state.stateJSON(), as: UTF8.self) == JSON.encode(state, pretty: false))
+    func guestRecordsAreTheBytesJSONEncoderWrites(index: Int) throws {
+        for record in Self.states[index].guests {
+            #expect(String(decoding: record.stateJSON(), as: UTF8.self) == JSON.encode(record, pretty: false))
+            #expect(try GuestRecord(stateJSON: record.stateJSON()) == record)
+            #expect(try GuestRecord(stateJSON: Array(JSON.encode(record, pretty: true).utf8)) == record)
+            #expect(try JSON.decode(GuestRecord.self, from: record.stateJSON(), what: "t") == record)
+        }
     }
 
+    /// `state.json` holds the host's part: links and their users, never the guests' records.
     @Test(arguments: 0..<states.count)
-    func readsItsOwnAndJSONEncodersOutput(index: Int) throws {
+    func theHostPartRoundTripsWithoutTheGuests(index: Int) throws {
         let state = Self.states[index]
-        #expect(try VLANWireState(stateJSON: state.stateJSON()) == state)
-        #expect(try VLANWireState(stateJSON: Array(JSON.encode(state, pretty: true).utf8)) == state)
-        #expect(try JSON.decode(VLANWireState.self, from: state.stateJSON(), what: "t") == state)
+        var expected = state
+        expected.guests = []
+        #expect(try VLANWireState(stateJSON: state.stateJSON()) == expected)
+        #expect(!String(decoding: state.stateJSON(), as: UTF8.self).contains("\"nics\""))
+    }
+
+    @Test func theHostPartIsCompactSortedJSON() {
+        #expect(
+            String(decoding: Self.states[2].stateJSON(), as: UTF8.self)
+                == #"{"createdLinks":[{"index":12,"kind":"bridge","name":"br0v5"}],"#
+                + #""linkUsers":[{"guests":["web1"],"link":"br0.5"},{"guests":["web1"],"link":"br0v5"}],"#
+                + #""usersUnknown":false,"version":2}"#)
+    }
+
+    /// A version 1 file (before per-guest files) held every guest: read with them, and their users.
+    @Test func readsAVersion1FileWithItsGuests() throws {
+        let text =
+            #"{"version":1,"usersUnknown":false,"createdLinks":[{"index":12,"kind":"bridge","name":"br0v5"}],"#
+            + #""guests":[{"name":"a","nics":[{"mac":"52:54:00:00:00:01","uses":["br0v5"]}]},"#
+            + #"{"name":"b","nics":[{"mac":"52:54:00:00:00:02","uses":["br0v5"]}]}]}"#
+        let state = try VLANWireState(stateJSON: Array(text.utf8))
+        #expect(state.version == 1)
+        #expect(state.guests.map(\.name) == ["a", "b"])
+        #expect(state.linkUsers == [LinkUsers(link: link("br0v5"), guests: ["a", "b"])])
+        #expect(state.linksInUse(besides: "a") == [link("br0v5")])
+        #expect(state.linksInUse(besides: "c") == [link("br0v5")])
+    }
+
+    @Test func aVersion2FileWithoutLinkUsersIsRefused() {
+        #expect(throws: JSON.DecodeError.self) {
+            try VLANWireState(stateJSON: Array(#"{"version":2,"usersUnknown":false,"createdLinks":[]}"#.utf8))
+        }
     }
 
     @Test func ignoresUnknownKeysAndAcceptsNullForOptionals() throws {

@@ -84,7 +84,11 @@ extension VLANWireState {
         let latest = created.reversed().filter { seen.insert($0.name).inserted }.reversed()
         next.createdLinks.append(contentsOf: latest)
         next.guests.removeAll { $0.name == plan.guest }
-        if let record = plan.record, !record.nics.isEmpty { next.guests.append(record) }
+        next.linkUsers.removing(plan.guest)
+        if let record = plan.record, !record.nics.isEmpty {
+            next.guests.append(record)
+            for link in record.nics.flatMap(\.uses) { next.linkUsers.adding(plan.guest, to: link) }
+        }
         return next
     }
 }

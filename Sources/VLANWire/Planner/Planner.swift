@@ -56,7 +56,6 @@ public struct Planner: Sendable {
     /// Never refuses: a release that cannot delete something keeps it and says why.
     public func planRelease(guest: String, operation: HookOperation = .release) -> Plan {
         var plan = Plan(guest: guest, operation: operation)
-        let remaining = state.guests.filter { $0.name != guest }
         // Port VLANs this guest's taps got, when the tap is still the same link (veth stand-ins, slow teardown).
         for nic in state.guest(named: guest)?.nics ?? [] {
             guard let tap = nic.tap, let vlans = nic.portVLANs, let link = observed.link(named: tap),
@@ -73,7 +72,7 @@ public struct Planner: Sendable {
             }
             return plan
         }
-        let inUse = Set(remaining.flatMap { $0.nics.flatMap(\.uses) })
+        let inUse = state.linksInUse(besides: guest)
         var candidates: [CreatedLink] = []
         for link in state.createdLinks where !inUse.contains(link.name) {
             guard let current = observed.link(named: link.name) else {

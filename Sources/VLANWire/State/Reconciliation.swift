@@ -213,6 +213,8 @@ extension VLANWireState {
             }
         }
         if everyRunningGuest && failed.isEmpty { next.usersUnknown = false }
+        // Every running guest was asked for: the users are exactly what the records say.
+        if everyRunningGuest { next.recountUsers() }
         return (next, forgotten, stale)
     }
 }

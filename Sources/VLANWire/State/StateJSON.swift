@@ -1,13 +1,12 @@
-/// The state file's JSON, written and read by hand instead of through Codable and
-/// FoundationEssentials' JSONEncoder/JSONDecoder.
+/// vlanwire's state files as JSON, written and read by hand: `state.json` (the host's part:
+/// created links and their users) and `guests/NAME.json` (one guest's record).
 ///
-/// Why: every hook run reads and rewrites the whole state, so its cost grows with the number of
-/// guests on the host, and Codable's JSON was most of a hook run's instructions at a few hundred
-/// guests (Benchmarks/BENCHMARKS.md has the profile). The format is the same bytes vlanwire's
-/// `JSON.encode(_:pretty: false)` writes — compact, keys sorted — and either side reads the other's
-/// files (tests check both).
+/// The state's one codec, in the core: Codable's JSON needs FoundationEssentials, which the hook
+/// does not link, and was most of a hook run's instructions at a few hundred guests
+/// (BENCHMARKS.md). The bytes are compact with sorted keys, as JSONEncoder(.sortedKeys) writes them
+/// (tests check it for the guest records), so `jq` reads them too.
 extension VLANWireState {
-    /// The state as compact JSON with sorted keys.
+    /// The host's part of the state; each guest's record is a file of its own (`GuestRecord.stateJSON`).
     public func stateJSON() -> [UInt8] {
         let out = StateJSONWriter()
         out.object {
@@ -22,53 +21,13 @@ extension VLANWireState {
                     out.string(link.name.rawValue)
                 }
             }
-            out.key("guests")
-            out.array(guests) { guest in
+            out.key("linkUsers")
+            out.array(linkUsers) { users in
                 out.object {
-                    out.key("name")
-                    out.string(guest.name)
-                    out.key("nics")
-                    out.array(guest.nics) { nic in
-                        out.object {
-                            if let bridge = nic.bridge {
-                                out.key("bridge")
-                                out.string(bridge.rawValue)
-                            }
-                            out.key("mac")
-                            out.mac(nic.mac)
-                            if let policy = nic.policy {
-                                out.key("policy")
-                                out.policy(policy)
-                            }
-                            if let vlans = nic.portVLANs {
-                                out.key("portVLANs")
-                                out.object {
-                                    out.key("members")
-                                    out.vlanSet(vlans.members)
-                                    if let pvid = vlans.pvid {
-                                        out.key("pvid")
-                                        out.int(Int(pvid.value))
-                                    }
-                                    out.key("untagged")
-                                    out.vlanSet(vlans.untagged)
-                                }
-                            }
-                            if let tap = nic.tap {
-                                out.key("tap")
-                                out.string(tap.rawValue)
-                            }
-                            if let index = nic.tapIndex {
-                                out.key("tapIndex")
-                                out.int(Int(index))
-                            }
-                            out.key("uses")
-                            out.array(nic.uses) { out.string($0.rawValue) }
-                        }
-                    }
-                    if let uuid = guest.uuid {
-                        out.key("uuid")
-                        out.string(uuid)
-                    }
+                    out.key("guests")
+                    out.array(users.guests) { out.string($0) }
+                    out.key("link")
+                    out.string(users.link.rawValue)
                 }
             }
             out.key("usersUnknown")
@@ -79,127 +38,236 @@ extension VLANWireState {
         return out.bytes
     }
 
-    /// Reads what `stateJSON()` (or JSONEncoder) wrote. Keys in any order, whitespace allowed,
-    /// unknown keys ignored and `null` taken as absent (as JSONDecoder does); a missing or ill-typed
-    /// field is an error. Streams straight into the values: no intermediate tree (building and
-    /// freeing one was most of the cost of a 200-guest file).
+    /// Reads what `stateJSON()` wrote. Keys in any order, whitespace allowed, unknown keys ignored
+    /// and `null` taken as absent (as JSONDecoder does); a missing or ill-typed field is an error.
+    /// A version 1 file (before per-guest files) holds every guest's record in `guests`: they are
+    /// read, with their link users, so the store can move them to files of their own.
     public init(stateJSON bytes: [UInt8]) throws(JSON.DecodeError) {
-        let reader = StateJSONReader(bytes: bytes)
-        // Distinct policies and VLAN sets are few: each is parsed once (small linear caches, see
-        // StateJSONWriter.policy).
-        var policies: [(String, PortPolicy)] = []
-        var sets: [(String, VLANSet)] = []
-        func policy(_ text: String) throws(ValueError) -> PortPolicy {
-            if let known = policies.first(where: { $0.0 == text }) { return known.1 }
-            let parsed = try PortPolicy(parsing: text)
-            if policies.count < 16 { policies.append((text, parsed)) }
-            return parsed
-        }
-        func vlanSet(_ text: String) throws(ValueError) -> VLANSet {
-            if text.isEmpty { return .empty }
-            if let known = sets.first(where: { $0.0 == text }) { return known.1 }
-            let parsed = try VLANSet(parsing: text)
-            if sets.count < 16 { sets.append((text, parsed)) }
-            return parsed
-        }
-        func required<T>(_ value: T?, _ key: String) throws(StateJSONError) -> T {
-            guard let value else { throw StateJSONError(message: "missing key '\(key)'") }
-            return value
-        }
-        func portVLANs() throws -> PortVLANs {
-            var members: VLANSet?
-            var untagged: VLANSet?
-            var pvid: VLANID??
-            try reader.object { key throws in
-                switch key {
-                case "members": members = try reader.nullable { () throws in try vlanSet(try reader.string()) }
-                case "untagged": untagged = try reader.nullable { () throws in try vlanSet(try reader.string()) }
-                case "pvid": pvid = .some(try reader.nullable { () throws in try VLANID(try reader.int()) })
-                default: try reader.skipValue()
-                }
-            }
-            return PortVLANs(
-                members: try required(members, "members"), untagged: try required(untagged, "untagged"),
-                pvid: pvid ?? nil)
-        }
-        func nic() throws -> NICRecord {
-            var mac: MACAddress?
-            var policyValue: PortPolicy?
-            var bridge: LinkName?
-            var uses: [LinkName]?
-            var tap: LinkName?
-            var tapIndex: Int32?
-            var vlans: PortVLANs?
-            try reader.object { key throws in
-                switch key {
-                case "mac": mac = try reader.nullable { () throws in try Self.mac(try reader.string()) }
-                case "policy": policyValue = try reader.nullable { () throws in try policy(try reader.string()) }
-                case "bridge": bridge = try reader.nullable { () throws in try LinkName(try reader.string()) }
-                case "uses": uses = try reader.nullable { () throws in try reader.array { () throws in try LinkName(try reader.string()) } }
-                case "tap": tap = try reader.nullable { () throws in try LinkName(try reader.string()) }
-                case "tapIndex": tapIndex = try reader.nullable { () throws in try reader.int32() }
-                case "portVLANs": vlans = try reader.nullable(portVLANs)
-                default: try reader.skipValue()
-                }
-            }
-            return NICRecord(
-                mac: try required(mac, "mac"), policy: policyValue, bridge: bridge, uses: try required(uses, "uses"),
-                tap: tap, tapIndex: tapIndex, portVLANs: vlans)
-        }
-        func guest() throws -> GuestRecord {
-            var name: String?
-            var uuid: String?
-            var nics: [NICRecord]?
-            try reader.object { key throws in
-                switch key {
-                case "name": name = try reader.nullable { () throws in try reader.string() }
-                case "uuid": uuid = try reader.nullable { () throws in try reader.string() }
-                case "nics": nics = try reader.nullable { () throws in try reader.array(nic) }
-                default: try reader.skipValue()
-                }
-            }
-            return GuestRecord(name: try required(name, "name"), uuid: uuid, nics: try required(nics, "nics"))
-        }
-        func createdLink() throws -> CreatedLink {
-            var name: LinkName?
-            var index: Int32?
-            var kind: String?
-            try reader.object { key throws in
-                switch key {
-                case "name": name = try reader.nullable { () throws in try LinkName(try reader.string()) }
-                case "index": index = try reader.nullable { () throws in try reader.int32() }
-                case "kind": kind = try reader.nullable { () throws in try reader.string() }
-                default: try reader.skipValue()
-                }
-            }
-            return CreatedLink(name: try required(name, "name"), index: try required(index, "index"), kind: try required(kind, "kind"))
-        }
-        do {
-            var version: Int?
-            var usersUnknown: Bool?
-            var createdLinks: [CreatedLink]?
-            var guests: [GuestRecord]?
+        let decoding = StateJSONDecoding(bytes: bytes)
+        let reader = decoding.reader
+        var version: Int?
+        var usersUnknown: Bool?
+        var createdLinks: [CreatedLink]?
+        var linkUsers: [LinkUsers]?
+        var guests: [GuestRecord]?
+        var state: VLANWireState?
+        try decoding.whole(what: "state") { () throws in
             try reader.object { key throws in
                 switch key {
                 case "version": version = try reader.nullable { () throws in try reader.int() }
                 case "usersUnknown": usersUnknown = try reader.nullable { () throws in try reader.bool() }
-                case "createdLinks": createdLinks = try reader.nullable { () throws in try reader.array(createdLink) }
-                case "guests": guests = try reader.nullable { () throws in try reader.array(guest) }
+                case "createdLinks": createdLinks = try reader.nullable { () throws in try reader.array(decoding.createdLink) }
+                case "linkUsers": linkUsers = try reader.nullable { () throws in try reader.array(decoding.linkUsers) }
+                case "guests": guests = try reader.nullable { () throws in try reader.array(decoding.guest) }
                 default: try reader.skipValue()
                 }
             }
-            try reader.end()
-            self.version = try required(version, "version")
-            self.usersUnknown = try required(usersUnknown, "usersUnknown")
-            self.createdLinks = try required(createdLinks, "createdLinks")
-            self.guests = try required(guests, "guests")
-        } catch let error as StateJSONError {
-            throw JSON.DecodeError(what: "state", message: error.message)
-        } catch let error as ValueError {
-            throw JSON.DecodeError(what: "state", message: error.description)
-        } catch {
-            throw JSON.DecodeError(what: "state", message: "\(error)")
+            var read = VLANWireState(
+                createdLinks: try decoding.required(createdLinks, "createdLinks"), guests: guests ?? [],
+                usersUnknown: try decoding.required(usersUnknown, "usersUnknown"))
+            read.version = try decoding.required(version, "version")
+            if read.version != 1 { read.linkUsers = try decoding.required(linkUsers, "linkUsers") }
+            state = read
         }
+        self = state!
+    }
+}
+
+extension GuestRecord {
+    /// The guest's record, for its file in `guests/`.
+    public func stateJSON() -> [UInt8] {
+        let out = StateJSONWriter()
+        out.guest(self)
+        return out.bytes
+    }
+
+    /// Reads what `stateJSON()` wrote (the same rules as `VLANWireState(stateJSON:)`).
+    public init(stateJSON bytes: [UInt8]) throws(JSON.DecodeError) {
+        let decoding = StateJSONDecoding(bytes: bytes)
+        var record: GuestRecord?
+        try decoding.whole(what: "guest record") { () throws in record = try decoding.guest() }
+        self = record!
+    }
+}
+
+extension StateJSONWriter {
+    func guest(_ guest: GuestRecord) {
+        object {
+            key("name")
+            string(guest.name)
+            key("nics")
+            array(guest.nics) { nic in
+                object {
+                    if let bridge = nic.bridge {
+                        key("bridge")
+                        string(bridge.rawValue)
+                    }
+                    key("mac")
+                    mac(nic.mac)
+                    if let policy = nic.policy {
+                        key("policy")
+                        self.policy(policy)
+                    }
+                    if let vlans = nic.portVLANs {
+                        key("portVLANs")
+                        object {
+                            key("members")
+                            vlanSet(vlans.members)
+                            if let pvid = vlans.pvid {
+                                key("pvid")
+                                int(Int(pvid.value))
+                            }
+                            key("untagged")
+                            vlanSet(vlans.untagged)
+                        }
+                    }
+                    if let tap = nic.tap {
+                        key("tap")
+                        string(tap.rawValue)
+                    }
+                    if let index = nic.tapIndex {
+                        key("tapIndex")
+                        int(Int(index))
+                    }
+                    key("uses")
+                    array(nic.uses) { string($0.rawValue) }
+                }
+            }
+            if let uuid = guest.uuid {
+                key("uuid")
+                string(uuid)
+            }
+        }
+    }
+}
+
+/// The state's values read from one file. Streams straight into the values: no intermediate tree
+/// (building and freeing one was most of the cost of a 200-guest file). A class, so the decoding
+/// closures can share its caches.
+final class StateJSONDecoding {
+    let reader: StateJSONReader
+    /// Distinct policies and VLAN sets are few: each is parsed once (small linear caches, see
+    /// StateJSONWriter.policy).
+    private var policies: [(String, PortPolicy)] = []
+    private var sets: [(String, VLANSet)] = []
+
+    init(bytes: [UInt8]) { reader = StateJSONReader(bytes: bytes) }
+
+    /// Reads the whole input with `body`, turning every failure into one `JSON.DecodeError`.
+    func whole(what: String, _ body: () throws -> Void) throws(JSON.DecodeError) {
+        do {
+            try body()
+            try reader.end()
+        } catch let error as StateJSONError {
+            throw JSON.DecodeError(what: what, message: error.message)
+        } catch let error as ValueError {
+            throw JSON.DecodeError(what: what, message: error.description)
+        } catch {
+            throw JSON.DecodeError(what: what, message: "\(error)")
+        }
+    }
+
+    func required<T>(_ value: T?, _ key: String) throws(StateJSONError) -> T {
+        guard let value else { throw StateJSONError(message: "missing key '\(key)'") }
+        return value
+    }
+
+    func policy(_ text: String) throws(ValueError) -> PortPolicy {
+        if let known = policies.first(where: { $0.0 == text }) { return known.1 }
+        let parsed = try PortPolicy(parsing: text)
+        if policies.count < 16 { policies.append((text, parsed)) }
+        return parsed
+    }
+
+    func vlanSet(_ text: String) throws(ValueError) -> VLANSet {
+        if text.isEmpty { return .empty }
+        if let known = sets.first(where: { $0.0 == text }) { return known.1 }
+        let parsed = try VLANSet(parsing: text)
+        if sets.count < 16 { sets.append((text, parsed)) }
+        return parsed
+    }
+
+    func portVLANs() throws -> PortVLANs {
+        var members: VLANSet?
+        var untagged: VLANSet?
+        var pvid: VLANID??
+        try reader.object { key throws in
+            switch key {
+            case "members": members = try reader.nullable { () throws in try vlanSet(try reader.string()) }
+            case "untagged": untagged = try reader.nullable { () throws in try vlanSet(try reader.string()) }
+            case "pvid": pvid = .some(try reader.nullable { () throws in try VLANID(try reader.int()) })
+            default: try reader.skipValue()
+            }
+        }
+        return PortVLANs(members: try required(members, "members"), untagged: try required(untagged, "untagged"), pvid: pvid ?? nil)
+    }
+
+    func nic() throws -> NICRecord {
+        var mac: MACAddress?
+        var policyValue: PortPolicy?
+        var bridge: LinkName?
+        var uses: [LinkName]?
+        var tap: LinkName?
+        var tapIndex: Int32?
+        var vlans: PortVLANs?
+        try reader.object { key throws in
+            switch key {
+            case "mac": mac = try reader.nullable { () throws in try VLANWireState.mac(try reader.string()) }
+            case "policy": policyValue = try reader.nullable { () throws in try policy(try reader.string()) }
+            case "bridge": bridge = try reader.nullable { () throws in try LinkName(try reader.string()) }
+            case "uses": uses = try reader.nullable { () throws in try reader.array { () throws in try LinkName(try reader.string()) } }
+            case "tap": tap = try reader.nullable { () throws in try LinkName(try reader.string()) }
+            case "tapIndex": tapIndex = try reader.nullable { () throws in try reader.int32() }
+            case "portVLANs": vlans = try reader.nullable(portVLANs)
+            default: try reader.skipValue()
+            }
+        }
+        return NICRecord(
+            mac: try required(mac, "mac"), policy: policyValue, bridge: bridge, uses: try required(uses, "uses"),
+            tap: tap, tapIndex: tapIndex, portVLANs: vlans)
+    }
+
+    func guest() throws -> GuestRecord {
+        var name: String?
+        var uuid: String?
+        var nics: [NICRecord]?
+        try reader.object { key throws in
+            switch key {
+            case "name": name = try reader.nullable { () throws in try reader.string() }
+            case "uuid": uuid = try reader.nullable { () throws in try reader.string() }
+            case "nics": nics = try reader.nullable { () throws in try reader.array(nic) }
+            default: try reader.skipValue()
+            }
+        }
+        return GuestRecord(name: try required(name, "name"), uuid: uuid, nics: try required(nics, "nics"))
+    }
+
+    func createdLink() throws -> CreatedLink {
+        var name: LinkName?
+        var index: Int32?
+        var kind: String?
+        try reader.object { key throws in
+            switch key {
+            case "name": name = try reader.nullable { () throws in try LinkName(try reader.string()) }
+            case "index": index = try reader.nullable { () throws in try reader.int32() }
+            case "kind": kind = try reader.nullable { () throws in try reader.string() }
+            default: try reader.skipValue()
+            }
+        }
+        return CreatedLink(name: try required(name, "name"), index: try required(index, "index"), kind: try required(kind, "kind"))
+    }
+
+    func linkUsers() throws -> LinkUsers {
+        var link: LinkName?
+        var guests: [String]?
+        try reader.object { key throws in
+            switch key {
+            case "link": link = try reader.nullable { () throws in try LinkName(try reader.string()) }
+            case "guests": guests = try reader.nullable { () throws in try reader.array { () throws in try reader.string() } }
+            default: try reader.skipValue()
+            }
+        }
+        return LinkUsers(link: try required(link, "link"), guests: try required(guests, "guests"))
     }
 }
 

@@ -1,20 +1,30 @@
-/// What vlanwire remembers between hook runs (`/run/vlanwire/state.json`): the links it created
-/// and which guest NICs use them. It lives in /run because the links do not survive a reboot either.
-public struct VLANWireState: Codable, Equatable, Sendable {
-    public static let currentVersion = 1
+/// What vlanwire remembers between hook runs: the links it created, which guests use them, and each
+/// guest's NICs. It lives in /run (`/run/vlanwire`) because the links do not survive a reboot either.
+///
+/// On disk (`StateStore`): the host's part — created links and their users — in `state.json`, and
+/// one file per guest in `guests/`, so a hook run reads and writes only its own guest. `guests`
+/// holds every guest's record when the whole state was loaded (`status`, `reconcile`, `watch`), or
+/// only the record of the guest a hook run is for; `linkUsers` always covers every guest.
+public struct VLANWireState: Equatable, Sendable {
+    public static let currentVersion = 2
 
     public var version: Int
     public var createdLinks: [CreatedLink]
     public var guests: [GuestRecord]
+    /// For every link some guest's NIC uses, those guests (by name). Kept for all guests, also
+    /// when `guests` holds only one: it is what a release asks before deleting a link.
+    public var linkUsers: [LinkUsers]
     /// Set when the state was rebuilt from the kernel's marks because the file was missing or
     /// unreadable: the users of those links are unknown, so nothing is deleted until a
     /// `vlanwire reconcile` (which asks libvirt for the running guests) rebuilds the records.
     public var usersUnknown: Bool
 
+    /// A state whose link users are those of `guests`.
     public init(createdLinks: [CreatedLink] = [], guests: [GuestRecord] = [], usersUnknown: Bool = false) {
         version = Self.currentVersion
         self.createdLinks = createdLinks
         self.guests = guests
+        self.linkUsers = Self.users(of: guests)
         self.usersUnknown = usersUnknown
     }
 
@@ -24,7 +34,25 @@ public struct VLANWireState: Codable, Equatable, Sendable {
     public func guest(named name: String) -> GuestRecord? { guests.first { $0.name == name } }
 
     /// Every link some guest's NIC uses.
-    public var linksInUse: Set<LinkName> { Set(guests.flatMap { $0.nics.flatMap(\.uses) }) }
+    public var linksInUse: Set<LinkName> { Set(linkUsers.lazy.filter { !$0.guests.isEmpty }.map(\.link)) }
+
+    /// Links some guest other than `guest` uses.
+    public func linksInUse(besides guest: String) -> Set<LinkName> {
+        Set(linkUsers.lazy.filter { $0.guests.contains { $0 != guest } }.map(\.link))
+    }
+
+    /// The users of every link `guests` use, sorted by link and by guest (so equal states encode alike).
+    static func users(of guests: [GuestRecord]) -> [LinkUsers] {
+        var users: [LinkUsers] = []
+        for guest in guests {
+            for link in guest.nics.flatMap(\.uses) { users.adding(guest.name, to: link) }
+        }
+        return users
+    }
+
+    /// Replaces the link users with those of `guests`: only where `guests` is every guest (a
+    /// reconcile, which read the whole state and asked libvirt for the running guests).
+    public mutating func recountUsers() { linkUsers = Self.users(of: guests) }
 
     /// Rebuilds what can be known from the kernel alone: links carrying this state's mark.
     public static func rebuilt(from observed: ObservedState, mark: LinkMark) -> VLANWireState {
@@ -35,6 +63,36 @@ public struct VLANWireState: Codable, Equatable, Sendable {
         // Users are unknown only when there is something whose users could be unknown: a first run
         // on a fresh host (no file, no marked link) starts a state that may delete what it creates.
         return VLANWireState(createdLinks: marked, usersUnknown: !marked.isEmpty)
+    }
+}
+
+/// The guests using one link (`VLANWireState.linkUsers`).
+public struct LinkUsers: Equatable, Sendable {
+    public var link: LinkName
+    /// Guest names, sorted.
+    public var guests: [String]
+    public init(link: LinkName, guests: [String]) {
+        self.link = link
+        self.guests = guests
+    }
+}
+
+extension [LinkUsers] {
+    /// Adds `guest` to the users of `link`, keeping links and guests sorted.
+    package mutating func adding(_ guest: String, to link: LinkName) {
+        let at = firstIndex { !($0.link.rawValue < link.rawValue) } ?? endIndex
+        if at < endIndex, self[at].link == link {
+            let position = self[at].guests.firstIndex { !($0 < guest) } ?? self[at].guests.endIndex
+            if position == self[at].guests.endIndex || self[at].guests[position] != guest { self[at].guests.insert(guest, at: position) }
+        } else {
+            insert(LinkUsers(link: link, guests: [guest]), at: at)
+        }
+    }
+
+    /// Removes `guest` from every link's users, and links nobody uses any more.
+    package mutating func removing(_ guest: String) {
+        for index in indices { self[index].guests.removeAll { $0 == guest } }
+        removeAll { $0.guests.isEmpty }
     }
 }
 

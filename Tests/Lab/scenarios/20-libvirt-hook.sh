@@ -153,6 +153,7 @@ check_links destroyed \
 same_links before destroyed >"$LAB_DIR/links-before-vs-destroyed.diff" || true
 check "after destroy: the same links as before libvirtd started (br0's vlan_filtering aside)" bash -c \
     "! grep '^[<>]' '$LAB_DIR/links-before-vs-destroyed.diff' | grep -qv '^[<>] br0 bridge '"
-check "state: no guest recorded" jq -e '.guests == []' /run/vlanwire/state.json
+check "state: no guest recorded, no link in use" jq -e '.linkUsers == []' /run/vlanwire/state.json
+check "state: no guest's file left" bash -c '! compgen -G "/run/vlanwire/guests/*.json"' 
 
 pass_note "$N guests started in parallel in $((start_ms / 1000)).$((start_ms % 1000 / 100)) s, each tap exact; reconnect re-applied; VLAN 4095 refused in virsh's output; destroy left only the admin's links"

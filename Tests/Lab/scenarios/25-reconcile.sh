@@ -127,15 +127,12 @@ run rm /run/vlanwire/state.json
 run "${VW[@]}" reconcile | tee "$LAB_DIR/reconcile-rebuild.txt"
 check "reconcile says the state was rebuilt" grep -q "the state file was missing or unreadable: rebuilt" "$LAB_DIR/reconcile-rebuild.txt"
 cp /run/vlanwire/state.json "$LAB_DIR/state-rebuilt.json"
-check "rebuilt state records both guests, users known" python3 -c "
-import json
-s = json.load(open('/run/vlanwire/state.json'))
-names = sorted(g['name'] for g in s['guests'])
-assert names == ['router1', 'web1'], names
-assert s['usersUnknown'] is False, s
-taps = sorted(n['tap'] for g in s['guests'] for n in g['nics'])
-assert taps == sorted(['$webtap', '$routertap']), taps
-"
+cat /run/vlanwire/guests/*.json >"$LAB_DIR/guests-rebuilt.json"
+check "rebuilt state: users known" jq -e '.usersUnknown == false' /run/vlanwire/state.json
+check "rebuilt state records both guests, one file each" \
+    jq -se 'map(.name) | sort == ["router1", "web1"]' /run/vlanwire/guests/router1.json /run/vlanwire/guests/web1.json
+check "rebuilt records name both taps" \
+    jq -se --arg a "$webtap" --arg b "$routertap" '[.[].nics[].tap] | sort == ([$a, $b] | sort)' /run/vlanwire/guests/*.json
 
 # set-port --live re-applies at once.
 run "${VW[@]}" set-port web1 --mac "$web" --access 10 --live | tee "$LAB_DIR/set-port-live.txt"

@@ -69,7 +69,7 @@ T="(LINKS | map(select(.address == \"$tapmac\" and .linkinfo.info_kind == \"tun\
 access5="$T.master == \"br0\" and ([VLANS($T.ifname)[] | (.vlan | tostring) + \":\" + ((.flags // []) | sort | join(\",\"))] == [\"5:Egress Untagged,PVID\"])"
 snapshot started
 check_links started "the installed hook put pkg1's tap in br0 on VLAN 5 (PVID, untagged), nothing else" "$access5"
-check "the hook's state records pkg1" grep -q pkg1 /run/vlanwire/state.json
+check "the hook's state records pkg1" grep -q pkg1 /run/vlanwire/guests/pkg1.json
 
 # Remove: the guest keeps running and wired, state and config stay, the hook goes.
 dpkg -r vlanwire >"$LAB_DIR/dpkg-remove.txt" 2>&1 || { cat "$LAB_DIR/dpkg-remove.txt"; die "dpkg -r failed"; }
