@@ -150,7 +150,11 @@ package struct StateStore: Sendable {
             }
             usleep(1000)
         }
-        var line = Array("\(getpid()) \(clock.now)\n".utf8)
+        // Integers only: interpolating the clock's Instant describes it by reflection (2.3 M
+        // instructions, a tenth of a hook run).
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        var line = Array("\(getpid()) \(now.tv_sec).\(now.tv_nsec)\n".utf8)
         line += [UInt8](repeating: UInt8(ascii: " "), count: max(0, 64 - line.count))
         _ = line.prefix(64).withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
     }
