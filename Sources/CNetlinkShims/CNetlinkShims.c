@@ -174,13 +174,116 @@ void cnetlink_bridge_options_parse(const struct nlattr *info_data, struct cnetli
     }
 }
 
-int cnetlink_bridge_port_state(const struct nlattr *slave_data) {
-    static struct nla_policy policy[IFLA_BRPORT_MAX + 1] = {
-        [IFLA_BRPORT_STATE] = {.type = NLA_U8},
-    };
-    struct nlattr *tb[IFLA_BRPORT_MAX + 1];
-    if (nla_parse_nested(tb, IFLA_BRPORT_MAX, (struct nlattr *)slave_data, policy) < 0) return -1;
-    return tb[IFLA_BRPORT_STATE] ? nla_get_u8(tb[IFLA_BRPORT_STATE]) : -1;
+/// Attributes walked as libnl's nla_ok/nla_next walk them (an attribute running past the end ends
+/// the walk), inline: a dump's hundreds of messages make a call per attribute count.
+#define CNETLINK_EACH_ATTRIBUTE(attribute, head, length, remaining)                                         \
+    for (attribute = (head), remaining = (length);                                                         \
+         remaining >= (int)NLA_HDRLEN && attribute->nla_len >= NLA_HDRLEN && attribute->nla_len <= remaining; \
+         remaining -= NLA_ALIGN(attribute->nla_len),                                                         \
+        attribute = (const struct nlattr *)((const char *)attribute + NLA_ALIGN(attribute->nla_len)))
+
+static inline int cnetlink_type(const struct nlattr *attribute) { return attribute->nla_type & NLA_TYPE_MASK; }
+static inline int cnetlink_length(const struct nlattr *attribute) { return attribute->nla_len - NLA_HDRLEN; }
+static inline const char *cnetlink_payload(const struct nlattr *attribute) { return (const char *)attribute + NLA_HDRLEN; }
+
+/// A fixed-size value of at least `size` bytes into `value`; 0, or -1 when the attribute is shorter.
+static inline int cnetlink_value(const struct nlattr *attribute, void *value, int size) {
+    if (cnetlink_length(attribute) < size) return -1;
+    memcpy(value, cnetlink_payload(attribute), size);
+    return 0;
+}
+
+/// A NUL-terminated string attribute of at most `bound` bytes (0: any), or NULL when malformed.
+static const char *cnetlink_string(const struct nlattr *attribute, int bound) {
+    int length = cnetlink_length(attribute);
+    if (length < 1 || (bound > 0 && length > bound)) return NULL;
+    const char *text = cnetlink_payload(attribute);
+    return text[length - 1] == '\0' ? text : NULL;
+}
+
+/// The attributes nested in `nest`.
+#define CNETLINK_EACH_NESTED(attribute, nest, remaining) \
+    CNETLINK_EACH_ATTRIBUTE(attribute, (const struct nlattr *)cnetlink_payload(nest), cnetlink_length(nest), remaining)
+
+/// Reads a link's IFLA_LINKINFO nest; -1 when a field vlanwire reads is malformed.
+static int cnetlink_link_info_read(const struct nlattr *info, struct cnetlink_link *link) {
+    const struct nlattr *attribute;
+    const struct nlattr *slave_data = NULL;
+    int remaining;
+    CNETLINK_EACH_NESTED(attribute, info, remaining) {
+        switch (cnetlink_type(attribute)) {
+        case IFLA_INFO_KIND:
+            if (!(link->kind = cnetlink_string(attribute, 0))) return -1;
+            break;
+        case IFLA_INFO_SLAVE_KIND:
+            if (!(link->slave_kind = cnetlink_string(attribute, 0))) return -1;
+            break;
+        case IFLA_INFO_DATA: link->info_data = attribute; break;
+        case IFLA_INFO_SLAVE_DATA: slave_data = attribute; break;
+        }
+    }
+    if (link->kind && link->info_data && strcmp(link->kind, "vlan") == 0) {
+        CNETLINK_EACH_NESTED(attribute, link->info_data, remaining) {
+            if (cnetlink_type(attribute) != IFLA_VLAN_ID) continue;
+            if (cnetlink_value(attribute, &link->vlan_id, 2) < 0) return -1;
+            link->present |= CNETLINK_LINK_VLAN_ID;
+        }
+    }
+    if (link->slave_kind && slave_data && strcmp(link->slave_kind, "bridge") == 0) {
+        CNETLINK_EACH_NESTED(attribute, slave_data, remaining) {
+            if (cnetlink_type(attribute) != IFLA_BRPORT_STATE) continue;
+            if (cnetlink_value(attribute, &link->port_state, 1) < 0) return -1;
+            link->present |= CNETLINK_LINK_PORT_STATE;
+        }
+    }
+    return 0;
+}
+
+int cnetlink_link_read(const struct nlmsghdr *header, struct cnetlink_link *link) {
+    memset(link, 0, sizeof(*link));
+    if (header->nlmsg_type != RTM_NEWLINK || nlmsg_datalen(header) < (int)sizeof(struct ifinfomsg)) return -1;
+    const struct ifinfomsg *info = nlmsg_data(header);
+    link->index = info->ifi_index;
+    link->flags = info->ifi_flags;
+    const struct nlattr *attribute;
+    int remaining;
+    CNETLINK_EACH_ATTRIBUTE(attribute, nlmsg_attrdata(header, sizeof(struct ifinfomsg)),
+                            nlmsg_attrlen(header, sizeof(struct ifinfomsg)), remaining) {
+        switch (cnetlink_type(attribute)) {
+        case IFLA_IFNAME:
+            if (!(link->name = cnetlink_string(attribute, IFNAMSIZ))) return -1;
+            break;
+        case IFLA_IFALIAS:
+            if (!(link->alias = cnetlink_string(attribute, IFALIASZ))) return -1;
+            break;
+        case IFLA_MTU:
+            if (cnetlink_value(attribute, &link->mtu, 4) < 0) return -1;
+            link->present |= CNETLINK_LINK_MTU;
+            break;
+        case IFLA_MASTER:
+            if (cnetlink_value(attribute, &link->master, 4) < 0) return -1;
+            link->present |= CNETLINK_LINK_MASTER;
+            break;
+        case IFLA_LINK:
+            if (cnetlink_value(attribute, &link->lower, 4) < 0) return -1;
+            link->present |= CNETLINK_LINK_LOWER;
+            break;
+        case IFLA_OPERSTATE:
+            if (cnetlink_value(attribute, &link->operstate, 1) < 0) return -1;
+            link->present |= CNETLINK_LINK_OPERSTATE;
+            break;
+        case IFLA_ADDRESS:
+            if (cnetlink_length(attribute) == 6) {
+                memcpy(link->address, cnetlink_payload(attribute), 6);
+                link->present |= CNETLINK_LINK_ADDRESS;
+            }
+            break;
+        case IFLA_LINKINFO:
+            if (cnetlink_link_info_read(attribute, link) < 0) return -1;
+            break;
+        }
+    }
+    return link->name ? 0 : -1;
 }
 
 const char *cnetlink_extack_message(const struct nlmsgerr *error) {
@@ -211,23 +314,6 @@ const struct nla_policy *cnetlink_link_policy(void) {
         [IFLA_OPERSTATE] = {.type = NLA_U8},
         [IFLA_LINKINFO] = {.type = NLA_NESTED},
         [IFLA_AF_SPEC] = {.type = NLA_NESTED},
-    };
-    return policy;
-}
-
-const struct nla_policy *cnetlink_link_info_policy(void) {
-    static struct nla_policy policy[IFLA_INFO_MAX + 1] = {
-        [IFLA_INFO_KIND] = {.type = NLA_STRING},
-        [IFLA_INFO_DATA] = {.type = NLA_NESTED},
-        [IFLA_INFO_SLAVE_KIND] = {.type = NLA_STRING},
-        [IFLA_INFO_SLAVE_DATA] = {.type = NLA_NESTED},
-    };
-    return policy;
-}
-
-const struct nla_policy *cnetlink_vlan_info_policy(void) {
-    static struct nla_policy policy[IFLA_VLAN_MAX + 1] = {
-        [IFLA_VLAN_ID] = {.type = NLA_U16},
     };
     return policy;
 }

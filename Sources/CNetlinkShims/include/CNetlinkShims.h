@@ -1,6 +1,7 @@
 // What libnl 3.7 cannot express and Swift cannot import: AF_BRIDGE port VLAN messages, the bridge
-// master options (IFLA_INFO_DATA of kind "bridge"), the kernel's extended ACK text, and attribute
-// policies (sparse C arrays). Every function says why it exists; everything else is libnl itself.
+// master options (IFLA_INFO_DATA of kind "bridge"), the kernel's extended ACK text, attribute
+// policies (sparse C arrays), and a one-pass reader of link messages where libnl's parser was the
+// cost of a dump. Every function says why it exists; everything else is libnl itself.
 #ifndef CNETLINK_SHIMS_H
 #define CNETLINK_SHIMS_H
 
@@ -77,9 +78,44 @@ int cnetlink_bridge_options_request(int ifindex, const char *name, int nlm_flags
 /// Reads the options above from a bridge's IFLA_INFO_DATA nest; fields not reported stay absent.
 void cnetlink_bridge_options_parse(const struct nlattr *info_data, struct cnetlink_bridge_options *options);
 
-/// Why: libnl 3.7 does not parse IFLA_INFO_SLAVE_DATA. Returns the STP state (BR_STATE_*) from a
-/// bridge port's IFLA_INFO_SLAVE_DATA, or -1 when it is not reported.
-int cnetlink_bridge_port_state(const struct nlattr *slave_data);
+/// What vlanwire reads of one RTM_NEWLINK message. Strings point into the message (valid while it
+/// is); `present` says which of the optional fields were reported.
+enum cnetlink_link_field {
+    CNETLINK_LINK_MTU = 1 << 0,
+    CNETLINK_LINK_MASTER = 1 << 1,
+    CNETLINK_LINK_LOWER = 1 << 2,
+    CNETLINK_LINK_OPERSTATE = 1 << 3,
+    CNETLINK_LINK_ADDRESS = 1 << 4,
+    CNETLINK_LINK_VLAN_ID = 1 << 5,
+    CNETLINK_LINK_PORT_STATE = 1 << 6,
+};
+
+struct cnetlink_link {
+    uint32_t present;
+    int32_t index;
+    uint32_t flags;
+    const char *name;
+    const char *alias;
+    const char *kind;
+    const char *slave_kind;
+    uint32_t mtu;
+    uint32_t master;
+    uint32_t lower;
+    uint8_t operstate;
+    uint8_t address[6];
+    uint16_t vlan_id;
+    uint8_t port_state;
+    /// IFLA_INFO_DATA (bridge options: cnetlink_bridge_options_parse), or NULL.
+    const struct nlattr *info_data;
+};
+
+/// Why: libnl's nlmsg_parse checks every attribute of a link message against a policy table of
+/// IFLA_MAX entries, and its nested parses do the same for IFLA_LINKINFO and a port's slave data:
+/// a dump of 800 taps spent 12 M instructions there, half of a hook run on such a host
+/// (BENCHMARKS.md). This reads the attributes vlanwire uses in one pass, with the same checks
+/// (fixed sizes, strings NUL-terminated within their bound), and skips the rest unread.
+/// Returns 0, or -1 for a message that is not a well-formed RTM_NEWLINK (no name included).
+int cnetlink_link_read(const struct nlmsghdr *header, struct cnetlink_link *link);
 
 /// Why: libnl 3.7 has no NETLINK_EXT_ACK support and hands error callbacks only the nlmsgerr
 /// payload. Returns the kernel's NLMSGERR_ATTR_MSG text ("Unknown device type") that follows
@@ -88,8 +124,6 @@ const char *cnetlink_extack_message(const struct nlmsgerr *error);
 
 /// Why: the kernel's *_MAX values are macros over enums, which Swift does not import.
 static const int CNETLINK_IFLA_MAX = IFLA_MAX;
-static const int CNETLINK_IFLA_INFO_MAX = IFLA_INFO_MAX;
-static const int CNETLINK_IFLA_VLAN_MAX = IFLA_VLAN_MAX;
 
 /// Why: setns() and CLONE_NEWNET need _GNU_SOURCE, which Swift's Glibc module does not define.
 /// Moves the calling thread into the network namespace open at `fd`; returns 0 or -1 with errno.
@@ -98,11 +132,5 @@ int cnetlink_enter_network_namespace(int fd);
 /// Why: a sparse C array (designated initializers) that Swift cannot spell. Policy for
 /// nlmsg_parse of an RTM_NEWLINK message, IFLA_MAX + 1 entries: checks sizes and NUL-terminated names.
 const struct nla_policy *cnetlink_link_policy(void);
-
-/// Why: as above, for IFLA_LINKINFO (IFLA_INFO_MAX + 1 entries).
-const struct nla_policy *cnetlink_link_info_policy(void);
-
-/// Why: as above, for a VLAN link's IFLA_INFO_DATA (IFLA_VLAN_MAX + 1 entries).
-const struct nla_policy *cnetlink_vlan_info_policy(void);
 
 #endif

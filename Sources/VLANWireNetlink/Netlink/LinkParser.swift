@@ -27,8 +27,9 @@ struct ParsedBridgeVLANs {
     var ranges: [cnetlink_vlan_range]
 }
 
-/// Reads link messages with libnl's attribute parser and the shims' policies, which check every
-/// attribute's size (and strings' termination) before anything is read.
+/// Reads link messages: a dump's RTM_NEWLINK in one pass (`cnetlink_link_read`), announcements and
+/// port VLANs with libnl's attribute parser and the shims' policies. Both check every attribute's
+/// size (and strings' termination) before anything is read.
 enum LinkParser {
     private static let operStates = ["unknown", "notpresent", "down", "lowerlayerdown", "testing", "dormant", "up"]
     static let portStates = ["disabled", "listening", "learning", "forwarding", "blocking"]
@@ -43,68 +44,39 @@ enum LinkParser {
         return status < 0 ? nil : table
     }
 
-    private static func nested(
-        _ attribute: UnsafeMutablePointer<nlattr>, maximum: Int32, policy: UnsafePointer<nla_policy>
-    ) -> [UnsafeMutablePointer<nlattr>?]? {
-        var table = [UnsafeMutablePointer<nlattr>?](repeating: nil, count: Int(maximum) + 1)
-        let status = table.withUnsafeMutableBufferPointer {
-            nla_parse_nested($0.baseAddress, maximum, attribute, policy)
-        }
-        return status < 0 ? nil : table
-    }
-
     private static func info(_ header: UnsafeMutablePointer<nlmsghdr>) -> ifinfomsg? {
         guard nlmsg_datalen(header) >= Int32(MemoryLayout<ifinfomsg>.size) else { return nil }
         return nlmsg_data(header).loadUnaligned(as: ifinfomsg.self)
     }
 
-    /// nil for a message that is not a well-formed RTM_NEWLINK.
+    /// nil for a message that is not a well-formed RTM_NEWLINK. One pass in C (`cnetlink_link_read`):
+    /// a dump returns one such message per link, hundreds on a host with many guests.
     static func link(_ header: UnsafeMutablePointer<nlmsghdr>) -> ParsedLink? {
-        guard header.pointee.nlmsg_type == UInt16(RTM_NEWLINK), let info = info(header),
-            let table = attributes(of: header, maximum: CNETLINK_IFLA_MAX),
-            let nameAttribute = table[Int(IFLA_IFNAME)]
-        else { return nil }
-        let operState = table[Int(IFLA_OPERSTATE)].map { Int(nla_get_u8($0)) } ?? 0
+        var read = cnetlink_link()
+        guard cnetlink_link_read(header, &read) == 0 else { return nil }
+        func has(_ field: cnetlink_link_field) -> Bool { read.present & field.rawValue != 0 }
+        let operState = has(CNETLINK_LINK_OPERSTATE) ? Int(read.operstate) : 0
         var link = ParsedLink(
-            index: info.ifi_index, name: String(cString: nla_get_string(nameAttribute)), flags: info.ifi_flags,
+            index: read.index, name: String(cString: read.name), flags: read.flags,
             operState: operStates.indices.contains(operState) ? operStates[operState] : "unknown",
-            mtu: table[Int(IFLA_MTU)].map { Int(nla_get_u32($0)) } ?? 0)
-        link.masterIndex = table[Int(IFLA_MASTER)].map { Int32(bitPattern: nla_get_u32($0)) }.flatMap { $0 > 0 ? $0 : nil }
-        link.lowerIndex = table[Int(IFLA_LINK)].map { Int32(bitPattern: nla_get_u32($0)) }
-            .flatMap { $0 > 0 && $0 != info.ifi_index ? $0 : nil }
-        link.alias = table[Int(IFLA_IFALIAS)].map { String(cString: nla_get_string($0)) }
-        if let address = table[Int(IFLA_ADDRESS)], nla_len(address) == 6 {
-            let bytes = UnsafeRawBufferPointer(start: nla_data(address), count: 6)
-            link.mac = MACAddress(octets: Array(bytes))
+            mtu: has(CNETLINK_LINK_MTU) ? Int(read.mtu) : 0)
+        link.masterIndex = has(CNETLINK_LINK_MASTER) ? Int32(bitPattern: read.master) : nil
+        if link.masterIndex ?? 0 <= 0 { link.masterIndex = nil }
+        let lower = Int32(bitPattern: read.lower)
+        link.lowerIndex = has(CNETLINK_LINK_LOWER) && lower > 0 && lower != read.index ? lower : nil
+        link.alias = read.alias.map { String(cString: $0) }
+        if has(CNETLINK_LINK_ADDRESS) {
+            link.mac = withUnsafeBytes(of: read.address) { MACAddress(octets: Array($0)) }
         }
-        if let linkInfo = table[Int(IFLA_LINKINFO)],
-            let infoTable = nested(linkInfo, maximum: CNETLINK_IFLA_INFO_MAX, policy: cnetlink_link_info_policy())
-        {
-            readLinkInfo(infoTable, into: &link)
+        link.kind = read.kind.map { String(cString: $0) }
+        if link.kind == "bridge", let data = read.info_data {
+            var options = cnetlink_bridge_options()
+            cnetlink_bridge_options_parse(data, &options)
+            link.bridge = options
         }
+        if has(CNETLINK_LINK_VLAN_ID) { link.vlanID = try? VLANID(Int(read.vlan_id)) }
+        if has(CNETLINK_LINK_PORT_STATE) { link.portState = Int32(read.port_state) }
         return link
-    }
-
-    private static func readLinkInfo(_ table: [UnsafeMutablePointer<nlattr>?], into link: inout ParsedLink) {
-        link.kind = table[Int(IFLA_INFO_KIND)].map { String(cString: nla_get_string($0)) }
-        if let data = table[Int(IFLA_INFO_DATA)] {
-            switch link.kind {
-            case "bridge":
-                var options = cnetlink_bridge_options()
-                cnetlink_bridge_options_parse(data, &options)
-                link.bridge = options
-            case "vlan":
-                let vlanTable = nested(data, maximum: CNETLINK_IFLA_VLAN_MAX, policy: cnetlink_vlan_info_policy())
-                link.vlanID = vlanTable?[Int(IFLA_VLAN_ID)].flatMap { try? VLANID(Int(nla_get_u16($0))) }
-            default:
-                break
-            }
-        }
-        let slaveKind = table[Int(IFLA_INFO_SLAVE_KIND)].map { String(cString: nla_get_string($0)) }
-        if slaveKind == "bridge", let slaveData = table[Int(IFLA_INFO_SLAVE_DATA)] {
-            let state = cnetlink_bridge_port_state(slaveData)
-            link.portState = state >= 0 ? state : nil
-        }
     }
 
     /// A link announcement (RTM_NEWLINK/RTM_DELLINK of any family, RTM_NEWVLAN/RTM_DELVLAN);
