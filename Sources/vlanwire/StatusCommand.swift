@@ -31,6 +31,12 @@ struct Status: ParsableCommand {
             `watch` key: null when watch never ran here, else {running, pid, startedAt, uri, libvirt, \
             repairs, lastRepair: {at, line}, failures, lastFailure}.
 
+            --format dot draws it for Graphviz: uplinks, bridges, VLAN legs and taps, each port \
+            labelled with the VLANs it carries, running guests joined to their taps by their policy; \
+            what is down, drifted or lets iptables see bridged frames in red, with the reason:
+
+              vlanwire status --format dot | dot -Tsvg > host.svg
+
             EXIT STATUS: 0, mismatches included (they are in the output); 1 when the kernel cannot be read.
             """)
 
@@ -38,6 +44,9 @@ struct Status: ParsableCommand {
 
     @Flag(help: "Print JSON: the observed state (the file `vlanwire plan --observed FILE` reads) plus `libvirt` and `watch` keys.")
     var json = false
+
+    @Option(help: OutputFormat.help)
+    var format: OutputFormat?
 
     @Flag(name: .customLong("no-libvirt"), help: "Do not ask libvirt: the kernel's view only.")
     var noLibvirt = false
@@ -61,9 +70,11 @@ struct Status: ParsableCommand {
                 observed: state, logger: Logger(label: "vlanwire.libvirt"))
         let store = StateStore.forNamespace(namespace.netns)
         let watch = store.watchStatus()
-        return json
-            ? JSON.encode(StatusDocument(kernel: state, libvirt: libvirt, watch: watch)) + "\n"
-            : Self.table(state) + "\n" + WatchStatus.text(watch, stateDirectory: store.directory) + "\n" + libvirt.text
+        switch try OutputFormat.chosen(format, json: json) {
+        case .json: return JSON.encode(StatusDocument(kernel: state, libvirt: libvirt, watch: watch)) + "\n"
+        case .dot: return HostGraph.dot(observed: state, libvirt: libvirt)
+        case .text: return Self.table(state) + "\n" + WatchStatus.text(watch, stateDirectory: store.directory) + "\n" + libvirt.text
+        }
     }
 
     /// Bridges with their ports and VLAN legs beneath them, then VLAN legs on other links, then

@@ -19,6 +19,7 @@ struct TraceCommand: ParsableCommand {
 
               vlanwire trace router1 --vlan 5
               vlanwire trace --xml app1.xml --json
+              vlanwire trace router1 --format dot | dot -Tsvg > router1.svg   (drops in red)
 
             EXIT STATUS: 0; 1 when the guest or the NIC cannot be found or read.
             """
@@ -46,13 +47,26 @@ struct TraceCommand: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    @Option(help: OutputFormat.help)
+    var format: OutputFormat?
+
     func validate() throws {
         guard guest != nil || domainFile != nil else { throw ValidationError("give a GUEST (from libvirt) or --xml FILE") }
     }
 
     func run() throws {
+        print(try rendered(), terminator: "")
+    }
+
+    /// What `run` prints, in the chosen format.
+    func rendered() throws -> String {
+        let format = try OutputFormat.chosen(format, json: json)
         let trace = try output()
-        print(json ? JSON.encode(trace) : trace.text, terminator: json ? "\n" : "")
+        switch format {
+        case .json: return JSON.encode(trace) + "\n"
+        case .dot: return trace.dot
+        case .text: return trace.text
+        }
     }
 
     func output() throws -> GuestTrace {

@@ -323,4 +323,21 @@ struct TraceCommandGoldenTests {
         }.joined(separator: "\n")
         #expect(text == (try String(contentsOfFile: Repository.root + "/Tests/VLANWireTests/Golden/trace-\(example).txt", encoding: .utf8)))
     }
+
+    /// `--format dot` prints the picture GraphTests keeps (Golden/trace-*.dot).
+    @Test(arguments: ["access-mode", "mixed"])
+    func drawsTheGoldenPicture(_ example: String) throws {
+        let directory = Repository.root + "/Examples/" + example
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".xml") }.sorted()
+        let dot = try files.map { file in
+            try TraceCommand.parse([
+                "--xml", directory + "/" + file, "--config", directory + "/vlanwire.toml", "--format", "dot",
+                "--observed", Repository.root + "/Tests/VLANWireTests/Golden/observed-\(example).json",
+            ]).rendered()
+        }.joined()
+        #expect(dot == (try String(contentsOfFile: Repository.root + "/Tests/VLANWireTests/Golden/trace-\(example).dot", encoding: .utf8)))
+        #expect(throws: ValidationError.self) {
+            try TraceCommand.parse(["--xml", directory + "/" + files[0], "--json", "--format", "dot"]).rendered()
+        }
+    }
 }
