@@ -66,6 +66,21 @@ import VLANWireTestSupport
         #expect(node.contains("down (admin)") && node.contains("color=red"), "\(node)")
     }
 
+    /// Graphviz itself draws every golden picture (scripts/install-deps installs it): the output is
+    /// DOT that `dot` accepts, and the SVG is not empty.
+    @Test(.enabled(if: GraphTests.graphviz != nil, "needs Graphviz's dot (apt-get install graphviz; scripts/install-deps does)"))
+    func graphvizRendersEveryGolden() throws {
+        let goldens = Repository.files(in: "Tests/VLANWireTests/Golden", suffix: ".dot")
+        #expect(goldens.count == 10)
+        for golden in goldens {
+            let run = try Subprocess.run(GraphTests.graphviz!, ["-Tsvg", Repository.path(golden)], timeout: .seconds(30))
+            #expect(run.status == 0 && run.stderr.isEmpty, "\(golden): \(run.stderr)")
+            #expect(run.stdout.contains("<svg") && run.stdout.contains("</svg>"), "\(golden)")
+        }
+    }
+
+    static let graphviz: String? = ["/usr/bin/dot", "/usr/local/bin/dot"].first { access($0, X_OK) == 0 }
+
     /// Names come from anyone who may define a domain: quoted and escaped, never DOT syntax.
     @Test func hostileNamesStayInsideTheirStrings() {
         #expect(DotGraph.quoted("a\"; x -> y [label=\"") == #""a\"; x -> y [label=\"""#)
