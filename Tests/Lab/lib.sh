@@ -77,6 +77,20 @@ check() {   # check WHAT CMD...: CMD must succeed
 }
 defer() { _lab_defer+=("$*"); }
 
+# draw NAME [TRACE-ARGS...]: vlanwire's picture of this namespace (`status --no-libvirt --format dot`),
+# or of a guest's path (`trace TRACE-ARGS --format dot`), kept as $LAB_DIR/NAME.dot: a check that the
+# real kernel's state draws, and what scripts/demo renders.
+draw() {
+    local name=$1; shift
+    local out=$LAB_DIR/$name.dot
+    if (($#)); then
+        "$VLANWIRE" trace "$@" --format dot >"$out" 2>"$LAB_DIR/$name.err"
+    else
+        "$VLANWIRE" status --no-libvirt --format dot >"$out" 2>"$LAB_DIR/$name.err"
+    fi
+    check "vlanwire draws $name (Graphviz)" bash -c "head -1 '$out' | grep -q '^digraph ' && tail -1 '$out' | grep -qx '}'"
+}
+
 need_vlanwire() {
     [[ -n ${VLANWIRE:-} && -x ${VLANWIRE:-} ]] ||
         pending "vlanwire binary not built (swift build; expected ${LAB_VLANWIRE:-${LAB_BUILD_DIR:-\$REPO/.build/debug}/vlanwire})"

@@ -37,6 +37,7 @@ nsx g5 ip addr add 10.1.0.102/24 dev eth0;  nsx g5 ip addr add 192.0.2.102/24 de
 apply app1 start
 apply app2 start
 "$VLANWIRE" status --no-libvirt >"$LAB_DIR/status.txt" 2>&1 || true
+draw status-access-mode
 
 expect_pings \
     "reach g1 10.1.0.254 app1 (br01) -> VLAN 1, untagged at the guest" \

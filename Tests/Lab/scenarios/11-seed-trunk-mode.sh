@@ -27,6 +27,7 @@ make_trunk_guest router vnet0 1 1 5 8                           # eth0.1 10.1.0.
 run ip link set vnet0 address fe:54:00:00:01:01
 run ip link set vnet0 master br0
 run "$VLANWIRE" apply "$xml" --op start --config "$cfg"
+draw status-trunk-mode
 
 # VLAN 8 frames on the tap, tagged, while the router pings the switch on VLAN 8.
 timeout 10 tcpdump -n -e -i vnet0 -c 1 --immediate-mode -l 'vlan 8 and (arp or icmp)' >"$LAB_WORK/vnet0-vlan8.txt" 2>"$LAB_WORK/tcpdump.err" &

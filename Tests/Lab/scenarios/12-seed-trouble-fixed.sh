@@ -25,6 +25,8 @@ nsx app1 ip addr add 10.10.0.101/24 dev eth0;  nsx app1 ip addr add 10.1.0.101/2
 nsx office1 ip addr add 10.5.0.102/24 dev eth0; nsx office1 ip addr add 10.1.0.102/24 dev eth0
 for g in app1 office1 router1; do apply $g start; done
 snapshot wired
+draw status-mixed
+draw trace-router1 --xml "$ex/router1.xml" --config "$ex/vlanwire.toml"
 
 check_links wired \
     "no VLAN leg on the uplink eth0 (the seed's trouble)" '[LINKS[] | select(.linkinfo.info_kind == "vlan" and .link == "eth0")] | length == 0' \

@@ -40,6 +40,8 @@ for a in 10.7.0.101 10.10.0.101 10.1.0.101; do nsx acc ip addr add $a/24 dev eth
 strict_arp trk
 vw apply acc1 --op start; vw apply trk1 --op start
 snapshot wired
+draw status-vlan-aware
+draw trace-trk1 --xml "$LAB_WORK/trk1.xml" --config "$cfg"
 bridge -c vlan show | tee "$LAB_DIR/vlans-wired.txt"
 # port VLANs as "VID:flags" (flags sorted, e.g. "5:Egress Untagged,PVID")
 pv='[VLANS(@P)[] | (.vlan | tostring) + ":" + ((.flags // []) | sort | join(","))] | sort'

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The Debian package (LAB_DEB): dpkg -i installs the hook through postinst (vlanwire install-hook), libvirtd restarted as postinst says, a guest with an access policy starts through the INSTALLED hook (/usr/sbin/vlanwire) with its tap on VLAN 5 in br0; dpkg -r leaves it running and wired and keeps the state and config; purge removes /etc/vlanwire and /run/vlanwire and still touches no link.
+# The Debian package (LAB_DEB): dpkg -i installs the hook through postinst (vlanwire install-hook), libvirtd restarted as postinst says, a guest with an access policy starts through the INSTALLED hook (/usr/sbin/vlanwire) with its tap on VLAN 5 in br0; dpkg -r leaves it running and wired and keeps the state and config, and another guest still starts with the hook gone (libvirtd not restarted); purge removes /etc/vlanwire and /run/vlanwire and still touches no link.
 # lab-timeout: 240
 #
 # The VM boots this machine's root read-only under a tmpfs overlay: dpkg -i changes only the VM's
@@ -81,6 +81,16 @@ check "after remove: links as before (nothing released or deleted)" same_links s
 check "after remove: the hook is gone" test ! -e /etc/libvirt/hooks/qemu
 check "after remove: /run/vlanwire/state.json kept" test -s /run/vlanwire/state.json
 check "after remove: the admin's /etc/vlanwire/vlanwire.toml kept" grep -q 'interface = "eth0"' /etc/vlanwire/vlanwire.toml
+
+# prerm removed the hook without restarting libvirtd: libvirtd, which found the hook at its start,
+# must still start guests (it skips a hook file that is gone rather than failing the start).
+sed -e 's/pkg1/pkg2/' -e "s/$mac/52:54:00:00:27:02/" -e '/<metadata>/d' "$LAB_WORK/pkg1.xml" >"$LAB_WORK/pkg2.xml"
+run "${V[@]}" define "$LAB_WORK/pkg2.xml"
+"${V[@]}" start pkg2 --paused >"$LAB_DIR/start-after-remove.txt" 2>&1 || true
+cat "$LAB_DIR/start-after-remove.txt"
+check "after remove: another guest starts with the hook gone and libvirtd not restarted" bash -c "${V[*]} list --name | grep -qx pkg2"
+"${V[@]}" destroy pkg2 >/dev/null 2>&1 || true
+"${V[@]}" undefine pkg2 >/dev/null 2>&1 || true
 
 # Purge: config and state go; still no link touched.
 dpkg --purge vlanwire >"$LAB_DIR/dpkg-purge.txt" 2>&1 || { cat "$LAB_DIR/dpkg-purge.txt"; die "dpkg --purge failed"; }
