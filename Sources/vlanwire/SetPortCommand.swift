@@ -27,6 +27,7 @@ struct SetPortCommand: ParsableCommand {
 
               vlanwire set-port web1 --mac 52:54:00:00:00:01 --access 5
               vlanwire set-port router1 --mac 52:54:00:00:00:02 --trunk 1,5,10-20 --native 1 --live
+              vlanwire set-port router2 --mac 52:54:00:00:00:03 --trunk 1,10 --native-tagged 1
               vlanwire set-port web1 --mac 52:54:00:00:00:01 --clear
             """
     )
