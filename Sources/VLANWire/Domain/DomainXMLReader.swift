@@ -64,6 +64,17 @@ extension DomainInterface {
         interface.targetDevice = element.child(named: "target")?.attribute("dev")
         interface.model = element.child(named: "model")?.attribute("type")
         interface.virtualPortType = element.child(named: "virtualport")?.attribute("type")
+        if let mtu = element.child(named: "mtu") {
+            let text = mtu.attribute("size") ?? ""
+            guard let size = Int(text), (68...65535).contains(size) else {
+                return .failure(
+                    ReadProblem(
+                        nic: interface.mac?.description ?? "\(interface.type) interface at line \(interface.line)",
+                        cause: "<mtu size=\"\(text.escapedForDisplay)\"> is not an MTU (68...65535)",
+                        fix: "give <mtu size='9000'/> a number of bytes, or remove it for the default (1500)"))
+            }
+            interface.mtu = size
+        }
         if let vlan = element.child(named: "vlan") {
             interface.libvirtVLAN = LibvirtVLAN(
                 trunk: vlan.attribute("trunk") == "yes",
