@@ -88,7 +88,8 @@ check "tcpdump -e on vnet2: every one of them carries the 802.1Q tag of VLAN 1 (
 # The router's UNTAGGED frames still join VLAN 1 (the port's PVID): its plain eth0, with an address
 # of VLAN 1's subnet, asks the switch for 10.1.0.254 and the switch sees that untagged on VLAN 1;
 # the answer comes back tagged, to eth0.1, so eth0 itself never reaches VLAN 1 untagged.
-ip netns exec switch timeout 60 tcpdump -n -e -i swp1 --immediate-mode -l 'not vlan and src host 10.1.0.113' \
+# (`vlan` last in the filter: the keyword shifts the offsets of everything after it, even negated.)
+ip netns exec switch timeout 60 tcpdump -n -e -i swp1 --immediate-mode -l 'src host 10.1.0.113 and not vlan' \
     >"$LAB_WORK/swp1-untagged-in.txt" 2>"$LAB_WORK/tcpdump3.err" &
 tcpdump3_pid=$!
 for _ in $(seq 150); do grep -q 'listening on' "$LAB_WORK/tcpdump3.err" 2>/dev/null && break; sleep 0.1; done
