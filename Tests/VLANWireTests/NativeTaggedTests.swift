@@ -206,6 +206,41 @@ private let expected = PortPolicy.trunk(tagged: vset("10"), native: vid(1), nati
         #expect(model.state.link(named: "vnet1")?.port?.vlans == PortVLANs(members: vset("1,10"), pvid: vid(1)))
     }
 
+    /// A network's portgroup gives the policy: the NIC on it gets VLAN 1 as PVID without untagged.
+    @Test func networkPortgroup() throws {
+        let withNetwork = config(
+            """
+            [[uplink]]
+            interface = "eth0"
+            bridge = "br0"
+            mode = "vlan-aware"
+            vlans = "1-100"
+            [[network]]
+            name = "lan"
+            uplink = "eth0"
+            portgroups = { edge = "trunk:1,10 native-tagged:1" }
+            """)
+        let xml =
+            "<domain><name>n1</name><devices><interface type='bridge'><mac address='\(router)'/><source bridge='br0' network='lan' portgroup='edge'/><target dev='vnet1'/></interface></devices></domain>"
+        let result = try plan(xml, config: withNetwork, observed: joined)
+        #expect(result.nics[0].wiring?.policy == expected)
+        #expect(result.nics[0].wiring?.source == .portgroup(network: "lan", portgroup: "edge"))
+        #expect(result.actions.map(\.description) == ["bridge vlan add dev vnet1 vid 1 pvid; bridge vlan add dev vnet1 vid 10"])
+    }
+
+    /// `vlanwire status`: the policy and the port VLANs it expects, and the mismatch in words.
+    @Test func statusShowsThePolicyAndWhatItExpects() throws {
+        var observed = joined
+        observed.change("vnet1") { $0.port?.vlans = PortVLANs(members: vset("1,10"), untagged: vset("1"), pvid: vid(1)) }
+        let status = GuestStatus.compare(
+            try domain(routerXML(nativeTagged)), topology: Topology.resolve(config: vlanAwareBR0, observed: observed), observed: observed)
+        let nic = try #require(status.nics.first)
+        #expect(nic.policy == expected && nic.policy?.description == "trunk:1,10 native-tagged:1")
+        #expect(nic.expectedVLANs?.description == "pvid 1, tagged 1,10")
+        #expect(nic.kernelVLANs?.description == "pvid 1, untagged 1, tagged 10")
+        #expect(nic.mismatches.first?.message.hasPrefix("native VLAN 1 leaves untagged, the policy says tagged (native-tagged)") == true)
+    }
+
     /// On a classic bridge the native VLAN reaches the guest as the wire carries it: refused, with
     /// the fix, like a restricted trunk.
     @Test func classicBridgeCannotEnforceIt() {
