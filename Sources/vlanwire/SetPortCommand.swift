@@ -71,7 +71,9 @@ struct SetPortCommand: ParsableCommand {
             throw Refusal(
                 Problem(
                     guest: guest, mac: macAddress, cause: error.description,
-                    fix: "VLAN ids are 1...4094, sets like 1,5,10-20"))
+                    fix: error.subject == .portPolicy
+                        ? "--access VID, or --trunk SET with --native VID or --native-tagged VID (a VLAN of SET)"
+                        : "VLAN ids are 1...4094, sets like 1,5,10-20"))
         }
     }
 

@@ -238,7 +238,7 @@ struct LibvirtdCommandTests {
             ([guest, "--mac", web, "--trunk", "5", "--native", "4095"], "guest '\(guest)', NIC \(web): invalid VLAN id '4095'"),
             (
                 [guest, "--mac", web, "--trunk", "10", "--native-tagged", "1"],
-                "guest '\(guest)', NIC \(web): invalid port policy '--trunk 10 --native-tagged 1': VLAN 1 is not in the trunk's VLANs 10 (list it: --trunk 1,10)"
+                "guest '\(guest)', NIC \(web): invalid port policy '--trunk 10 --native-tagged 1': VLAN 1 is not in the trunk's VLANs 10 (list it: --trunk 1,10) — fix: --access VID, or --trunk SET with --native VID or --native-tagged VID (a VLAN of SET)"
             ),
             (
                 [guest, "--mac", "52:54:00:00:00:0g", "--access", "5"],
