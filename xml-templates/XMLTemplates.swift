@@ -86,10 +86,11 @@ package struct XMLTemplates: Sendable {
             switch policy {
             case .access(let vid):
                 return ["mac": mac.description, "trunk": false, "tags": vid.description]
-            case .trunk(let tagged, let native):
+            case .trunk(let tagged, let native, let nativeMode):
                 var entry: [String: Any] = ["mac": mac.description, "trunk": true,
                                             "tags": tagged.union(native.map { VLANSet($0) } ?? .empty).description]
                 if let native { entry["native"] = native.description }
+                if native != nil, nativeMode == .tagged { entry["nativeTagged"] = true }
                 return entry
             }
         }

@@ -84,6 +84,7 @@ public struct Executor {
         case .setBridgeNetfilter(let bridge, let enabled): try handle.setBridgeNetfilter(bridge: bridge, enabled: enabled)
         case .addPortVLANs(let port, let vlans): try handle.addPortVLANs(port, vlans)
         case .removePortVLANs(let port, let vlans): try handle.removePortVLANs(port, vlans)
+        case .setMTU(let link, let mtu): try handle.setMTU(link, mtu)
         case .deleteLink(let link): try handle.delete(link)
         case .setDefaultPVID(let bridge, let to, let keeping, let spare):
             try handle.setDefaultPVID(bridge: bridge, to: to, keeping: keeping, via: spare)

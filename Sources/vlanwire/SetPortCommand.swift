@@ -27,6 +27,7 @@ struct SetPortCommand: ParsableCommand {
 
               vlanwire set-port web1 --mac 52:54:00:00:00:01 --access 5
               vlanwire set-port router1 --mac 52:54:00:00:00:02 --trunk 1,5,10-20 --native 1 --live
+              vlanwire set-port router2 --mac 52:54:00:00:00:03 --trunk 1,10 --native-tagged 1
               vlanwire set-port web1 --mac 52:54:00:00:00:01 --clear
             """
     )
@@ -70,7 +71,9 @@ struct SetPortCommand: ParsableCommand {
             throw Refusal(
                 Problem(
                     guest: guest, mac: macAddress, cause: error.description,
-                    fix: "VLAN ids are 1...4094, sets like 1,5,10-20"))
+                    fix: error.subject == .portPolicy
+                        ? "--access VID, or --trunk SET with --native VID or --native-tagged VID (a VLAN of SET)"
+                        : "VLAN ids are 1...4094, sets like 1,5,10-20"))
         }
     }
 

@@ -237,6 +237,10 @@ struct LibvirtdCommandTests {
             ([guest, "--mac", web, "--trunk", "1-4095"], "guest '\(guest)', NIC \(web): invalid VLAN set '1-4095'"),
             ([guest, "--mac", web, "--trunk", "5", "--native", "4095"], "guest '\(guest)', NIC \(web): invalid VLAN id '4095'"),
             (
+                [guest, "--mac", web, "--trunk", "10", "--native-tagged", "1"],
+                "guest '\(guest)', NIC \(web): invalid port policy '--trunk 10 --native-tagged 1': VLAN 1 is not in the trunk's VLANs 10 (list it: --trunk 1,10) — fix: --access VID, or --trunk SET with --native VID or --native-tagged VID (a VLAN of SET)"
+            ),
+            (
                 [guest, "--mac", "52:54:00:00:00:0g", "--access", "5"],
                 "guest '\(guest)', NIC 52:54:00:00:00:0g: invalid MAC address '52:54:00:00:00:0g': '0g' is not a hex octet"
             ),
@@ -261,6 +265,8 @@ struct LibvirtdCommandTests {
         for arguments in [
             [guest, "--mac", web], [guest, "--mac", web, "--access", "5", "--clear"],
             [guest, "--mac", web, "--access", "5", "--native", "1"],
+            [guest, "--mac", web, "--access", "5", "--native-tagged", "1"],
+            [guest, "--mac", web, "--trunk", "1,5", "--native", "1", "--native-tagged", "1"],
         ] {
             let run = try Subprocess.run(Binary.vlanwire, ["set-port"] + arguments + ["--connect", libvirtdURI])
             #expect(run.status == 2, "\(arguments): \(run)")

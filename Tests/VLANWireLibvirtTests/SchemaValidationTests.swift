@@ -58,6 +58,7 @@ struct SchemaValidationTests {
             (["--access", "5"], "access:5"),
             (["--trunk", "1,5,10-20", "--native", "1"], "trunk:1,5,10-20 native:1"),
             (["--trunk", "10-20"], "trunk:10-20"),
+            (["--trunk", "1,10", "--native-tagged", "1"], "trunk:1,10 native-tagged:1"),
         ])
     func interfaceXMLInsideADomainIsValid(policyArguments: [String], expected: String) throws {
         let mac = "52:54:00:00:00:01"

@@ -91,6 +91,20 @@ struct TestDriverSetPortTests {
                 """)
     }
 
+    /// A native-tagged trunk (issue 17) is written with native-mode="tagged" and read back as one.
+    @Test func writesANativeTaggedTrunk() throws {
+        let connection = try privateTestDriver(Self.node)
+        let change = try connection.setPort(
+            guest: "run1", mac: mac(Self.router), request: .set(policy("trunk:1,10 native-tagged:1")), live: true,
+            templates: XMLTemplates())
+        #expect(change.previous == (try policy("trunk:1,5 native:1")))
+        #expect(change.description.hasPrefix("run1, NIC 52:54:00:00:00:02: trunk:1,10 native-tagged:1 (was trunk:1,5 native:1)"))
+        for form in [LibvirtXMLForm.inactive, .current] {
+            #expect(try policies(connection, "run1", form)[try mac(Self.router)] == .trunk(tagged: vset("10"), native: vid(1), nativeMode: .tagged))
+        }
+        #expect(try metadata(connection, "run1").persistent?.contains(#"<vlan trunk="yes" tags="1,10" native="1" native-mode="tagged"/>"#) == true)
+    }
+
     /// The library writes the metadata; re-applying the ports is the CLI's (it needs the kernel), and
     /// what that did is printed after the two lines.
     @Test func liveChangesTheRunningDefinitionToo() throws {

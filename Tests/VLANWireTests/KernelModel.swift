@@ -43,7 +43,8 @@ struct KernelModel {
             state.links.append(
                 ObservedLink(
                     index: nextIndex, name: name.rawValue, kind: "vlan", adminUp: false,
-                    operState: "down", alias: LinkMark.namespaceDefault.alias, vlan: VLANLinkInfo(id: vid, parent: parent.rawValue)))
+                    operState: "down", mtu: state.link(named: parent)?.mtu ?? 1500, alias: LinkMark.namespaceDefault.alias,
+                    vlan: VLANLinkInfo(id: vid, parent: parent.rawValue)))
         case .enslave(let link, let bridge):
             let i = try index(of: link)
             let b = try index(of: bridge)
@@ -82,6 +83,12 @@ struct KernelModel {
                 members: current.members.subtracting(remove),
                 untagged: current.untagged.subtracting(remove),
                 pvid: current.pvid.flatMap { remove.contains($0) ? nil : $0 })
+        case .setMTU(let link, let mtu):
+            let i = try index(of: link)
+            if state.links[i].kind == "vlan", let parent = state.link(named: state.links[i].vlan!.parent), mtu > parent.mtu {
+                throw Failure(description: "\(link): MTU \(mtu) exceeds its parent's \(parent.mtu)")
+            }
+            state.links[i].mtu = mtu
         case .setDefaultPVID(let bridge, let to, _, _):
             // By way of the spare VLAN, no port changes (Action.setDefaultPVID).
             state.links[try index(of: bridge)].bridge!.defaultPVID = to.map { Int($0.value) } ?? 0

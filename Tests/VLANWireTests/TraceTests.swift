@@ -127,9 +127,9 @@ import VLANWireTestSupport
         #expect(stranger.outbound.droppedAt == "vnet6")
         // The native VLAN is untagged on the wire and at the guest.
         let native = try #require(try tracer.trace(wired.guest("router1"), mac: mac("52:54:00:00:03:02"), vlan: vid(1)).nics.first?.flows.first)
-        #expect(native.inbound.hops.first?.frame == "untagged")
+        #expect(native.inbound.hops.first?.frame == "untagged (native VLAN)")
         #expect(native.inbound.hops.first?.capture == "tcpdump -i eth0 -e -n not vlan")
-        #expect(native.inbound.hops.last?.frame == "untagged")
+        #expect(native.inbound.hops.last?.frame == "untagged (native VLAN)")
         #expect(native.outbound.summary == "delivered: leaves eth0 untagged")
     }
 

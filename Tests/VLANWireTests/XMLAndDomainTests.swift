@@ -162,7 +162,10 @@ import VLANWireTestSupport
         ("<vw:interface mac='52:54:00:00:00:01'><vw:vlan trunk='maybe' tags='5'/></vw:interface>", "yes or no"),
         ("<vw:interface mac='52:54:00:00:00:01'/>", "no <vw:vlan>"),
         ("<vw:interface mac='zz'><vw:vlan tags='5'/></vw:interface>", "MAC address"),
-        ("<vw:interface mac='52:54:00:00:00:01'><vw:vlan><vw:tag id='5' nativeMode='tagged'/></vw:vlan></vw:interface>", "not supported"),
+        (
+            "<vw:interface mac='52:54:00:00:00:01'><vw:vlan><vw:tag id='5' nativeMode='dot1q-tunnel'/></vw:vlan></vw:interface>",
+            "must be untagged or tagged"
+        ),
     ])
     func refusesBadMetadata(_ metadata: String, _ expected: String) {
         let xml = domainXML(name: "web1", nics: [("52:54:00:00:00:01", "br0", nil)], metadata: metadata)

@@ -55,7 +55,8 @@ extension Mismatch {
             self.init(.wrongBridge, "tap \(tap) is \(place); \(why)", reconcileFixes: drift.reconcileFixes)
         case .vlansDiffer(_, let has, let wants):
             let what = has.members.isEmpty ? "the port has no VLANs" : "port VLANs are \(has)"
-            self.init(.vlansDiffer, "\(what); the policy needs \(wants)", reconcileFixes: drift.reconcileFixes)
+            let native = Self.nativeModeDifference(has: has, wants: wants).map { "\($0): " } ?? ""
+            self.init(.vlansDiffer, "\(native)\(what); the policy needs \(wants)", reconcileFixes: drift.reconcileFixes)
         case .notVLANAware(let bridge):
             self.init(.notVLANAware, "\(bridge) has vlan_filtering off: the policy's VLANs are not enforced", reconcileFixes: drift.reconcileFixes)
         case .uplinkVLANs(let uplink, let missing, _):
@@ -71,5 +72,18 @@ extension Mismatch {
         case .legDown(let leg):
             self.init(.accessPath, "VLAN leg \(leg) is down", reconcileFixes: drift.reconcileFixes)
         }
+    }
+}
+
+extension Mismatch {
+    /// When a port differs from its policy in how the native VLAN (its PVID) leaves it: `native VLAN
+    /// 1 leaves untagged, the policy says tagged` (or the reverse); nil otherwise.
+    package static func nativeModeDifference(has: PortVLANs, wants: PortVLANs) -> String? {
+        guard let pvid = wants.pvid, has.pvid == pvid, has.members.contains(pvid) else { return nil }
+        let hasUntagged = has.untagged.contains(pvid)
+        guard hasUntagged != wants.untagged.contains(pvid) else { return nil }
+        return hasUntagged
+            ? "native VLAN \(pvid) leaves untagged, the policy says tagged (native-tagged)"
+            : "native VLAN \(pvid) leaves tagged, the policy says untagged"
     }
 }

@@ -223,7 +223,7 @@ struct TableReader {
         } else if let string = value.string {
             text = string
         } else {
-            throw error(key, "must be a policy like \"10\" or \"trunk:1,5,10-20 native:1\"")
+            throw error(key, "must be a policy like \"10\", \"trunk:1,5,10-20 native:1\" or \"trunk:1,5,10-20 native-tagged:1\"")
         }
         do { return try PortPolicy(parsing: text) } catch { throw self.error(key, error.description) }
     }

@@ -49,13 +49,16 @@ public struct DomainInterface: Equatable, Sendable {
     public var virtualPortType: String?
     /// libvirt's own `<vlan>` on this interface, when present.
     public var libvirtVLAN: LibvirtVLAN?
+    /// `<mtu size=>`: the MTU libvirt gives the tap (and the guest's NIC); nil: the default.
+    public var mtu: Int?
     /// Line of the `<interface>` element, for messages.
     public var line: Int
 
     public init(
         type: String, mac: MACAddress? = nil, sourceBridge: String? = nil, sourceNetwork: String? = nil,
         portgroup: String? = nil, sourceDevice: String? = nil, targetDevice: String? = nil,
-        model: String? = nil, virtualPortType: String? = nil, libvirtVLAN: LibvirtVLAN? = nil, line: Int = 0
+        model: String? = nil, virtualPortType: String? = nil, libvirtVLAN: LibvirtVLAN? = nil, mtu: Int? = nil,
+        line: Int = 0
     ) {
         self.type = type
         self.mac = mac
@@ -67,6 +70,7 @@ public struct DomainInterface: Equatable, Sendable {
         self.model = model
         self.virtualPortType = virtualPortType
         self.libvirtVLAN = libvirtVLAN
+        self.mtu = mtu
         self.line = line
     }
 

@@ -64,6 +64,17 @@ extension DomainInterface {
         interface.targetDevice = element.child(named: "target")?.attribute("dev")
         interface.model = element.child(named: "model")?.attribute("type")
         interface.virtualPortType = element.child(named: "virtualport")?.attribute("type")
+        if let mtu = element.child(named: "mtu") {
+            let text = mtu.attribute("size") ?? ""
+            guard let size = Int(text), (68...65535).contains(size) else {
+                return .failure(
+                    ReadProblem(
+                        nic: interface.mac?.description ?? "\(interface.type) interface at line \(interface.line)",
+                        cause: "<mtu size=\"\(text.escapedForDisplay)\"> is not an MTU (68...65535)",
+                        fix: "give <mtu size='9000'/> a number of bytes, or remove it for the default (1500)"))
+            }
+            interface.mtu = size
+        }
         if let vlan = element.child(named: "vlan") {
             interface.libvirtVLAN = LibvirtVLAN(
                 trunk: vlan.attribute("trunk") == "yes",
@@ -74,9 +85,10 @@ extension DomainInterface {
 }
 
 /// Reads `<vw:vlans>`: `<vw:interface mac=..><vw:vlan trunk="yes" tags="1,5,10-20" native="1"/></vw:interface>`,
-/// also with libvirt-style `<vw:tag id=".." nativeMode="untagged"/>` children.
+/// also with libvirt-style `<vw:tag id=".." nativeMode="untagged"/>` children. `native-mode="tagged"`
+/// (`nativeMode="tagged"` on a tag) makes the native VLAN leave the port tagged.
 enum VLANWireMetadataReader {
-    static let vlanAttributes: Set<String> = ["trunk", "tags", "native"]
+    static let vlanAttributes: Set<String> = ["trunk", "tags", "native", "native-mode"]
 
     static func read(root: XMLElement, guest: String, problems: inout [Problem]) -> [MACAddress: PortPolicy] {
         let namespace = VLANWireMetadata.namespace
@@ -134,11 +146,12 @@ enum VLANWireMetadataReader {
         var trunk: Bool?
         var tags = VLANSet.empty
         var native: VLANID?
+        var nativeMode: NativeMode?
         if let vlan {
             for attribute in vlan.attributes where attribute.namespaceURI == nil && !vlanAttributes.contains(attribute.localName) {
                 throw EntryError(
                     cause: "unknown attribute \(attribute.localName)=\"\(attribute.value.escapedForDisplay)\" on <vw:vlan>",
-                    fix: "use trunk=\"yes|no\", tags=\"1,5,10-20\" and native=\"N\"")
+                    fix: "use trunk=\"yes|no\", tags=\"1,5,10-20\", native=\"N\" and native-mode=\"untagged|tagged\"")
             }
             switch vlan.attribute("trunk") {
             case nil: break
@@ -152,6 +165,19 @@ enum VLANWireMetadataReader {
             } catch {
                 throw EntryError(cause: error.description, fix: "VLAN ids are 1...4094, lists like 1,5,10-20")
             }
+            if let text = vlan.attribute("native-mode") {
+                guard let mode = NativeMode(rawValue: text) else {
+                    throw EntryError(
+                        cause: "native-mode=\"\(text.escapedForDisplay)\" must be untagged or tagged",
+                        fix: "use native-mode=\"tagged\" (the native VLAN leaves the port tagged) or native-mode=\"untagged\" (the default)")
+                }
+                guard native != nil else {
+                    throw EntryError(
+                        cause: "native-mode=\"\(text.escapedForDisplay)\" without native=\"N\"",
+                        fix: "add native=\"N\" naming one of the trunk's VLANs, or drop native-mode")
+                }
+                nativeMode = mode
+            }
         }
         for tag in tagElements {
             let id: VLANID
@@ -161,21 +187,37 @@ enum VLANWireMetadataReader {
             tags = tags.union(VLANSet(id))
             switch tag.attribute("nativeMode") {
             case nil: break
-            case "untagged":
+            case let text?:
+                guard let mode = NativeMode(rawValue: text) else {
+                    throw EntryError(
+                        cause: "nativeMode=\"\(text.escapedForDisplay)\" on <vw:tag id=\"\(id)\"> must be untagged or tagged",
+                        fix: "use nativeMode=\"untagged\" (the native VLAN leaves the port untagged) or nativeMode=\"tagged\" (it leaves tagged)")
+                }
                 guard native == nil || native == id else {
                     throw EntryError(cause: "two native VLANs (\(native!) and \(id))", fix: "mark one VLAN native")
                 }
+                guard nativeMode == nil || nativeMode == mode else {
+                    throw EntryError(
+                        cause: "native VLAN \(id) is both \(nativeMode!) and \(mode)", fix: "give the native VLAN one nativeMode")
+                }
                 native = id
-            case let other?:
-                throw EntryError(
-                    cause: "nativeMode=\"\(other.escapedForDisplay)\" is not supported on Linux bridges",
-                    fix: "use nativeMode=\"untagged\" (the native VLAN leaves the port untagged)")
+                nativeMode = mode
             }
         }
         guard !tags.isEmpty || native != nil else {
             throw EntryError(cause: "no VLANs given", fix: "add tags=\"5\" (access) or trunk=\"yes\" tags=\"1,5\"")
         }
+        if let native, nativeMode == .tagged, !tags.contains(native) {
+            throw EntryError(
+                cause: "native VLAN \(native) is not in tags=\"\(tags)\" (a tagged native VLAN is one of the trunk's tagged VLANs)",
+                fix: "list it: tags=\"\(tags.union(VLANSet(native)))\"")
+        }
         let isTrunk = trunk ?? (tags.count > 1 || native != nil)
+        if !isTrunk, nativeMode == .tagged {
+            throw EntryError(
+                cause: "trunk=\"no\" with a tagged native VLAN: an access port's VLAN always leaves untagged",
+                fix: "set trunk=\"yes\", or drop native-mode for an access port")
+        }
         if !isTrunk {
             guard tags.count == 1, native == nil || native == tags.ranges[0].lowerBound else {
                 throw EntryError(
@@ -184,7 +226,7 @@ enum VLANWireMetadataReader {
             }
             return .access(tags.ranges[0].lowerBound)
         }
-        do { return try PortPolicy.makeTrunk(tags: tags, native: native) } catch {
+        do { return try PortPolicy.makeTrunk(tags: tags, native: native, nativeMode: nativeMode ?? .untagged) } catch {
             throw EntryError(cause: error.description)
         }
     }

@@ -150,10 +150,11 @@ public struct PortVLANs: Codable, Hashable, Sendable, CustomStringConvertible {
         self.pvid = pvid.flatMap { members.contains($0) ? $0 : nil }
     }
 
-    /// The membership a port policy asks for.
+    /// The membership a port policy asks for: a native-tagged trunk's native VLAN is its PVID
+    /// without the untagged flag.
     public init(policy: PortPolicy) {
         self.init(
-            members: policy.memberVLANs, untagged: policy.untaggedVLAN.map { VLANSet($0) } ?? .empty,
+            members: policy.memberVLANs, untagged: policy.egressUntaggedVLAN.map { VLANSet($0) } ?? .empty,
             pvid: policy.untaggedVLAN)
     }
 

@@ -29,6 +29,9 @@ public enum Action: Hashable, Sendable, Codable, CustomStringConvertible {
     case removePortVLANs(port: LinkName, vlans: VLANSet)
     /// Equivalent to: `ip link del NAME`.
     case deleteLink(LinkName)
+    /// Equivalent to: `ip link set LINK mtu MTU`. vlanwire raises only links it creates (VLAN legs,
+    /// access bridges) to a guest's `<mtu size>`.
+    case setMTU(link: LinkName, mtu: Int)
     /// The VLAN a port gets when it joins BRIDGE (`vlan_default_pvid`; nil: none, vlanwire's
     /// fail-closed bridges), changed without touching any port in `keeping` (every port, and the
     /// bridge's own name for its self entry). Set directly, the kernel would strip the old default
@@ -65,6 +68,7 @@ public enum Action: Hashable, Sendable, Codable, CustomStringConvertible {
         case .removePortVLANs(let port, let vlans):
             vlans.ranges.map { "bridge vlan del dev \(port) vid \(Self.rangeText($0))" }.joined(separator: "; ")
         case .deleteLink(let link): "ip link del \(link)"
+        case .setMTU(let link, let mtu): "ip link set \(link) mtu \(mtu)"
         case .setDefaultPVID(let bridge, let to, let keeping, let spare):
             (keeping.map { "bridge vlan add dev \($0) vid \(spare)" + ($0 == bridge ? " self" : "") }
                 + ["ip link set \(bridge) type bridge vlan_default_pvid \(spare)"]
@@ -80,7 +84,7 @@ public enum Action: Hashable, Sendable, Codable, CustomStringConvertible {
         case .createBridge(let spec): [spec.name]
         case .createVLANLeg(let name, let parent, _): [name, parent]
         case .enslave(let link, let bridge): [link, bridge]
-        case .releaseFromBridge(let link), .setUp(let link), .setDown(let link), .deleteLink(let link): [link]
+        case .releaseFromBridge(let link), .setUp(let link), .setDown(let link), .deleteLink(let link), .setMTU(let link, _): [link]
         case .setVLANFiltering(let bridge, _), .setBridgeNetfilter(let bridge, _): [bridge]
         case .addPortVLANs(let port, _), .removePortVLANs(let port, _): [port]
         case .setDefaultPVID(let bridge, _, let keeping, _): [bridge] + keeping.filter { $0 != bridge }

@@ -38,6 +38,7 @@ public struct Planner: Sendable {
         for nic in nics {
             guard let wiring = nic.wiring, let policy = wiring.policy else { continue }
             builder.infrastructure(for: nic, wiring: wiring)
+            builder.pathMTU(for: nic, wiring: wiring)
             var record = NICRecord(
                 mac: nic.interface.mac ?? MACAddress(octets: [0, 0, 0, 0, 0, 0]), policy: policy,
                 bridge: wiring.bridge,
@@ -130,6 +131,8 @@ struct PlanBuilder {
     var closed: Set<LinkName> = []
     /// Access bridge -> the leg that feeds it (an existing one may be named differently).
     var legInUse: [LinkName: LinkName] = [:]
+    /// MTUs this plan sets.
+    var mtus: [LinkName: Int] = [:]
 
     init(guest: String, observed: ObservedState, topology: Topology) {
         self.guest = guest
@@ -154,6 +157,50 @@ struct PlanBuilder {
         guard current != bridge.rawValue else { return }
         masters[link] = bridge
         actions.append(.enslave(link: link, bridge: bridge))
+    }
+
+    // MARK: MTU
+
+    /// A guest with `<mtu size=N>`: the links between its tap and the wire must carry N-byte
+    /// frames. The uplink (and a leg's parent) are the admin's: too small, the NIC is refused with
+    /// the fix. The VLAN leg and access bridge are vlanwire's: raised to N (a new leg inherits its
+    /// parent's MTU, a new bridge starts at 1500). A bridge's own MTU does not limit what it
+    /// forwards, but the host's traffic on it and `doctor` go by it.
+    mutating func pathMTU(for nic: ResolvedNIC, wiring: ResolvedNIC.Wiring) {
+        guard let mtu = nic.interface.mtu else { return }
+        var carriers: [LinkName] = []
+        if let interface = wiring.uplink.interface { carriers.append(interface) }
+        if let path = wiring.accessPath, !carriers.contains(path.legParent) { carriers.append(path.legParent) }
+        let narrow = carriers.compactMap { name in observed.link(named: name).flatMap { $0.mtu < mtu ? $0 : nil } }
+        if !narrow.isEmpty {
+            let sizes = narrow.map { "\($0.name) has MTU \($0.mtu)" }.joined(separator: ", ")
+            return problem(
+                nic,
+                "the guest's <mtu size='\(mtu)'> does not fit the path to the wire: \(sizes)\(wiring.accessPath.map { ", and VLAN leg \($0.leg) cannot be larger than its parent" } ?? ""), so \(mtu)-byte frames are dropped",
+                fix:
+                    "raise the MTU in the host's network configuration (\(narrow.map { "ip link set \($0.name) mtu \(mtu)" }.joined(separator: "; "))), or lower the guest's <mtu size>"
+            )
+        }
+        guard let path = wiring.accessPath else { return }
+        for name in [legInUse[path.bridge] ?? path.leg, path.bridge] {
+            let current: Int?
+            if let planned = mtus[name] {
+                current = planned
+            } else if planned.contains(name) {
+                current = name == path.bridge ? 1500 : nil  // a new leg has its parent's MTU, checked above
+            } else {
+                current = observed.link(named: name)?.mtu
+            }
+            guard let current, current < mtu else { continue }
+            guard planned.contains(name) || observed.link(named: name)?.alias.map(LinkMark.isMark) == true else {
+                problem(
+                    nic, "\(name) on the guest's path has MTU \(current), smaller than its <mtu size='\(mtu)'>, and is not vlanwire's to change",
+                    fix: "ip link set \(name) mtu \(mtu), or lower the guest's <mtu size>")
+                continue
+            }
+            actions.append(.setMTU(link: name, mtu: mtu))
+            mtus[name] = mtu
+        }
     }
 
     // MARK: infrastructure

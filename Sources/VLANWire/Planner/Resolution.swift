@@ -202,7 +202,7 @@ extension ResolvedNIC {
                 vid: vid, bridge: LinkNaming.accessBridge(for: uplink, vid: vid),
                 leg: LinkNaming.vlanLeg(parent: parent, vid: vid), legParent: parent)
             return wired(into: path.bridge, accessPath: path)
-        case (.classic, .trunk(_, let native)?):
+        case (.classic, .trunk(_, let native, let nativeMode)?):
             guard let trunkBridge = uplink.bridge else {
                 return problem(
                     "\(policy!) needs a trunk bridge, and uplink \(uplink.label) has none",
@@ -214,6 +214,13 @@ extension ResolvedNIC {
                 return problem(
                     "\(policy!) on classic bridge \(trunkBridge) cannot be enforced: a bridge without vlan_filtering forwards every VLAN the uplink carries (\(uplink.vlans))",
                     fix: fix)
+            }
+            if let native, nativeMode == .tagged {
+                return problem(
+                    "native-tagged VLAN \(native) on classic bridge \(trunkBridge) cannot be enforced: a bridge without vlan_filtering passes frames as they come, so the guest gets whatever \(uplink.label) carries untagged, untagged, and never VLAN \(native) tagged in its place",
+                    fix:
+                        "make uplink \(uplink.label) vlan-aware (mode = \"vlan-aware\") so the port can take VLAN \(native) as PVID without the untagged flag, or give this NIC native:\(native) (untagged)"
+                )
             }
             if let native, native != uplink.nativeVLAN {
                 return problem(

@@ -50,6 +50,10 @@ extension Action {
             return kept.members.isEmpty ? [] : [.addPortVLANs(port: port, vlans: kept)]
         case .deleteLink:
             return nil
+        case .setMTU(let link, let mtu):
+            // A link created in the run goes with its creation's inverse.
+            guard let previous = before.link(named: link)?.mtu, previous != mtu else { return [] }
+            return [.setMTU(link: link, mtu: previous)]
         case .setDefaultPVID(let bridge, _, _, let spare):
             // Back to the default `before` had, by the same way round: no port changes.
             guard let link = before.link(named: bridge), let previous = link.bridge?.defaultPVID else { return nil }

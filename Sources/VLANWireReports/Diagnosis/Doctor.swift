@@ -261,7 +261,7 @@ extension Doctor {
     func classicTrunkConfig() -> [Finding] {
         var findings: [Finding] = []
         for uplink in topology.uplinks where uplink.mode == .classic {
-            if case .trunk? = uplink.defaultPolicy, let policy = uplink.defaultPolicy, !uplink.vlans.isSubset(of: policy.memberVLANs) {
+            if case .trunk? = uplink.defaultPolicy, let policy = uplink.defaultPolicy, Self.classicCannotEnforce(policy, uplink) {
                 findings.append(
                     classicTrunkFinding(policy: policy, uplink: uplink, what: "default-policy of uplink \(uplink.label)", severity: .warning))
             }
@@ -269,7 +269,7 @@ extension Doctor {
         for network in topology.networks {
             guard let uplink = topology.uplink(named: network.uplink), uplink.mode == .classic else { continue }
             for (portgroup, policy) in network.portgroups.sorted(by: { $0.key < $1.key }) {
-                guard case .trunk = policy, !uplink.vlans.isSubset(of: policy.memberVLANs) else { continue }
+                guard case .trunk = policy, Self.classicCannotEnforce(policy, uplink) else { continue }
                 findings.append(
                     classicTrunkFinding(policy: policy, uplink: uplink, what: "portgroup \(portgroup) of network \(network.name)", severity: .warning)
                 )
@@ -278,11 +278,24 @@ extension Doctor {
         return findings
     }
 
+    /// A trunk a classic bridge cannot give: fewer VLANs than the uplink carries, or a native VLAN
+    /// that must leave tagged.
+    static func classicCannotEnforce(_ policy: PortPolicy, _ uplink: Uplink) -> Bool {
+        !uplink.vlans.isSubset(of: policy.memberVLANs) || policy.isNativeTagged
+    }
+
     func classicTrunkFinding(
         policy: PortPolicy, uplink: Uplink, what: String, severity: Finding.Severity,
         guest: String? = nil, nic: String? = nil
     ) -> Finding {
         let bridge = uplink.bridge?.rawValue ?? uplink.label
+        if let native = policy.native, native.mode == .tagged, uplink.vlans.isSubset(of: policy.memberVLANs) {
+            return Finding(
+                severity, .trunkOnClassicBridge, links: [bridge] + (uplink.interface.map { [$0.rawValue] } ?? []), guest: guest, nic: nic,
+                message:
+                    "\(what) asks for \(policy) on classic bridge \(bridge), which cannot enforce it: a bridge without vlan_filtering passes frames as they come, so the guest gets what \(uplink.interface?.rawValue ?? "the uplink") carries untagged, untagged, and never VLAN \(native.vid) tagged in its place\(guest == nil ? "; guests using it are refused at start" : "")",
+                fix: "make uplink \(uplink.label) vlan-aware (mode = \"vlan-aware\" in the config), or use native:\(native.vid) (untagged)")
+        }
         return Finding(
             severity, .trunkOnClassicBridge, links: [bridge] + (uplink.interface.map { [$0.rawValue] } ?? []), guest: guest, nic: nic,
             message:
@@ -557,7 +570,7 @@ extension Doctor {
         case .failure(let problem):
             if let uplink = view.trunkRole(of: interface), uplink.mode == .classic,
                 let policy = view.requestedPolicy(of: interface, guest: guest, uplink: uplink),
-                case .trunk = policy, !uplink.vlans.isSubset(of: policy.memberVLANs)
+                case .trunk = policy, Self.classicCannotEnforce(policy, uplink)
             {
                 return [classicTrunkFinding(policy: policy, uplink: uplink, what: "the NIC", severity: .error, guest: guest.name, nic: nic)]
             }
@@ -627,6 +640,7 @@ extension Doctor {
         let missing = wanted.members.subtracting(actual.members)
         if !extra.isEmpty { differences.append("it also gets VLANs \(extra)") }
         if !missing.isEmpty { differences.append("it lacks VLANs \(missing)") }
+        if let native = Mismatch.nativeModeDifference(has: actual, wants: wanted) { differences.append(native) }
         if actual.untagged.intersection(wanted.members) != wanted.untagged || actual.pvid != wanted.pvid {
             differences.append(
                 "untagged/pvid differ (has \(actual.untagged.isEmpty ? "none" : "\(actual.untagged)")/\(actual.pvid.map { "\($0)" } ?? "none"), wants \(wanted.untagged.isEmpty ? "none" : "\(wanted.untagged)")/\(wanted.pvid.map { "\($0)" } ?? "none"))"

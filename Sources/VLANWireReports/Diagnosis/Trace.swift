@@ -34,6 +34,9 @@ package struct NICTrace: Codable, Equatable, Sendable {
 package struct FrameFlow: Codable, Equatable, Sendable {
     /// The VLAN traced (`5`), or `untagged` for the uplink's untagged frames.
     package var vlan: String
+    /// For the NIC's native VLAN: how it leaves the tap towards the guest (`tagged`, `untagged`);
+    /// nil for other VLANs.
+    package var native: String?
     package var inbound: FramePassage
     package var outbound: FramePassage
 }
@@ -138,8 +141,23 @@ package struct FrameTracer: Sendable {
             trace.notes.append("\(vlans.count - Self.defaultVLANLimit) more VLANs not shown: trace one with --vlan N")
             vlans = Array(vlans.prefix(Self.defaultVLANLimit))
         }
+        let native = nativeVLAN(policy: policy, chain: chain)
         trace.flows = vlans.map { traffic in
-            FrameFlow(vlan: traffic.description, inbound: inbound(chain, traffic), outbound: outbound(chain, traffic))
+            var flow = FrameFlow(vlan: traffic.description, inbound: inbound(chain, traffic), outbound: outbound(chain, traffic))
+            if let native, traffic.id == native.vid {
+                // At each hop: the native VLAN's frame, and whether it is tagged or untagged there.
+                flow.native = native.mode.rawValue
+                for index in flow.inbound.hops.indices { flow.inbound.hops[index].frame += " (native VLAN)" }
+                for index in flow.outbound.hops.indices { flow.outbound.hops[index].frame += " (native VLAN)" }
+            }
+            return flow
+        }
+        if let native, policy?.isNativeTagged == true {
+            trace.notes.append(
+                chain.vlanAware
+                    ? "native VLAN \(native.vid) is tagged (native-tagged): untagged frames from the guest join VLAN \(native.vid), and frames to the guest on VLAN \(native.vid) arrive tagged: the guest reaches VLAN \(native.vid) through its own VLAN \(native.vid) sub-interface"
+                    : "native VLAN \(native.vid) should be tagged (native-tagged), which \(chain.bridge ?? "a classic bridge") cannot enforce without vlan_filtering: frames reach the guest as the wire carries them"
+            )
         }
         if chain.nodes.contains(where: { $0.kind == .trunkBridge || $0.kind == .accessBridge }) {
             trace.notes.append(
@@ -205,7 +223,7 @@ package struct FrameTracer: Sendable {
             if let legVLAN { return [.vlan(legVLAN)] }
             switch policy {
             case .access(let id)?: return [.vlan(id)]
-            case .trunk(let tagged, let native)?: return (native.map { [Traffic.vlan($0)] } ?? []) + tagged.map { .vlan($0) }
+            case .trunk(let tagged, let native, _)?: return (native.map { [Traffic.vlan($0)] } ?? []) + tagged.map { .vlan($0) }
             case nil:
                 guard vlanAware, let vlans = tapVLANs else { return [.untagged] }
                 return vlans.pvid.map { [.vlan($0)] + vlans.members.subtracting(VLANSet($0)).map { .vlan($0) } } ?? vlans.members.map { .vlan($0) }
@@ -292,6 +310,16 @@ package struct FrameTracer: Sendable {
 
     func capture(_ name: String, tag: VLANID?, mixed: Bool) -> String {
         commandPrefix + "tcpdump -i \(name) -e -n" + (tag.map { " vlan \($0)" } ?? (mixed ? " not vlan" : ""))
+    }
+
+    /// The NIC's native VLAN and how it leaves the tap: the policy's, or on a vlan-aware bridge the
+    /// tap's PVID (tagged when the port does not send it untagged).
+    func nativeVLAN(policy: PortPolicy?, chain: Chain) -> (vid: VLANID, mode: NativeMode)? {
+        if chain.legVLAN != nil { return nil }
+        if chain.vlanAware, let vlans = chain.tapVLANs, let pvid = vlans.pvid, case .trunk? = policy {
+            return (pvid, vlans.untagged.contains(pvid) ? .untagged : .tagged)
+        }
+        return policy?.native
     }
 
     func frameText(_ tag: VLANID?) -> String { tag.map { "tagged \($0)" } ?? "untagged" }

@@ -13,7 +13,8 @@ extension GuestTrace {
             for flow in nic.flows {
                 for passage in [flow.inbound, flow.outbound] {
                     let way = passage.direction == .inbound ? "inbound (wire -> guest)" : "outbound (guest -> wire)"
-                    out += "  VLAN \(flow.vlan), \(way): \(passage.summary)\n"
+                    let native = flow.native.map { " (native, \($0) towards the guest)" } ?? ""
+                    out += "  VLAN \(flow.vlan)\(native), \(way): \(passage.summary)\n"
                     var table = TextTable(["HOP", "LINK", "WHAT", "STATE", "FRAME", "CAPTURE"])
                     for (index, hop) in passage.hops.enumerated() {
                         table.append(["\(index + 1)", hop.link.escapedForDisplay, hop.role, hop.state, hop.frame, hop.capture ?? "-"])
