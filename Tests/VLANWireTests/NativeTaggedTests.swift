@@ -154,11 +154,12 @@ private let expected = PortPolicy.trunk(tagged: vset("10"), native: vid(1), nati
                             portVLANs: PortVLANs(policy: expected))
                     ])
             ])
-        let bytes = state.stateJSON()
+        let record = try #require(state.guests.first)
+        let bytes = record.stateJSON()
         #expect(String(decoding: bytes, as: UTF8.self).contains(#""policy":"trunk:1,10 native-tagged:1""#))
-        #expect(String(decoding: bytes, as: UTF8.self) == JSON.encode(state, pretty: false))
-        #expect(try VLANWireState(stateJSON: bytes) == state)
-        #expect(try JSON.decode(VLANWireState.self, from: bytes, what: "t") == state)
+        #expect(String(decoding: bytes, as: UTF8.self) == JSON.encode(record, pretty: false))
+        #expect(try GuestRecord(stateJSON: bytes) == record)
+        #expect(try JSON.decode(GuestRecord.self, from: bytes, what: "t") == record)
         // A state file written before native-tagged existed: its native VLAN is untagged.
         let old =
             #"{"version":1,"usersUnknown":false,"createdLinks":[],"guests":[{"name":"router1","uuid":null,"nics":[{"mac":"52:54:00:00:00:02","uses":[],"#
