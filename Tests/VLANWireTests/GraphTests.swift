@@ -81,6 +81,21 @@ import VLANWireTestSupport
 
     static let graphviz: String? = ["/usr/bin/dot", "/usr/local/bin/dot"].first { access($0, X_OK) == 0 }
 
+    /// A link with libvirt's tap MAC is a guest's side even when it is not a tap (the lab's stand-in
+    /// guests are veths): drawn from the bridge to it, never as an uplink.
+    @Test func aStandInGuestIsDrawnAsATap() {
+        let observed = ObservedState(
+            complete: true,
+            links: [
+                ObservedLink(index: 1, name: "br0", kind: "bridge", bridge: BridgeInfo(vlanFiltering: false, stpEnabled: false, forwardDelay: 0)),
+                ObservedLink(index: 2, name: "eth0", kind: "veth", master: "br0", mac: mac("52:54:00:aa:00:01"), port: BridgePortInfo()),
+                ObservedLink(index: 3, name: "vnet0", kind: "veth", master: "br0", mac: mac("fe:54:00:00:00:01"), port: BridgePortInfo()),
+            ])
+        let dot = HostGraph.dot(observed: observed, libvirt: LibvirtView(state: .notAsked))
+        #expect(dot.contains(#""br0" -> "vnet0""#) && dot.contains(#""eth0" -> "br0""#), "\(dot)")
+        #expect(dot.contains(#"vnet0\ntap (veth with libvirt's tap MAC)"#) && dot.contains(#"eth0\nveth, uplink"#), "\(dot)")
+    }
+
     /// Names come from anyone who may define a domain: quoted and escaped, never DOT syntax.
     @Test func hostileNamesStayInsideTheirStrings() {
         #expect(DotGraph.quoted("a\"; x -> y [label=\"") == #""a\"; x -> y [label=\"""#)

@@ -121,9 +121,9 @@ package enum HostGraph {
                 let state = port.port?.state ?? "forwarding"
                 let blocked = state != "forwarding"
                 let label = carried + (blocked ? "\nport \(state)" : "")
-                let problem = blocked || (filtering && port.port?.vlans?.members.isEmpty == true && port.kind != "tun")
+                let problem = blocked || (filtering && port.port?.vlans?.members.isEmpty == true && !isTap(port))
                 // Drawn from the wire to the guests: uplinks and legs into the bridge, the bridge into its taps.
-                if port.kind == "tun" || port.kind == "tap" {
+                if isTap(port) {
                     graph.edge(bridge.name, port.name, label: label, problem: problem)
                 } else {
                     graph.edge(port.name, bridge.name, label: label, problem: problem)
@@ -165,12 +165,17 @@ package enum HostGraph {
         return graph.text
     }
 
+    /// A guest's side: a tap, or a link with libvirt's tap MAC (fe:/fa:, a stand-in guest's veth).
+    static func isTap(_ link: ObservedLink) -> Bool {
+        link.kind == "tun" || link.kind == "tap" || link.mac.map { [0xfe, 0xfa].contains($0.value >> 40) } == true
+    }
+
     private static func addLink(_ link: ObservedLink, to graph: inout DotGraph) {
         var lines = [link.name]
         let shape: String
         switch link.kind {
-        case "tun", "tap":
-            lines.append("tap")
+        case _ where isTap(link):
+            lines.append(link.kind == "tun" || link.kind == "tap" ? "tap" : "tap (\(link.kind ?? "link") with libvirt's tap MAC)")
             shape = "box"
         case "vlan":
             lines.append("VLAN \(link.vlan?.id.description ?? "?") leg on \(link.vlan?.parent ?? "?")")
