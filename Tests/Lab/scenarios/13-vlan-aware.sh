@@ -43,6 +43,8 @@ strict_arp trk; strict_arp ntr
 vw apply acc1 --op start; vw apply trk1 --op start; vw apply ntr1 --op start
 snapshot wired
 draw status-vlan-aware
+check "the README's picture (docs/images/status-vlan-aware.dot) is what vlanwire draws now: else scripts/demo --readme" \
+    cmp "$LAB_DIR/status-vlan-aware.dot" "$REPO/docs/images/status-vlan-aware.dot"
 draw trace-trk1 --xml "$LAB_WORK/trk1.xml" --config "$cfg"
 bridge -c vlan show | tee "$LAB_DIR/vlans-wired.txt"
 # port VLANs as "VID:flags" (flags sorted, e.g. "5:Egress Untagged,PVID")
