@@ -36,10 +36,11 @@ mount -t tmpfs tmpfs /dev/shm
 
 # Fresh /run and /tmp, as on a booted host. A checkout under either (a CI clone in /tmp) would
 # vanish beneath the tmpfs, so it is bound back at the same path: build products keep their paths.
+# (--rbind: under a lab root other than the host's, the checkout is itself a bind mount.)
 fresh_tmpfs() {
     local dir=$1 mode=$2 keep=$LAB_REPO
     if [[ $keep == "$dir"/* ]]; then
-        mkdir -p /var/lib/lab-lower && mount --bind "$dir" /var/lib/lab-lower
+        mkdir -p /var/lib/lab-lower && mount --rbind "$dir" /var/lib/lab-lower
         mount -t tmpfs -o "mode=$mode" tmpfs "$dir"
         mkdir -p "$keep" && mount --bind "/var/lib/lab-lower${keep#"$dir"}" "$keep"
         umount -l /var/lib/lab-lower
@@ -55,7 +56,7 @@ hostname vlanwire-lab
 ip link set lo up
 
 read -r _up _ </proc/uptime
-say "up (kernel $(uname -r), uptime ${_up} s)"
+say "up (root ${LAB_ROOT:-host}: $(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r), uptime ${_up} s)"
 echo "uptime_at_init $_up" >"$OUT/vm-timing"
 
 for m in 8021q bridge tun veth; do
@@ -65,9 +66,11 @@ done
 # What scenarios get.
 export REPO=$LAB_REPO
 export LAB_LIB=$REPO/Tests/Lab/lib.sh
-export LAB_KVER LAB_KERNEL LAB_BUILD_DIR LAB_VERBOSE
+export LAB_ROOT=${LAB_ROOT:-host} LAB_KVER LAB_KERNEL LAB_BUILD_DIR LAB_VERBOSE
 export LAB_SWIFT_TEST_FILTER LAB_SWIFT_TEST_SKIP LAB_SWIFT_TEST_BINARY
 export LAB_SWIFT_LIB LAB_SWIFT_BIN LAB_LANES LAB_LIBVIRT_SHARED LAB_GUESTS LAB_DEB
+[[ -n ${LAB_WATCH_ATTACHES:-} ]] && export LAB_WATCH_ATTACHES
+[[ -n ${LAB_WATCH_GUESTS:-} ]] && export LAB_WATCH_GUESTS
 export VLANWIRE_LAB=1
 if [[ -x $LAB_VLANWIRE ]]; then export VLANWIRE=$LAB_VLANWIRE; else unset VLANWIRE; fi
 [[ -n $LAB_SWIFT_BIN ]] && PATH=$PATH:$LAB_SWIFT_BIN

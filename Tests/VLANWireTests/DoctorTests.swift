@@ -267,6 +267,50 @@ struct DoctorPolicyTests {
         #expect(finding.message.contains("(tags 7) and vlanwire metadata (access:5)"))
     }
 
+    /// A guest with libvirt's own `<vlan>` on a NIC of `bridge` (and `tap`, when given).
+    private func nativeVLANGuest(bridge: String, tap: String? = nil, metadata: Bool = false) throws -> DomainDescription {
+        try domain(
+            """
+            <domain><name>native1</name>\(metadata ? "<metadata><vw:vlans xmlns:vw='urn:vlanwire:1'><vw:interface mac='52:54:00:00:09:03'><vw:vlan tags='10'/></vw:interface></vw:vlans></metadata>" : "")
+            <devices><interface type='bridge'><mac address='52:54:00:00:09:03'/><source bridge='\(bridge)'/>\(tap.map { "<target dev='\($0)'/>" } ?? "")
+            <vlan trunk='yes'><tag id='5'/><tag id='10'/></vlan></interface></devices></domain>
+            """)
+    }
+
+    @Test func libvirtVLANOnABridgeWithoutFilteringDoesNothing() throws {
+        let wired = try WiredExample("mixed")  // br0: classic, no vlan_filtering
+        let finding = try only(.libvirtVLANWithoutFiltering, in: wired.doctor(guests: [nativeVLANGuest(bridge: "br0")]).findings())
+        #expect(finding.severity == .warning)
+        #expect(finding.guest == "native1")
+        #expect(finding.nic == "52:54:00:00:09:03")
+        #expect(finding.links == ["br0"])
+        #expect(finding.message.hasPrefix("the NIC has libvirt's own <vlan> (tags 5,10) but bridge br0 has no vlan_filtering"))
+        #expect(finding.message.contains("the guest gets every VLAN br0 carries, not only 5,10"))
+        #expect(finding.fix?.contains("ip link set br0 type bridge vlan_filtering 1") == true)
+    }
+
+    @Test func libvirtVLANIsJudgedByTheBridgeTheTapIsIn() throws {
+        let wired = try WiredExample("mixed")  // office1's tap vnet4 is in br0v10 (classic access bridge)
+        let finding = try only(
+            .libvirtVLANWithoutFiltering, in: wired.doctor(guests: [nativeVLANGuest(bridge: "br0", tap: "vnet4")]).findings())
+        #expect(finding.links == ["br0v10", "vnet4"])
+        #expect(finding.message.contains("libvirt writes the VLANs on tap vnet4 in br0v10"))
+    }
+
+    @Test func libvirtVLANOnAVLANAwareBridgeIsLeftToLibvirt() throws {
+        let wired = try WiredExample("vlan-aware")
+        let findings = wired.doctor(guests: [try nativeVLANGuest(bridge: "br0")]).findings()
+        #expect(findings.filter { $0.guest == "native1" }.isEmpty, "\(findings.filter { $0.guest == "native1" })")
+    }
+
+    @Test func libvirtVLANAndMetadataOnABridgeWithoutFilteringGivesBothWarnings() throws {
+        let wired = try WiredExample("mixed")
+        let findings = wired.doctor(guests: [try nativeVLANGuest(bridge: "br0", metadata: true)]).findings()
+        let checks = findings.filter { $0.guest == "native1" }.map(\.check)
+        #expect(checks.count == 2)
+        #expect(Set(checks) == [.libvirtVLANAndMetadata, .libvirtVLANWithoutFiltering])
+    }
+
     @Test func unreadableGuestsAreErrors() throws {
         let wired = try WiredExample("vlan-aware")
         var doctor = wired.doctor()

@@ -556,15 +556,20 @@ extension Doctor {
 
     func nicFindings(_ interface: DomainInterface, guest: DomainDescription) -> [Finding] {
         let nic = interface.label
-        if let vlan = interface.libvirtVLAN, let mac = interface.mac, let policy = guest.metadata[mac] {
+        if let vlan = interface.libvirtVLAN {
+            // vlanwire leaves the NIC to libvirt; what is there to say is about libvirt's <vlan>.
             let tags = vlan.tags.map { $0.id + ($0.nativeMode.map { " (native \($0))" } ?? "") }.joined(separator: ",")
-            return [
-                Finding(
-                    .warning, .libvirtVLANAndMetadata, guest: guest.name, nic: nic,
-                    message:
-                        "the NIC has libvirt's own <vlan\(vlan.trunk ? " trunk='yes'" : "")> (tags \(tags)) and vlanwire metadata (\(policy)): vlanwire leaves NICs with <vlan> to libvirt and ignores its metadata; libvirt before 11.0 refuses to start a Linux-bridge NIC with <vlan>",
-                    fix: "keep one: remove the <vlan> element (libvirt < 11), or the NIC's <vw:interface> entry from the metadata")
-            ]
+            var findings: [Finding] = []
+            if let mac = interface.mac, let policy = guest.metadata[mac] {
+                findings.append(
+                    Finding(
+                        .warning, .libvirtVLANAndMetadata, guest: guest.name, nic: nic,
+                        message:
+                            "the NIC has libvirt's own <vlan\(vlan.trunk ? " trunk='yes'" : "")> (tags \(tags)) and vlanwire metadata (\(policy)): vlanwire leaves NICs with <vlan> to libvirt and ignores its metadata; libvirt before 11.0 refuses to start a Linux-bridge NIC with <vlan>",
+                        fix: "keep one: remove the <vlan> element (libvirt < 11), or the NIC's <vw:interface> entry from the metadata"))
+            }
+            if let finding = libvirtVLANWithoutFiltering(interface, tags: tags, guest: guest) { findings.append(finding) }
+            if !findings.isEmpty { return findings }
         }
         switch ResolvedNIC.resolve(interface, guest: guest, topology: topology, observed: observed) {
         case .failure(let problem):
@@ -581,6 +586,24 @@ extension Doctor {
             guard let wiring = resolved.wiring else { return [] }
             return drift(resolved, wiring: wiring, guest: guest)
         }
+    }
+
+    /// libvirt ≥ 11 applies a `<vlan>` on a Linux bridge by writing the tap's port VLANs; it neither
+    /// checks nor enables `vlan_filtering`. On a bridge without it those VLANs do nothing: the guest
+    /// gets every VLAN the bridge carries. The bridge is the one the tap is in, else `<source bridge>`.
+    func libvirtVLANWithoutFiltering(_ interface: DomainInterface, tags: String, guest: DomainDescription) -> Finding? {
+        let tap = interface.targetDevice.flatMap { observed.link(named: $0) }
+        guard let bridgeName = tap?.master ?? interface.sourceBridge,
+            let bridge = observed.link(named: bridgeName), let info = bridge.bridge, !info.vlanFiltering
+        else { return nil }
+        let port = tap.map { "tap \($0.name) in \(bridgeName)" } ?? "the NIC's port in \(bridgeName)"
+        return Finding(
+            .warning, .libvirtVLANWithoutFiltering, links: [bridgeName] + (tap.map { [$0.name] } ?? []), guest: guest.name, nic: interface.label,
+            message:
+                "the NIC has libvirt's own <vlan> (tags \(tags)) but bridge \(bridgeName) has no vlan_filtering: libvirt writes the VLANs on \(port) and the bridge ignores them, so the guest gets every VLAN \(bridgeName) carries, not only \(tags) (libvirt neither checks nor enables vlan_filtering)",
+            fix:
+                "make \(bridgeName) vlan-aware and give its uplink port the VLANs: \(command("ip link set \(bridgeName) type bridge vlan_filtering 1")); bridge vlan add dev UPLINK vid VID (or an [[uplink]] with mode = \"vlan-aware\" in the config, and vlanwire does it)"
+        )
     }
 
     /// The NIC's `NICAudit`, as findings with their fixes. The bridge-level drifts (filtering off,

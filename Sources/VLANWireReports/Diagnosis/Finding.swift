@@ -54,6 +54,9 @@ package struct Finding: Codable, Equatable, Sendable {
         case mtuBottleneck = "mtu-bottleneck"
         /// libvirt's own `<vlan>` and vlanwire metadata on one NIC.
         case libvirtVLANAndMetadata = "libvirt-vlan-and-metadata"
+        /// libvirt's own `<vlan>` on a NIC whose Linux bridge has no `vlan_filtering`: libvirt ≥ 11
+        /// writes the port VLANs, and the bridge ignores them.
+        case libvirtVLANWithoutFiltering = "libvirt-vlan-without-filtering"
         /// Where guests came from, and what could not be checked without them.
         case guests = "guests"
         /// `vlanwire watch`: not running, cut off from libvirt, or its last failure.

@@ -153,7 +153,13 @@ check_links destroyed \
 same_links before destroyed >"$LAB_DIR/links-before-vs-destroyed.diff" || true
 check "after destroy: the same links as before libvirtd started (br0's vlan_filtering aside)" bash -c \
     "! grep '^[<>]' '$LAB_DIR/links-before-vs-destroyed.diff' | grep -qv '^[<>] br0 bridge '"
+# (Polled: the last release hooks may still be writing the state when virsh destroy returns.)
+for _ in $(seq 50); do
+    jq -e '.linkUsers == []' /run/vlanwire/state.json >/dev/null 2>&1 && ! compgen -G "/run/vlanwire/guests/*.json" >/dev/null && break
+    sleep 0.2
+done
+cp /run/vlanwire/state.json "$LAB_DIR/state-after-destroy.json" 2>/dev/null || true
 check "state: no guest recorded, no link in use" jq -e '.linkUsers == []' /run/vlanwire/state.json
-check "state: no guest's file left" bash -c '! compgen -G "/run/vlanwire/guests/*.json"' 
+check "state: no guest's file left" bash -c '! compgen -G "/run/vlanwire/guests/*.json"'
 
 pass_note "$N guests started in parallel in $((start_ms / 1000)).$((start_ms % 1000 / 100)) s, each tap exact; reconnect re-applied; VLAN 4095 refused in virsh's output; destroy left only the admin's links"
