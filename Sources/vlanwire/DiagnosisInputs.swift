@@ -1,6 +1,8 @@
+import ArgumentParser
 import Logging
 import VLANWire
 import VLANWireHost
+import VLANWireLibvirt
 import VLANWireNetlink
 
 /// What `doctor` and `trace` read before their pure analysis: the kernel (or a JSON snapshot) and
@@ -13,6 +15,27 @@ enum DiagnosisInputs {
             return try NetlinkHandle(namespace: try namespace.namespace(), logger: Logger(label: "vlanwire.doctor")).snapshot()
         } catch let error as NetlinkError {
             throw CLIFailure("cannot read the kernel's links: \(error)")
+        }
+    }
+
+    /// The guest from `--xml FILE` (whose name must be `guest` when both are given), else libvirt's
+    /// domain `guest` in `form` (what is in effect, or the persistent definition).
+    static func guest(
+        _ guest: String?, file: String?, connection: ConnectOptions, form: LibvirtXMLForm = .current
+    ) throws -> DomainDescription {
+        if let file {
+            let domain = try readDomain(file)
+            if let guest, guest != domain.name {
+                throw ValidationError("\(file) describes guest '\(domain.name.escapedForDisplay)', not '\(guest.escapedForDisplay)'")
+            }
+            return domain
+        }
+        let libvirt = try connection.connect()
+        do {
+            let domain = try libvirt.domain(named: guest!)
+            return try DomainDescription(xml: Array(try domain.xml(form).utf8), guestHint: guest)
+        } catch let error as LibvirtError {
+            throw CLIFailure(error.description)
         }
     }
 

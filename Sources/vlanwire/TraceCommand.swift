@@ -78,20 +78,7 @@ struct TraceCommand: ParsableCommand {
     }
 
     private func readGuest() throws -> DomainDescription {
-        if let domainFile {
-            let domain = try readDomain(domainFile)
-            if let guest, guest != domain.name {
-                throw ValidationError("\(domainFile) describes guest '\(domain.name.escapedForDisplay)', not '\(guest.escapedForDisplay)'")
-            }
-            return domain
-        }
-        let libvirt = try connection.connect()
-        do {
-            let domain = try libvirt.domain(named: guest!)
-            return try DomainDescription(xml: Array(try domain.xml().utf8), guestHint: guest)
-        } catch let error as LibvirtError {
-            throw CLIFailure(error.description)
-        }
+        try DiagnosisInputs.guest(guest, file: domainFile, connection: connection)
     }
 }
 

@@ -28,7 +28,7 @@ struct VLANWireCommand: ParsableCommand {
         subcommands: [
             HookCommand.self, PlanCommand.self, ApplyCommand.self, ReleaseCommand.self, Status.self,
             InterfaceXMLCommand.self, NetworksCommand.self, SetPortCommand.self, InstallHookCommand.self, ReconcileCommand.self, WatchCommand.self,
-            DoctorCommand.self, TraceCommand.self,
+            DoctorCommand.self, TraceCommand.self, ExportNativeCommand.self,
         ]
     )
 

@@ -4,7 +4,8 @@
 #
 # The VM boots this machine's root read-only under a tmpfs overlay: dpkg -i changes only the VM's
 # overlay, never the host. scripts/test passes the package scripts/package built (LAB_DEB);
-# without one the scenario is pending. Debian 13 would need a trixie lab root (not built here).
+# without one the scenario is pending. scripts/test runs it on the Debian 12 root and on the Debian 13
+# one (scripts/lab --root trixie): the package built on 12, installed and wiring a guest on 13.
 . "$LAB_LIB"
 [[ -n ${LAB_DEB:-} && -f ${LAB_DEB:-} ]] ||
     pending "no Debian package (LAB_DEB=${LAB_DEB:-unset}; scripts/package builds one, scripts/test passes it)"
