@@ -1,5 +1,5 @@
 #!/bin/bash
-# libvirt's own <vlan> (libvirt >= 11, e.g. --root trixie) beside vlanwire: libvirt writes the taps' port VLANs itself and vlanwire's hook leaves them alone; doctor warns when the bridge has no vlan_filtering (the VLANs do nothing there: frames of other VLANs reach the guest) and when <vlan> and vlanwire metadata name one NIC; on a vlan-aware bridge, nothing to say. Pending on libvirt < 11, which refuses <vlan> on a Linux bridge.
+# libvirt's own <vlan> (libvirt >= 11, e.g. --root trixie) beside vlanwire, and export-native's <vlan> giving libvirt's tap exactly the port VLANs vlanwire gives: libvirt writes the taps' port VLANs itself and vlanwire's hook leaves them alone; doctor warns when the bridge has no vlan_filtering (the VLANs do nothing there: frames of other VLANs reach the guest) and when <vlan> and vlanwire metadata name one NIC; on a vlan-aware bridge, nothing to say. Pending on libvirt < 11, which refuses <vlan> on a Linux bridge.
 # lab-timeout: 240
 . "$LAB_LIB"
 need_vlanwire
@@ -81,4 +81,27 @@ check "doctor: no filtering warning for bra's NICs (vlan-aware)" \
 check "doctor: nothing at all about nawr (<vlan> on a vlan-aware bridge is libvirt's)" \
     jq -e '[.findings[] | select(.guest == "nawr")] | length == 0' "$LAB_DIR/doctor.json"
 
-pass_note "libvirt $lv applies <vlan> on Linux bridges; doctor warns for brc (no vlan_filtering: VLAN 7 reached the port) and for <vlan> + metadata; silent for bra"
+# export-native: a router wired by vlanwire (trunk 5,10 native 1 on bra), its policy printed as
+# libvirt's <vlan>; a second guest defined with that <vlan> and no metadata gets the same port VLANs
+# from libvirt itself.
+exp=52:54:00:00:28:04 exp2=52:54:00:00:28:05
+guest_xml nexp "<vw:interface mac='$exp'><vw:vlan trunk='yes' tags='5,10' native='1'/></vw:interface>" \
+    "<interface type='bridge'><mac address='$exp'/><source bridge='bra'/><model type='virtio'/></interface>" >"$LAB_WORK/nexp.xml"
+run "${V[@]}" define "$LAB_WORK/nexp.xml"
+"$VLANWIRE" export-native nexp | tee "$LAB_DIR/export-native.txt" || true
+vlan=$(sed -n '/^  <vlan/,/^  <\/vlan>/p' "$LAB_DIR/export-native.txt" | sed 's/^  //' | tr -d '\n')
+check "export-native: nexp's NIC moves, as one <vlan trunk='yes'> with the native tag untagged" \
+    grep -q "^guest nexp: 1 of 1 NIC(s) can move" "$LAB_DIR/export-native.txt"
+guest_xml nexp2 "" "<interface type='bridge'><mac address='$exp2'/><source bridge='bra'/>$vlan<model type='virtio'/></interface>" >"$LAB_WORK/nexp2.xml"
+run "${V[@]}" define "$LAB_WORK/nexp2.xml"
+pids=()
+for g in nexp nexp2; do ( "${V[@]}" start "$g" --paused >"$LAB_DIR/start-$g.txt" 2>&1 ) & pids+=($!); done
+for p in "${pids[@]}"; do wait "$p" || true; done
+snapshot exported
+texp=$(tap_of nexp $exp) texp2=$(tap_of nexp2 $exp2)
+ve() { jq -c --arg t "$1" '[.[] | select(.ifname == $t) | .vlans[] | "\(.vlan):\(.flags // [] | sort | join(","))"] | sort' "$LAB_DIR/snap-exported.vlans.json"; }
+lab_log "port VLANs: vlanwire's $texp $(ve "$texp"), libvirt's from export-native $texp2 $(ve "$texp2")"
+check "vlanwire wired nexp: 1 PVID untagged, 5 and 10 tagged" test "$(ve "$texp")" = '["10:","1:Egress Untagged,PVID","5:"]'
+check "libvirt $lv, given export-native's <vlan>, writes the same port VLANs on nexp2" test "$(ve "$texp2")" = "$(ve "$texp")"
+
+pass_note "libvirt $lv applies <vlan> on Linux bridges; doctor warns for brc (no vlan_filtering: VLAN 7 reached the port) and for <vlan> + metadata; silent for bra; export-native's <vlan> gives libvirt's tap the port VLANs vlanwire gave"
