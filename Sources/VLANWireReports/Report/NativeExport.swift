@@ -55,11 +55,15 @@ package struct NativeExport: Codable, Equatable, Sendable {
                 continue
             }
             guard wiring.uplink.mode == .vlanAware else {
-                stays("\(bridge) is a classic bridge (no vlan_filtering): libvirt would write port VLANs that filter nothing", bridge: bridge, policy: policy)
+                stays(
+                    "\(bridge) is a classic bridge (no vlan_filtering): libvirt would write port VLANs that filter nothing", bridge: bridge,
+                    policy: policy)
                 continue
             }
             guard interface.type == "bridge" else {
-                stays("a <interface type='\(interface.type)'> NIC: its <vlan> belongs to the network's portgroup, which this does not write", bridge: bridge, policy: policy)
+                stays(
+                    "a <interface type='\(interface.type)'> NIC: its <vlan> belongs to the network's portgroup, which this does not write",
+                    bridge: bridge, policy: policy)
                 continue
             }
             if case .trunk(_, _, .tagged) = policy {
