@@ -86,6 +86,33 @@ public struct LibvirtVLAN: Equatable, Sendable {
     }
     public var trunk: Bool
     public var tags: [Tag]
+
+    /// The port VLANs libvirt writes for it, as a policy: one tag without trunk='yes' is an access
+    /// port; otherwise a trunk, the tag with nativeMode='untagged' its native VLAN. Nil for what
+    /// libvirt does not express exactly on a Linux bridge (nativeMode='tagged', bad ids, no tag).
+    public var portPolicy: PortPolicy? {
+        var tagged = VLANSet.empty
+        var plain: [VLANID] = []
+        var native: VLANID?
+        for tag in tags {
+            guard let id = try? VLANID(parsing: tag.id) else { return nil }
+            switch tag.nativeMode {
+            case nil:
+                tagged = tagged.union(VLANSet(id))
+                plain.append(id)
+            case "untagged"?:
+                guard native == nil else { return nil }
+                native = id
+            default: return nil
+            }
+        }
+        if !trunk {
+            guard tags.count == 1, native == nil, let only = plain.first else { return nil }
+            return .access(only)
+        }
+        guard !tagged.isEmpty || native != nil else { return nil }
+        return try? PortPolicy.makeTrunk(tags: tagged, native: native)
+    }
 }
 
 /// The vlanwire metadata element's identity in a domain's `<metadata>`.

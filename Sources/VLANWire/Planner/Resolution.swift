@@ -5,6 +5,9 @@ public enum PolicySource: Equatable, Sendable, Codable, CustomStringConvertible 
     case portgroup(network: String, portgroup: String)
     case networkDefault(String)
     case bridgeDefault(String)
+    /// libvirt's own `<vlan>` (libvirt >= 11 applies it to the tap itself): vlanwire audits and
+    /// repairs it as the policy it is, on a vlan-aware bridge only.
+    case libvirtVLAN
     /// Nothing gives a policy: vlanwire changes nothing (least privilege).
     case kernelDefault
 
@@ -15,6 +18,7 @@ public enum PolicySource: Equatable, Sendable, Codable, CustomStringConvertible 
         case .portgroup(let network, let portgroup): "network \(network) portgroup \(portgroup)"
         case .networkDefault(let network): "network \(network) default"
         case .bridgeDefault(let bridge): "bridge \(bridge) default"
+        case .libvirtVLAN: "libvirt <vlan>"
         case .kernelDefault: "kernel default"
         }
     }
@@ -47,6 +51,31 @@ public struct ResolvedNIC: Equatable, Sendable {
 }
 
 extension ResolvedNIC {
+    /// A NIC with libvirt's own `<vlan>`: libvirt (>= 11) writes its port VLANs, and vlanwire's
+    /// metadata never overrides them. On a vlan-aware bridge the `<vlan>` is the NIC's policy (so
+    /// status and doctor audit it, watch repairs its drift, the hook's result equals libvirt's);
+    /// anywhere else, or where vlanwire would refuse it, the NIC is libvirt's alone: a `<vlan>` never
+    /// stops a guest from starting.
+    static func resolve(
+        libvirtVLAN vlan: LibvirtVLAN, _ interface: DomainInterface, guest: DomainDescription, topology: Topology,
+        observed: ObservedState
+    ) -> Result<ResolvedNIC, Problem> {
+        let leftToLibvirt = Result<ResolvedNIC, Problem>.success(
+            ResolvedNIC(interface: interface, wiring: nil, unmanagedReason: "carries libvirt's own <vlan>, which libvirt applies itself"))
+        guard let mac = interface.mac, let policy = vlan.portPolicy else { return leftToLibvirt }
+        var plain = interface
+        plain.libvirtVLAN = nil
+        var asMetadata = guest
+        asMetadata.metadata[mac] = policy
+        guard case .success(var nic) = resolve(plain, guest: asMetadata, topology: topology, observed: observed),
+            var wiring = nic.wiring, wiring.uplink.mode == .vlanAware, wiring.policy == policy
+        else { return leftToLibvirt }
+        wiring.source = .libvirtVLAN
+        nic.interface = interface
+        nic.wiring = wiring
+        return .success(nic)
+    }
+
     /// Resolves one NIC. Problems are returned, never thrown, so every NIC of a guest is reported.
     package static func resolve(
         _ interface: DomainInterface, guest: DomainDescription, topology: Topology,
@@ -77,8 +106,8 @@ extension ResolvedNIC {
             }
             return unmanaged("\(virtualPort) port: its switch applies VLANs itself")
         }
-        if interface.libvirtVLAN != nil {
-            return unmanaged("carries libvirt's own <vlan>, which libvirt applies itself")
+        if let vlan = interface.libvirtVLAN {
+            return resolve(libvirtVLAN: vlan, interface, guest: guest, topology: topology, observed: observed)
         }
 
         // Which bridge, and what it means.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# libvirt's own <vlan> (libvirt >= 11, e.g. --root trixie) beside vlanwire, and export-native's <vlan> giving libvirt's tap exactly the port VLANs vlanwire gives: libvirt writes the taps' port VLANs itself and vlanwire's hook leaves them alone; doctor warns when the bridge has no vlan_filtering (the VLANs do nothing there: frames of other VLANs reach the guest) and when <vlan> and vlanwire metadata name one NIC; on a vlan-aware bridge, nothing to say. Pending on libvirt < 11, which refuses <vlan> on a Linux bridge.
+# libvirt's own <vlan> (libvirt >= 11, e.g. --root trixie) beside vlanwire, its drift on a vlan-aware bridge shown by status and repaired by reconcile (watch's repair), and export-native's <vlan> giving libvirt's tap exactly the port VLANs vlanwire gives: libvirt writes the taps' port VLANs itself and vlanwire's hook leaves them alone; doctor warns when the bridge has no vlan_filtering (the VLANs do nothing there: frames of other VLANs reach the guest) and when <vlan> and vlanwire metadata name one NIC; on a vlan-aware bridge, nothing to say. Pending on libvirt < 11, which refuses <vlan> on a Linux bridge.
 # lab-timeout: 240
 . "$LAB_LIB"
 need_vlanwire
@@ -81,6 +81,20 @@ check "doctor: no filtering warning for bra's NICs (vlan-aware)" \
 check "doctor: nothing at all about nawr (<vlan> on a vlan-aware bridge is libvirt's)" \
     jq -e '[.findings[] | select(.guest == "nawr")] | length == 0' "$LAB_DIR/doctor.json"
 
+# Drift from libvirt's <vlan> on the vlan-aware bra: status names it with the policy's source, and
+# reconcile (what watch runs for a drifted guest) puts VLAN 5 back.
+run bridge vlan del dev "$tawr" vid 5
+run bridge vlan add dev "$tawr" vid 7 pvid untagged
+"$VLANWIRE" status --json >"$LAB_DIR/status-drift.json" || true
+check "status: nawr's NIC drifted from its libvirt <vlan> (vlans-differ, policy access:5 from libvirt <vlan>)" \
+    jq -e --arg m "$awr" '.libvirt.guests[] | select(.name == "nawr") | .nics[] | select(.mac == $m)
+        | .policySource == "libvirt <vlan>" and .policy == "access:5" and ([.mismatches[].kind] | index("vlans-differ") != null)' \
+    "$LAB_DIR/status-drift.json"
+run "$VLANWIRE" reconcile nawr | tee "$LAB_DIR/reconcile-nawr.txt"
+snapshot repaired
+vr() { jq -c --arg t "$1" '[.[] | select(.ifname == $t) | .vlans[] | "\(.vlan):\(.flags // [] | sort | join(","))"] | sort' "$LAB_DIR/snap-repaired.vlans.json"; }
+check "reconcile put nawr's port back to its <vlan>: VLAN 5 PVID untagged, 7 gone" test "$(vr "$tawr")" = '["5:Egress Untagged,PVID"]'
+
 # export-native: a router wired by vlanwire (trunk 5,10 native 1 on bra), its policy printed as
 # libvirt's <vlan>; a second guest defined with that <vlan> and no metadata gets the same port VLANs
 # from libvirt itself.
@@ -104,4 +118,4 @@ lab_log "port VLANs: vlanwire's $texp $(ve "$texp"), libvirt's from export-nativ
 check "vlanwire wired nexp: 1 PVID untagged, 5 and 10 tagged" test "$(ve "$texp")" = '["10:","1:Egress Untagged,PVID","5:"]'
 check "libvirt $lv, given export-native's <vlan>, writes the same port VLANs on nexp2" test "$(ve "$texp2")" = "$(ve "$texp")"
 
-pass_note "libvirt $lv applies <vlan> on Linux bridges; doctor warns for brc (no vlan_filtering: VLAN 7 reached the port) and for <vlan> + metadata; silent for bra; export-native's <vlan> gives libvirt's tap the port VLANs vlanwire gave"
+pass_note "libvirt $lv applies <vlan> on Linux bridges; doctor warns for brc (no vlan_filtering: VLAN 7 reached the port) and for <vlan> + metadata; silent for bra; drift from nawr's <vlan> shown by status, repaired by reconcile; export-native's <vlan> gives libvirt's tap the port VLANs vlanwire gave"
