@@ -33,9 +33,6 @@ run ip link set br0 up
 # The uplink at 1500 first: plan (on the kernel as status records it) and apply (what the hook
 # does) refuse, naming the guest, the NIC and the fix; apply creates nothing.
 run ip link set eth0 mtu 1500
-# The snapshots compare every attribute, carrier included: wait until br0 has it again after the
-# MTU change (it briefly reports NO-CARRIER; a snapshot taken then differed from the next one).
-for _ in $(seq 100); do [[ $(cat /sys/class/net/br0/operstate) == up ]] && break; sleep 0.1; done
 snapshot small-uplink
 "$VLANWIRE" status --no-libvirt --json >"$LAB_WORK/kernel.json"
 status=0; out=$("$VLANWIRE" plan "$LAB_WORK/jumbo1.xml" --op prepare --config "$cfg" --observed "$LAB_WORK/kernel.json" 2>&1) || status=$?
@@ -47,7 +44,16 @@ status=0; out=$("$VLANWIRE" apply "$LAB_WORK/jumbo1.xml" --op prepare --config "
 printf '%s\n' "$out" >"$LAB_DIR/apply-refused.txt"
 check "apply refuses it too (exit 1), with the same line" bash -c "test $status = 1 && grep -q 'eth0 has MTU 1500' '$LAB_DIR/apply-refused.txt'"
 snapshot after-refusal
-check "the refused apply changed nothing" snapshot_diff small-uplink after-refusal
+# Every attribute but the carrier, which br0 regains on its own after the MTU change (CI saw
+# NO-CARRIER, then UNKNOWN, in the first snapshot and UP in the second).
+without_carrier() {
+    sed -E 's/NO-CARRIER,//; s/,LOWER_UP//; s/ state (UP|DOWN|UNKNOWN|LOWERLAYERDOWN|DORMANT) / state - /' \
+        "$LAB_DIR/snap-$1.txt" >"$LAB_DIR/snap-$1.without-carrier.txt"
+}
+without_carrier small-uplink
+without_carrier after-refusal
+check "the refused apply changed nothing (links, MTUs, masters, port VLANs)" \
+    diff "$LAB_DIR/snap-small-uplink.without-carrier.txt" "$LAB_DIR/snap-after-refusal.without-carrier.txt"
 run ip link set eth0 mtu 9000
 run ip link set br0 mtu 9000
 
